@@ -1,0 +1,94 @@
+//! The crate's error type.
+
+use std::fmt;
+
+/// Everything that can go wrong when declaring or registering metrics.
+///
+/// Recording (`inc`, `observe`, …) never fails; errors arise only where a
+/// caller hands nanometrics a name, a label set or a configuration.
+///
+/// ```
+/// use nanometrics::{Counter, Registry, Error};
+/// let r = Registry::new();
+/// r.register(Counter::new("jobs_total", "Jobs run.")).unwrap();
+/// let err = r.register(Counter::new("jobs_total", "Jobs again.")).unwrap_err();
+/// assert!(matches!(err, Error::Duplicate { .. }));
+/// assert_eq!(err.to_string(), "metric family `jobs_total` is already registered");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A metric name outside `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    InvalidMetricName {
+        /// The name as given.
+        name: String,
+    },
+    /// A label name outside `[a-zA-Z_][a-zA-Z0-9_]*`, reserved (`__` prefix,
+    /// or `le` where a histogram adds it), or repeated in one family.
+    InvalidLabelName {
+        /// The metric family.
+        metric: String,
+        /// The label name as given.
+        label: String,
+    },
+    /// A unit that is not a valid name suffix, or that the name does not end with.
+    InvalidUnit {
+        /// The metric family.
+        metric: String,
+        /// The unit as given.
+        unit: String,
+    },
+    /// Histogram bounds that are empty of meaning: not finite, or not strictly
+    /// increasing.
+    InvalidBuckets {
+        /// The metric family.
+        metric: String,
+    },
+    /// A second family with a name already registered.
+    Duplicate {
+        /// The name registered twice.
+        name: String,
+    },
+    /// The shard table has no room for another series' cells.
+    CellsExhausted {
+        /// The metric that asked.
+        metric: String,
+    },
+    /// A configuration value that could not be used.
+    Config {
+        /// The setting (environment variable or builder option).
+        key: String,
+        /// The offending value.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidMetricName { name } => {
+                write!(f, "invalid metric name {name:?}: expected [a-zA-Z_:][a-zA-Z0-9_:]*")
+            }
+            Error::InvalidLabelName { metric, label } => write!(
+                f,
+                "invalid label name {label:?} on `{metric}`: expected [a-zA-Z_][a-zA-Z0-9_]*, not reserved, not repeated"
+            ),
+            Error::InvalidUnit { metric, unit } => {
+                write!(f, "invalid unit {unit:?} on `{metric}`: the name must end with `_{unit}`")
+            }
+            Error::InvalidBuckets { metric } => write!(
+                f,
+                "invalid histogram buckets on `{metric}`: bounds must be finite and strictly increasing"
+            ),
+            Error::Duplicate { name } => write!(f, "metric family `{name}` is already registered"),
+            Error::CellsExhausted { metric } => {
+                write!(f, "no room left in the shard table for `{metric}`")
+            }
+            Error::Config { key, value, reason } => write!(f, "{key}={value:?}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

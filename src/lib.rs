@@ -1,0 +1,74 @@
+//! nanometrics: an embedded Prometheus/OpenMetrics metrics runtime for
+//! latency-critical socket servers.
+//!
+//! A tour, in the order data flows:
+//!
+//! 1. **Declare** metrics as `static`s with `const` constructors, inside
+//!    [`declare!`] so that they self-register in the [`global`] registry:
+//!    [`Counter`], [`CounterF64`], [`Gauge`], [`GaugeF64`], [`Histogram`],
+//!    [`Info`], [`StartTime`]. Names are validated at compile time.
+//! 2. **Label** them: a compile-time [`LabelSet`] (an enum from
+//!    [`label_enum!`], or a tuple of them) indexes an array of series; a
+//!    [`Family`] keys series by run-time label values with a lock-free lookup
+//!    and a cardinality limit.
+//! 3. **Record** on the hot path: each update lands in this thread's own shard
+//!    (see [`ShardInfo`] and `docs/design.md`): a load and a store, no `lock`
+//!    prefix, no shared cache line.
+//! 4. **Scrape**: a [`Registry`] walks its families in a deterministic order
+//!    through the [`Visitor`] interface without allocating; the encoder writes
+//!    them as OpenMetrics or Prometheus text.
+//!
+//! ```
+//! use nanometrics::{declare, label_enum, Counter, Family, Gauge, Histogram, DEFAULT_BUCKETS};
+//!
+//! label_enum! {
+//!     /// Pusher channel kinds.
+//!     pub enum ChannelType: "channel_type" { Public => "public", Private => "private", Presence => "presence" }
+//! }
+//! declare! {
+//!     static CONNECTED: Gauge = Gauge::new("connected", "Currently connected sockets.");
+//!     static BROADCASTS: Counter<ChannelType> = Counter::labeled("broadcasts_total", "Broadcasts by channel type.");
+//!     static SENT: Family<Counter, 1> = Family::new("messages_sent_total", "Messages sent.", ["app_id"]);
+//!     static FANOUT: Histogram = Histogram::new("fanout_seconds", "Fan-out latency.", &DEFAULT_BUCKETS);
+//! }
+//!
+//! CONNECTED.inc();
+//! BROADCASTS.with(ChannelType::Presence).inc();
+//! let app = SENT.with(["app-1"]); // keep the handle
+//! app.inc_by(3);
+//! FANOUT.observe(0.004);
+//! assert_eq!(app.get(), 3);
+//! ```
+#![deny(unsafe_code)]
+#![warn(rust_2018_idioms)]
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+#[allow(unsafe_code)]
+mod family;
+mod label;
+pub mod metric;
+pub mod name;
+#[allow(unsafe_code)]
+pub mod process;
+mod registry;
+#[allow(unsafe_code)]
+mod shard;
+mod sync;
+
+pub use error::Error;
+pub use family::{
+    Family, FamilyKind, DEFAULT_CARDINALITY_LIMIT, DEFAULT_MAX_VALUE_LEN, OVERFLOW_VALUE,
+};
+pub use label::{LabelSet, Labels};
+pub use metric::histogram::{exponential_buckets, linear_buckets, DEFAULT_BUCKETS};
+pub use metric::{
+    Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
+    Histogram, HistogramRef, HistogramTimer, HistogramTotals, HistogramView, Info, Kind, Meta,
+    Metric, StartTime, Value, Visitor,
+};
+pub use registry::{global, Collector, Registry, OVERFLOW_FAMILY};
+pub use shard::ShardInfo;
+
+#[doc(hidden)]
+pub use registry::__private;

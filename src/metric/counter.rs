@@ -1,0 +1,339 @@
+//! Counters: monotonically increasing totals.
+
+use std::marker::PhantomData;
+
+use crate::label::{check_label_names, LabelSet};
+use crate::metric::{visit_label_set, Kind, Meta, Metric, Value, Visitor};
+use crate::shard::{self, Cells};
+use crate::sync::{global_shards, loom_const_fn};
+use crate::Error;
+
+/// An integer counter, optionally over a compile-time label set `L`.
+///
+/// `inc` is a single-writer add into this thread's shard (no `lock` prefix on
+/// x86); totals wrap modulo 2^64, which Prometheus reads as a counter reset.
+///
+/// ```
+/// use nanometrics::Counter;
+/// static NEW_CONNECTIONS: Counter =
+///     Counter::new("new_connections_total", "Total amount of connection requests.");
+/// NEW_CONNECTIONS.inc();
+/// NEW_CONNECTIONS.inc_by(2);
+/// assert_eq!(NEW_CONNECTIONS.get(), 3);
+/// ```
+pub struct Counter<L: LabelSet = ()> {
+    meta: Meta,
+    cells: Cells,
+    _labels: PhantomData<fn(L) -> L>,
+}
+
+impl<L: LabelSet> Counter<L> {
+    loom_const_fn! {
+        /// A counter named `name`; panics (a compile error in a `static`) if the
+        /// name is invalid.
+        pub const fn labeled(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// A counter described by `meta` (see [`Meta::try_new`] for run-time names).
+        pub const fn labeled_from_meta(meta: Meta) -> Self {
+            Self { meta, cells: Cells::new(L::CARDINALITY as u32), _labels: PhantomData }
+        }
+    }
+
+    /// The series for `labels`: an array index, no hashing, no lock.
+    #[inline]
+    pub fn with(&self, labels: L) -> CounterRef<'_> {
+        CounterRef::at(self.cells.index().map(|i| i + labels.index() as u32))
+    }
+}
+
+impl Counter {
+    loom_const_fn! {
+        /// An unlabeled metric named `name`; panics (a compile error in a
+        /// `static`) if the name is invalid. Use [`labeled`](Self::labeled) for
+        /// a compile-time label set.
+        pub const fn new(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// An unlabeled metric described by `meta` (see [`Meta::try_new`] for
+        /// run-time names, [`Meta::with_unit`] for a unit).
+        pub const fn from_meta(meta: Meta) -> Self {
+            Self::labeled_from_meta(meta)
+        }
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.with(()).inc_by(1)
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(&self, n: u64) {
+        self.with(()).inc_by(n)
+    }
+
+    /// The current total (sums every shard; for tests and tools, not hot paths).
+    pub fn get(&self) -> u64 {
+        self.with(()).get()
+    }
+}
+
+impl<L: LabelSet> Metric for Counter<L> {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn kind(&self) -> Kind {
+        Kind::Counter
+    }
+    fn check(&self) -> Result<(), Error> {
+        self.meta.check()?;
+        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
+    }
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.family(&self.meta, Kind::Counter);
+        let shards = global_shards();
+        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
+            Value::Counter(i.map_or(0, |i| shards.sum_u64(i)))
+        });
+    }
+}
+
+/// A handle to one integer counter series; cheap to copy and keep.
+#[derive(Clone, Copy, Debug)]
+pub struct CounterRef<'a> {
+    /// 0 when the shard table had no room (updates are dropped).
+    index: u32,
+    _metric: PhantomData<&'a ()>,
+}
+
+impl CounterRef<'_> {
+    #[inline]
+    pub(crate) fn at(index: Option<u32>) -> Self {
+        Self {
+            index: index.unwrap_or(0),
+            _metric: PhantomData,
+        }
+    }
+
+    /// Adds one.
+    #[inline]
+    pub fn inc(self) {
+        self.inc_by(1)
+    }
+
+    /// Adds `n`.
+    #[inline]
+    pub fn inc_by(self, n: u64) {
+        if self.index != 0 {
+            shard::with_local(|s| s.add_u64(self.index, n));
+        }
+    }
+
+    /// The current total.
+    pub fn get(self) -> u64 {
+        if self.index == 0 {
+            return 0;
+        }
+        global_shards().sum_u64(self.index)
+    }
+}
+
+/// A float counter for totals such as seconds spent, optionally over a
+/// compile-time label set `L`.
+///
+/// Negative, NaN and infinite increments are ignored: a counter only goes up.
+///
+/// ```
+/// use nanometrics::CounterF64;
+/// static BUSY: CounterF64 = CounterF64::new("busy_seconds_total", "Time spent busy.");
+/// BUSY.inc_by(0.25);
+/// BUSY.inc_by(-1.0); // ignored
+/// BUSY.inc_by(f64::NAN); // ignored
+/// assert_eq!(BUSY.get(), 0.25);
+/// ```
+pub struct CounterF64<L: LabelSet = ()> {
+    meta: Meta,
+    cells: Cells,
+    _labels: PhantomData<fn(L) -> L>,
+}
+
+impl<L: LabelSet> CounterF64<L> {
+    loom_const_fn! {
+        /// A float counter named `name`; panics (a compile error in a `static`)
+        /// if the name is invalid.
+        pub const fn labeled(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// A float counter described by `meta`.
+        pub const fn labeled_from_meta(meta: Meta) -> Self {
+            Self { meta, cells: Cells::new(L::CARDINALITY as u32), _labels: PhantomData }
+        }
+    }
+
+    /// The series for `labels`.
+    #[inline]
+    pub fn with(&self, labels: L) -> CounterF64Ref<'_> {
+        CounterF64Ref::at(self.cells.index().map(|i| i + labels.index() as u32))
+    }
+}
+
+impl CounterF64 {
+    loom_const_fn! {
+        /// An unlabeled metric named `name`; panics (a compile error in a
+        /// `static`) if the name is invalid. Use [`labeled`](Self::labeled) for
+        /// a compile-time label set.
+        pub const fn new(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// An unlabeled metric described by `meta` (see [`Meta::try_new`] for
+        /// run-time names, [`Meta::with_unit`] for a unit).
+        pub const fn from_meta(meta: Meta) -> Self {
+            Self::labeled_from_meta(meta)
+        }
+    }
+
+    /// Adds `v` if it is finite and not negative.
+    #[inline]
+    pub fn inc_by(&self, v: f64) {
+        self.with(()).inc_by(v)
+    }
+
+    /// The current total.
+    pub fn get(&self) -> f64 {
+        self.with(()).get()
+    }
+}
+
+impl<L: LabelSet> Metric for CounterF64<L> {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn kind(&self) -> Kind {
+        Kind::Counter
+    }
+    fn check(&self) -> Result<(), Error> {
+        self.meta.check()?;
+        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
+    }
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.family(&self.meta, Kind::Counter);
+        let shards = global_shards();
+        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
+            Value::CounterF64(i.map_or(0.0, |i| shards.sum_f64(i)))
+        });
+    }
+}
+
+/// A handle to one float counter series.
+#[derive(Clone, Copy, Debug)]
+pub struct CounterF64Ref<'a> {
+    index: u32,
+    _metric: PhantomData<&'a ()>,
+}
+
+impl CounterF64Ref<'_> {
+    #[inline]
+    pub(crate) fn at(index: Option<u32>) -> Self {
+        Self {
+            index: index.unwrap_or(0),
+            _metric: PhantomData,
+        }
+    }
+
+    /// Adds `v` if it is finite and not negative.
+    #[inline]
+    pub fn inc_by(self, v: f64) {
+        if self.index != 0 && v.is_finite() && v > 0.0 {
+            shard::with_local(|s| s.add_f64(self.index, v));
+        }
+    }
+
+    /// The current total.
+    pub fn get(self) -> f64 {
+        if self.index == 0 {
+            return 0.0;
+        }
+        global_shards().sum_f64(self.index)
+    }
+}
+
+#[cfg(all(test, not(nanometrics_loom)))]
+mod tests {
+    use super::*;
+
+    crate::label_enum! {
+        /// Test.
+        enum Ch: "channel_type" { Public => "public", Private => "private", Presence => "presence" }
+    }
+
+    #[test]
+    fn wraps_modulo_2_64() {
+        let c: Counter = Counter::new("wrap_total", "");
+        c.inc_by(u64::MAX);
+        assert_eq!(c.get(), u64::MAX);
+        c.inc();
+        assert_eq!(c.get(), 0);
+    }
+
+    #[test]
+    fn static_labels_are_independent_series() {
+        let c: Counter<Ch> = Counter::labeled("sent_total", "");
+        c.with(Ch::Private).inc_by(5);
+        c.with(Ch::Presence).inc();
+        assert_eq!(c.with(Ch::Public).get(), 0);
+        assert_eq!(c.with(Ch::Private).get(), 5);
+        assert_eq!(c.with(Ch::Presence).get(), 1);
+    }
+
+    #[test]
+    fn concurrent_increments_sum_exactly() {
+        let c: Counter = Counter::new("conc_total", "");
+        let f: CounterF64 = CounterF64::new("conc_seconds_total", "");
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        c.inc();
+                        f.inc_by(0.5);
+                    }
+                });
+            }
+        });
+        assert_eq!(c.get(), 80_000);
+        assert_eq!(f.get(), 40_000.0);
+    }
+
+    #[test]
+    fn f64_counter_ignores_bad_increments() {
+        let c: CounterF64 = CounterF64::new("f_total", "");
+        for v in [-1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0] {
+            c.inc_by(v);
+        }
+        assert_eq!(c.get(), 0.0);
+        c.inc_by(1e-9);
+        assert_eq!(c.get(), 1e-9);
+    }
+
+    #[test]
+    fn check_reports_bad_units() {
+        let c: Counter = Counter::from_meta(Meta::try_new("x_total", "").unwrap());
+        assert!(c.check().is_ok());
+        let c: Counter = Counter::from_meta(Meta::with_unit("received_bytes_total", "", "bytes"));
+        assert!(c.check().is_ok());
+        assert_eq!(c.meta().unit(), Some("bytes"));
+    }
+}

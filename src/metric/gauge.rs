@@ -1,0 +1,415 @@
+//! Gauges: values that go up and down.
+
+use std::marker::PhantomData;
+
+use crate::label::{check_label_names, LabelSet};
+use crate::metric::{unix_now, visit_label_set, Kind, Meta, Metric, Value, Visitor};
+use crate::shard::{self, add_f64_atomic, Cells};
+use crate::sync::{global_shards, loom_const_fn, Ordering};
+use crate::Error;
+
+/// An integer gauge, optionally over a compile-time label set `L`.
+///
+/// `inc`/`dec`/`add`/`sub` land in this thread's shard like counter updates,
+/// so a gauge of connected sockets scales with cores. `set` stores a base in
+/// the shared home slot so that base + Σ shard deltas equals the new value;
+/// an `add` racing with a `set` counts as after it. Arithmetic wraps.
+///
+/// ```
+/// use nanometrics::Gauge;
+/// static CONNECTED: Gauge = Gauge::new("connected", "The number of currently connected sockets.");
+/// CONNECTED.inc();
+/// CONNECTED.inc();
+/// CONNECTED.dec();
+/// assert_eq!(CONNECTED.get(), 1);
+/// CONNECTED.set(-5);
+/// CONNECTED.add(2);
+/// assert_eq!(CONNECTED.get(), -3);
+/// ```
+pub struct Gauge<L: LabelSet = ()> {
+    meta: Meta,
+    cells: Cells,
+    _labels: PhantomData<fn(L) -> L>,
+}
+
+impl<L: LabelSet> Gauge<L> {
+    loom_const_fn! {
+        /// A gauge named `name`; panics (a compile error in a `static`) if the
+        /// name is invalid.
+        pub const fn labeled(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// A gauge described by `meta`.
+        pub const fn labeled_from_meta(meta: Meta) -> Self {
+            Self { meta, cells: Cells::new(L::CARDINALITY as u32), _labels: PhantomData }
+        }
+    }
+
+    /// The series for `labels`.
+    #[inline]
+    pub fn with(&self, labels: L) -> GaugeRef<'_> {
+        GaugeRef::at(self.cells.index().map(|i| i + labels.index() as u32))
+    }
+}
+
+impl Gauge {
+    loom_const_fn! {
+        /// An unlabeled metric named `name`; panics (a compile error in a
+        /// `static`) if the name is invalid. Use [`labeled`](Self::labeled) for
+        /// a compile-time label set.
+        pub const fn new(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// An unlabeled metric described by `meta` (see [`Meta::try_new`] for
+        /// run-time names, [`Meta::with_unit`] for a unit).
+        pub const fn from_meta(meta: Meta) -> Self {
+            Self::labeled_from_meta(meta)
+        }
+    }
+
+    /// Sets the value.
+    pub fn set(&self, v: i64) {
+        self.with(()).set(v)
+    }
+    /// Adds one.
+    #[inline]
+    pub fn inc(&self) {
+        self.with(()).add(1)
+    }
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(&self) {
+        self.with(()).add(-1)
+    }
+    /// Adds `n`.
+    #[inline]
+    pub fn add(&self, n: i64) {
+        self.with(()).add(n)
+    }
+    /// Subtracts `n`.
+    #[inline]
+    pub fn sub(&self, n: i64) {
+        self.with(()).add(n.wrapping_neg())
+    }
+    /// Sets the value to the current Unix time in whole seconds.
+    pub fn set_to_current_time(&self) {
+        self.with(()).set_to_current_time()
+    }
+    /// The current value.
+    pub fn get(&self) -> i64 {
+        self.with(()).get()
+    }
+}
+
+impl<L: LabelSet> Metric for Gauge<L> {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn kind(&self) -> Kind {
+        Kind::Gauge
+    }
+    fn check(&self) -> Result<(), Error> {
+        self.meta.check()?;
+        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
+    }
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.family(&self.meta, Kind::Gauge);
+        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
+            Value::Gauge(i.map_or(0, read_gauge))
+        });
+    }
+}
+
+fn read_gauge(index: u32) -> i64 {
+    let shards = global_shards();
+    shards
+        .home()
+        .load(index)
+        .wrapping_add(shards.sum_u64(index)) as i64
+}
+
+/// A handle to one integer gauge series.
+#[derive(Clone, Copy, Debug)]
+pub struct GaugeRef<'a> {
+    index: u32,
+    _metric: PhantomData<&'a ()>,
+}
+
+impl GaugeRef<'_> {
+    #[inline]
+    pub(crate) fn at(index: Option<u32>) -> Self {
+        Self {
+            index: index.unwrap_or(0),
+            _metric: PhantomData,
+        }
+    }
+    /// Adds `n` (negative to subtract).
+    #[inline]
+    pub fn add(self, n: i64) {
+        if self.index != 0 {
+            shard::with_local(|s| s.add_u64(self.index, n as u64));
+        }
+    }
+    /// Subtracts `n`.
+    #[inline]
+    pub fn sub(self, n: i64) {
+        self.add(n.wrapping_neg())
+    }
+    /// Adds one.
+    #[inline]
+    pub fn inc(self) {
+        self.add(1)
+    }
+    /// Subtracts one.
+    #[inline]
+    pub fn dec(self) {
+        self.add(-1)
+    }
+    /// Sets the value.
+    pub fn set(self, v: i64) {
+        if self.index != 0 {
+            let shards = global_shards();
+            let deltas = shards.sum_u64(self.index);
+            shards
+                .home()
+                .store(self.index, (v as u64).wrapping_sub(deltas));
+        }
+    }
+    /// Sets the value to the current Unix time in whole seconds.
+    pub fn set_to_current_time(self) {
+        self.set(unix_now() as i64)
+    }
+    /// The current value.
+    pub fn get(self) -> i64 {
+        if self.index == 0 {
+            return 0;
+        }
+        read_gauge(self.index)
+    }
+}
+
+/// A float gauge (load, bandwidth, a timestamp), optionally over a label set.
+///
+/// Its value lives in one atomic per series (the home slot): `set` is a
+/// store, `add` a compare-exchange loop. Float gauges are set far more often
+/// than added to, and a sharded float sum could not return exactly what was set.
+///
+/// ```
+/// use nanometrics::GaugeF64;
+/// static LOAD: GaugeF64 = GaugeF64::new("proxy_load", "Current load.");
+/// LOAD.set(0.5);
+/// LOAD.add(0.25);
+/// assert_eq!(LOAD.get(), 0.75);
+/// LOAD.set(f64::NAN);
+/// assert!(LOAD.get().is_nan());
+/// ```
+pub struct GaugeF64<L: LabelSet = ()> {
+    meta: Meta,
+    cells: Cells,
+    _labels: PhantomData<fn(L) -> L>,
+}
+
+impl<L: LabelSet> GaugeF64<L> {
+    loom_const_fn! {
+        /// A float gauge named `name`; panics (a compile error in a `static`)
+        /// if the name is invalid.
+        pub const fn labeled(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// A float gauge described by `meta`.
+        pub const fn labeled_from_meta(meta: Meta) -> Self {
+            Self { meta, cells: Cells::new(L::CARDINALITY as u32), _labels: PhantomData }
+        }
+    }
+
+    /// The series for `labels`.
+    #[inline]
+    pub fn with(&self, labels: L) -> GaugeF64Ref<'_> {
+        GaugeF64Ref::at(self.cells.index().map(|i| i + labels.index() as u32))
+    }
+}
+
+impl GaugeF64 {
+    loom_const_fn! {
+        /// An unlabeled metric named `name`; panics (a compile error in a
+        /// `static`) if the name is invalid. Use [`labeled`](Self::labeled) for
+        /// a compile-time label set.
+        pub const fn new(name: &'static str, help: &'static str) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help))
+        }
+    }
+
+    loom_const_fn! {
+        /// An unlabeled metric described by `meta` (see [`Meta::try_new`] for
+        /// run-time names, [`Meta::with_unit`] for a unit).
+        pub const fn from_meta(meta: Meta) -> Self {
+            Self::labeled_from_meta(meta)
+        }
+    }
+
+    /// Sets the value.
+    pub fn set(&self, v: f64) {
+        self.with(()).set(v)
+    }
+    /// Adds `v`.
+    pub fn add(&self, v: f64) {
+        self.with(()).add(v)
+    }
+    /// Subtracts `v`.
+    pub fn sub(&self, v: f64) {
+        self.with(()).add(-v)
+    }
+    /// Adds one.
+    pub fn inc(&self) {
+        self.with(()).add(1.0)
+    }
+    /// Subtracts one.
+    pub fn dec(&self) {
+        self.with(()).add(-1.0)
+    }
+    /// Sets the value to the current Unix time in seconds, with fraction.
+    pub fn set_to_current_time(&self) {
+        self.with(()).set_to_current_time()
+    }
+    /// The current value.
+    pub fn get(&self) -> f64 {
+        self.with(()).get()
+    }
+}
+
+impl<L: LabelSet> Metric for GaugeF64<L> {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn kind(&self) -> Kind {
+        Kind::Gauge
+    }
+    fn check(&self) -> Result<(), Error> {
+        self.meta.check()?;
+        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
+    }
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.family(&self.meta, Kind::Gauge);
+        let home = global_shards().home();
+        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
+            Value::GaugeF64(i.map_or(0.0, |i| f64::from_bits(home.load(i))))
+        });
+    }
+}
+
+/// A handle to one float gauge series.
+#[derive(Clone, Copy, Debug)]
+pub struct GaugeF64Ref<'a> {
+    index: u32,
+    _metric: PhantomData<&'a ()>,
+}
+
+impl GaugeF64Ref<'_> {
+    #[inline]
+    pub(crate) fn at(index: Option<u32>) -> Self {
+        Self {
+            index: index.unwrap_or(0),
+            _metric: PhantomData,
+        }
+    }
+    /// Sets the value.
+    pub fn set(self, v: f64) {
+        if self.index != 0 {
+            global_shards().home().store(self.index, v.to_bits());
+        }
+    }
+    /// Adds `v`.
+    pub fn add(self, v: f64) {
+        if self.index != 0 {
+            add_f64_atomic(global_shards().home().cell(self.index), v);
+        }
+    }
+    /// Subtracts `v`.
+    pub fn sub(self, v: f64) {
+        self.add(-v)
+    }
+    /// Sets the value to the current Unix time in seconds, with fraction.
+    pub fn set_to_current_time(self) {
+        self.set(unix_now())
+    }
+    /// The current value.
+    pub fn get(self) -> f64 {
+        if self.index == 0 {
+            return 0.0;
+        }
+        f64::from_bits(
+            global_shards()
+                .home()
+                .cell(self.index)
+                .load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(all(test, not(nanometrics_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_values_and_wrapping() {
+        let g: Gauge = Gauge::new("g", "");
+        g.sub(10);
+        assert_eq!(g.get(), -10);
+        g.set(i64::MAX);
+        g.inc();
+        assert_eq!(g.get(), i64::MIN);
+        g.set(i64::MIN);
+        assert_eq!(g.get(), i64::MIN);
+    }
+
+    #[test]
+    fn set_then_concurrent_adds() {
+        let g: Gauge = Gauge::new("g2", "");
+        g.set(100);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        g.inc();
+                        g.inc();
+                        g.dec();
+                    }
+                });
+            }
+        });
+        assert_eq!(g.get(), 4100);
+        g.set(7);
+        assert_eq!(g.get(), 7);
+    }
+
+    #[test]
+    fn f64_gauge_concurrent_adds_and_time() {
+        let g: GaugeF64 = GaugeF64::new("gf", "");
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        g.add(0.5);
+                    }
+                });
+            }
+        });
+        assert_eq!(g.get(), 2000.0);
+        g.set_to_current_time();
+        assert!(g.get() > 1.6e9);
+        let t: Gauge = Gauge::new("t", "");
+        t.set_to_current_time();
+        assert!(t.get() > 1_600_000_000);
+        g.set(f64::NEG_INFINITY);
+        assert_eq!(g.get(), f64::NEG_INFINITY);
+    }
+}

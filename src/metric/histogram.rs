@@ -1,0 +1,438 @@
+//! Histograms: observations counted into fixed buckets.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use crate::label::{check_label_names, LabelSet};
+use crate::metric::{HistogramView, Kind, Meta, Metric, Value, Visitor};
+use crate::shard::{self, Cells};
+use crate::sync::{global_shards, loom_const_fn};
+use crate::Error;
+
+/// The default buckets of Prometheus' client libraries, in seconds.
+pub const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// `N` bounds `start, start + width, …`; usable in `const`/`static`.
+///
+/// ```
+/// const B: [f64; 4] = nanometrics::linear_buckets(0.5, 0.5);
+/// assert_eq!(B, [0.5, 1.0, 1.5, 2.0]);
+/// ```
+pub const fn linear_buckets<const N: usize>(start: f64, width: f64) -> [f64; N] {
+    assert!(
+        N > 0 && start.is_finite() && width.is_finite() && width > 0.0,
+        "bad linear buckets"
+    );
+    let mut out = [0.0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = start + width * i as f64;
+        i += 1;
+    }
+    out
+}
+
+/// `N` bounds `start, start·factor, start·factor², …`; usable in `const`.
+///
+/// ```
+/// const B: [f64; 4] = nanometrics::exponential_buckets(0.001, 10.0);
+/// assert_eq!(B, [0.001, 0.01, 0.1, 1.0]);
+/// ```
+pub const fn exponential_buckets<const N: usize>(start: f64, factor: f64) -> [f64; N] {
+    assert!(
+        N > 0 && start > 0.0 && start.is_finite() && factor > 1.0 && factor.is_finite(),
+        "bad exponential buckets"
+    );
+    let mut out = [0.0; N];
+    // start · factor^i with the power built first: one rounding of the
+    // product instead of i accumulated ones (0.001·10³ is exactly 1.0).
+    let mut i = 0;
+    while i < N {
+        let mut p = 1.0;
+        let mut k = 0;
+        while k < i {
+            p *= factor;
+            k += 1;
+        }
+        out[i] = start * p;
+        i += 1;
+    }
+    out
+}
+
+/// Whether `bounds` are finite and strictly increasing (const).
+pub(crate) const fn valid_bounds(bounds: &[f64]) -> bool {
+    let mut i = 0;
+    while i < bounds.len() {
+        if !bounds[i].is_finite() || (i > 0 && bounds[i] <= bounds[i - 1]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A histogram with fixed bucket bounds, optionally over a label set `L`.
+///
+/// Each series is `bounds.len() + 2` cells per shard: one count per bucket
+/// (including `+Inf`) and the sum. Counts are per bucket, not cumulative; a
+/// scrape accumulates them, and `_count` is the `+Inf` total of the same read,
+/// so the two always agree. `NaN` is counted in `+Inf` and makes the sum NaN
+/// (as Prometheus' Go client does); `-Inf` lands in the first bucket.
+///
+/// ```
+/// use nanometrics::{Histogram, DEFAULT_BUCKETS};
+/// static LATENCY: Histogram =
+///     Histogram::new("fanout_seconds", "Fan-out latency.", &DEFAULT_BUCKETS);
+/// LATENCY.observe(0.003);
+/// LATENCY.observe(0.2);
+/// {
+///     let _t = LATENCY.start_timer(); // observes elapsed seconds on drop
+/// }
+/// assert_eq!(LATENCY.count(), 3);
+/// ```
+pub struct Histogram<L: LabelSet = ()> {
+    meta: Meta,
+    bounds: Cow<'static, [f64]>,
+    cells: Cells,
+    _labels: PhantomData<fn(L) -> L>,
+}
+
+impl<L: LabelSet> Histogram<L> {
+    loom_const_fn! {
+        /// A histogram with the given finite, strictly increasing bounds (the
+        /// `+Inf` bucket is implicit); panics, a compile error in a `static`,
+        /// on an invalid name or bounds.
+        pub const fn labeled(name: &'static str, help: &'static str, bounds: &'static [f64]) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help), bounds)
+        }
+    }
+
+    loom_const_fn! {
+        /// A histogram described by `meta` (with a unit, say).
+        pub const fn labeled_from_meta(meta: Meta, bounds: &'static [f64]) -> Self {
+            assert!(valid_bounds(bounds), "histogram bounds must be finite and strictly increasing");
+            Self {
+                meta,
+                cells: Cells::new(L::CARDINALITY as u32 * (bounds.len() as u32 + 2)),
+                bounds: Cow::Borrowed(bounds),
+                _labels: PhantomData,
+            }
+        }
+    }
+
+    /// The bucket bounds.
+    pub fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+
+    /// The series for `labels`.
+    #[inline]
+    pub fn with(&self, labels: L) -> HistogramRef<'_> {
+        let per = self.bounds.len() as u32 + 2;
+        HistogramRef::at(
+            self.cells.index().map(|i| i + labels.index() as u32 * per),
+            &self.bounds,
+        )
+    }
+}
+
+impl Histogram {
+    loom_const_fn! {
+        /// An unlabeled histogram with the given finite, strictly increasing
+        /// bounds (the `+Inf` bucket is implicit); panics, a compile error in a
+        /// `static`, on an invalid name or bounds.
+        pub const fn new(name: &'static str, help: &'static str, bounds: &'static [f64]) -> Self {
+            Self::labeled_from_meta(Meta::new(name, help), bounds)
+        }
+    }
+
+    loom_const_fn! {
+        /// An unlabeled histogram described by `meta`.
+        pub const fn from_meta(meta: Meta, bounds: &'static [f64]) -> Self {
+            Self::labeled_from_meta(meta, bounds)
+        }
+    }
+
+    /// A histogram described at run time; checks the bounds.
+    ///
+    /// ```
+    /// use nanometrics::{Histogram, Meta};
+    /// let h = Histogram::try_new(Meta::try_new("x_seconds", "").unwrap(), vec![0.1, 1.0]).unwrap();
+    /// h.observe(0.5);
+    /// assert!(Histogram::try_new(Meta::new("y", ""), vec![1.0, 0.5]).is_err());
+    /// ```
+    pub fn try_new(meta: Meta, bounds: impl Into<Cow<'static, [f64]>>) -> Result<Self, Error> {
+        let bounds = bounds.into();
+        if !valid_bounds(&bounds) || bounds.len() > 1024 {
+            return Err(Error::InvalidBuckets {
+                metric: meta.name().to_owned(),
+            });
+        }
+        let per = bounds.len() as u32 + 2;
+        Ok(Self {
+            meta,
+            cells: Cells::new(per),
+            bounds,
+            _labels: PhantomData,
+        })
+    }
+
+    /// Records one observation.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        self.with(()).observe(v)
+    }
+    /// A guard that observes the elapsed seconds when dropped.
+    pub fn start_timer(&self) -> HistogramTimer<'_> {
+        self.with(()).start_timer()
+    }
+    /// Number of observations so far.
+    pub fn count(&self) -> u64 {
+        self.with(()).count()
+    }
+    /// Sum of observations so far.
+    pub fn sum(&self) -> f64 {
+        self.with(()).sum()
+    }
+}
+
+impl<L: LabelSet> Metric for Histogram<L> {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn kind(&self) -> Kind {
+        Kind::Histogram
+    }
+    fn check(&self) -> Result<(), Error> {
+        self.meta.check()?;
+        if !valid_bounds(&self.bounds) {
+            return Err(Error::InvalidBuckets {
+                metric: self.meta.name().to_owned(),
+            });
+        }
+        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "le")
+    }
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.family(&self.meta, Kind::Histogram);
+        let shards = global_shards();
+        let per = self.bounds.len() as u32 + 2;
+        let base = self.cells.allocated();
+        for i in 0..L::CARDINALITY {
+            let index = base.map(|b| b + i as u32 * per);
+            let labels = crate::Labels::fixed::<L>(i);
+            v.series(
+                &labels,
+                Value::Histogram(HistogramView::new(&self.bounds, index, shards)),
+            );
+        }
+    }
+}
+
+/// Index of the bucket `v` falls in: the first bound `>= v`, or `bounds.len()`
+/// (`+Inf`) for values above every bound and for NaN.
+#[inline]
+pub(crate) fn bucket_of(bounds: &[f64], v: f64) -> usize {
+    bounds.partition_point(|b| v > *b || v.is_nan())
+}
+
+/// A handle to one histogram series.
+#[derive(Clone, Copy, Debug)]
+pub struct HistogramRef<'a> {
+    index: u32,
+    bounds: &'a [f64],
+}
+
+impl<'a> HistogramRef<'a> {
+    #[inline]
+    pub(crate) fn at(index: Option<u32>, bounds: &'a [f64]) -> Self {
+        Self {
+            index: index.unwrap_or(0),
+            bounds,
+        }
+    }
+
+    /// Records one observation.
+    #[inline]
+    pub fn observe(self, v: f64) {
+        if self.index == 0 {
+            return;
+        }
+        let bucket = self.index + bucket_of(self.bounds, v) as u32;
+        let sum = self.index + self.bounds.len() as u32 + 1;
+        shard::with_local(|s| {
+            s.add_u64(bucket, 1);
+            s.add_f64(sum, v);
+        });
+    }
+
+    /// Records a duration in seconds.
+    #[inline]
+    pub fn observe_duration(self, d: Duration) {
+        self.observe(d.as_secs_f64())
+    }
+
+    /// A guard that observes the elapsed seconds when dropped.
+    pub fn start_timer(self) -> HistogramTimer<'a> {
+        HistogramTimer {
+            histogram: self,
+            start: Instant::now(),
+            armed: true,
+        }
+    }
+
+    /// Number of observations so far.
+    pub fn count(self) -> u64 {
+        self.read().1
+    }
+
+    /// Sum of observations so far.
+    pub fn sum(self) -> f64 {
+        self.read().2
+    }
+
+    /// Cumulative bucket counts, count and sum.
+    pub fn read(self) -> (Vec<u64>, u64, f64) {
+        let mut buf = Vec::new();
+        let index = (self.index != 0).then_some(self.index);
+        let t = HistogramView::new(self.bounds, index, global_shards()).read(&mut buf);
+        (buf, t.count, t.sum)
+    }
+}
+
+/// Observes the seconds since it was created when dropped.
+///
+/// ```
+/// use nanometrics::Histogram;
+/// let h: Histogram = Histogram::new("work_seconds", "", &[0.001, 1.0]);
+/// let t = h.start_timer();
+/// t.observe_duration(); // or let it drop
+/// let t = h.start_timer();
+/// t.stop_and_discard();
+/// assert_eq!(h.count(), 1);
+/// ```
+#[must_use = "the timer observes when dropped; dropping it at once measures nothing"]
+#[derive(Debug)]
+pub struct HistogramTimer<'a> {
+    histogram: HistogramRef<'a>,
+    start: Instant,
+    armed: bool,
+}
+
+impl HistogramTimer<'_> {
+    /// Observes now and disarms.
+    pub fn observe_duration(mut self) {
+        self.fire();
+    }
+    /// Disarms without observing.
+    pub fn stop_and_discard(mut self) {
+        self.armed = false;
+    }
+    fn fire(&mut self) {
+        if std::mem::take(&mut self.armed) {
+            self.histogram.observe_duration(self.start.elapsed());
+        }
+    }
+}
+
+impl Drop for HistogramTimer<'_> {
+    fn drop(&mut self) {
+        self.fire();
+    }
+}
+
+#[cfg(all(test, not(nanometrics_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_edges() {
+        let b = [0.1, 0.5, 1.0];
+        assert_eq!(bucket_of(&b, 0.1), 0, "le is inclusive");
+        assert_eq!(bucket_of(&b, 0.100001), 1);
+        assert_eq!(bucket_of(&b, 1.0), 2);
+        assert_eq!(bucket_of(&b, 1.5), 3);
+        assert_eq!(bucket_of(&b, f64::INFINITY), 3);
+        assert_eq!(bucket_of(&b, f64::NAN), 3);
+        assert_eq!(bucket_of(&b, f64::NEG_INFINITY), 0);
+        assert_eq!(bucket_of(&b, -0.0), 0);
+    }
+
+    #[test]
+    fn nan_and_infinities() {
+        let h: Histogram = Histogram::new("h_nan", "", &[1.0]);
+        h.observe(f64::NEG_INFINITY);
+        h.observe(f64::INFINITY);
+        let (b, c, s) = h.with(()).read();
+        assert_eq!((b, c), (vec![1, 2], 2));
+        assert!(s.is_nan(), "-inf + inf");
+        h.observe(f64::NAN);
+        let (b, c, _) = h.with(()).read();
+        assert_eq!((b, c), (vec![1, 3], 3));
+    }
+
+    #[test]
+    fn concurrent_observations_count_equals_inf() {
+        let h: Histogram = Histogram::new("h_conc", "", &DEFAULT_BUCKETS);
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let h = &h;
+                s.spawn(move || {
+                    for i in 0..5000 {
+                        h.observe((i % 100) as f64 / 10.0 + t as f64);
+                    }
+                });
+            }
+            for _ in 0..50 {
+                let (b, c, _) = h.with(()).read();
+                assert_eq!(*b.last().unwrap(), c);
+                assert!(b.windows(2).all(|w| w[0] <= w[1]), "cumulative");
+            }
+        });
+        assert_eq!(h.count(), 20_000);
+    }
+
+    #[test]
+    fn bucket_helpers() {
+        const E: [f64; 5] = exponential_buckets(0.001, 10.0);
+        assert_eq!(E, [0.001, 0.01, 0.1, 1.0, 10.0]);
+        const E2: [f64; 3] = exponential_buckets(0.5, 2.0);
+        assert_eq!(E2, [0.5, 1.0, 2.0]);
+        const L: [f64; 3] = linear_buckets(0.1, 0.1);
+        assert_eq!(L, [0.1, 0.2, 0.30000000000000004]);
+        assert!(valid_bounds(&DEFAULT_BUCKETS));
+        assert!(!valid_bounds(&[1.0, 1.0]));
+        assert!(!valid_bounds(&[f64::NAN]));
+        assert!(valid_bounds(&[]));
+    }
+
+    #[test]
+    fn labeled_histogram_series_are_disjoint() {
+        crate::label_enum! { /** m */ enum M: "method" { Get => "GET", Post => "POST" } }
+        let h: Histogram<M> = Histogram::labeled("req_seconds", "", &[0.5]);
+        h.with(M::Post).observe(0.1);
+        h.with(M::Post).observe(0.9);
+        assert_eq!(h.with(M::Get).count(), 0);
+        assert_eq!(h.with(M::Post).read(), (vec![1, 2], 2, 1.0));
+        assert!(h.check().is_ok());
+    }
+
+    #[test]
+    fn le_label_is_refused() {
+        crate::label_enum! { /** le */ enum Le: "le" { A => "a" } }
+        let h: Histogram<Le> = Histogram::labeled("bad_le", "", &[0.5]);
+        assert!(matches!(h.check(), Err(Error::InvalidLabelName { .. })));
+    }
+
+    #[test]
+    fn timer_observes() {
+        let h: Histogram = Histogram::new("h_timer", "", &[10.0]);
+        drop(h.start_timer());
+        h.with(()).observe_duration(Duration::from_millis(5));
+        assert_eq!(h.count(), 2);
+        assert!(h.sum() >= 0.005);
+    }
+}

@@ -1,0 +1,335 @@
+//! Metric types and the interface a scrape walks.
+//!
+//! Each metric type ([`Counter`], [`CounterF64`], [`Gauge`], [`GaugeF64`],
+//! [`Histogram`], [`Info`]) can be built by a `const fn` and placed in a
+//! `static`, optionally over a compile-time [`LabelSet`](crate::LabelSet).
+//! Registries walk metrics through the object-safe [`Metric`] trait, which
+//! reports each family to a [`Visitor`] (the encoder) without allocating.
+
+use std::borrow::Cow;
+
+use crate::label::Labels;
+use crate::shard::Shards;
+use crate::Error;
+
+pub mod counter;
+pub mod gauge;
+pub mod histogram;
+pub mod info;
+
+pub use counter::{Counter, CounterF64, CounterF64Ref, CounterRef};
+pub use gauge::{Gauge, GaugeF64, GaugeF64Ref, GaugeRef};
+pub use histogram::{Histogram, HistogramRef, HistogramTimer};
+pub use info::{Info, StartTime};
+
+/// The type of a metric family, as the exposition formats name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A monotonically increasing total.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Observations counted into cumulative buckets, with a sum and a count.
+    Histogram,
+    /// Constant labels describing the target, value 1.
+    Info,
+}
+
+impl Kind {
+    /// The `# TYPE` keyword in OpenMetrics.
+    ///
+    /// ```
+    /// assert_eq!(nanometrics::Kind::Info.as_str(), "info");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+            Kind::Info => "info",
+        }
+    }
+}
+
+/// A metric family's name, help text and optional unit.
+///
+/// The name is written exactly as given (plus any registry prefix): a counter
+/// declared as `requests_total` is `requests_total` in text 0.0.4, and a
+/// legacy counter without the suffix (soketi's `socket_received_bytes`) keeps
+/// its name there too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    name: Cow<'static, str>,
+    help: Cow<'static, str>,
+    unit: Option<Cow<'static, str>>,
+}
+
+impl Meta {
+    /// Name and help; panics (a compile error in a `static`) on an invalid name.
+    ///
+    /// ```
+    /// let m = nanometrics::Meta::new("up", "Whether the target is up.");
+    /// assert_eq!(m.name(), "up");
+    /// ```
+    pub const fn new(name: &'static str, help: &'static str) -> Self {
+        assert!(
+            crate::name::is_valid_metric_name(name),
+            "invalid metric name"
+        );
+        Self {
+            name: Cow::Borrowed(name),
+            help: Cow::Borrowed(help),
+            unit: None,
+        }
+    }
+
+    /// Name and help known only at run time (from configuration, say).
+    ///
+    /// ```
+    /// let m = nanometrics::Meta::try_new(format!("app_{}_up", 7), "Up.".to_string()).unwrap();
+    /// assert_eq!(m.name(), "app_7_up");
+    /// assert!(nanometrics::Meta::try_new("7up", "").is_err());
+    /// ```
+    pub fn try_new(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+    ) -> Result<Self, Error> {
+        let name = name.into();
+        if !crate::name::is_valid_metric_name(&name) {
+            return Err(Error::InvalidMetricName {
+                name: name.into_owned(),
+            });
+        }
+        Ok(Self {
+            name,
+            help: help.into(),
+            unit: None,
+        })
+    }
+
+    /// Name, help and unit; panics (a compile error in a `static`) on an invalid
+    /// name or unless the name ends with `_<unit>` (before any `_total`), as
+    /// OpenMetrics requires.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Meta};
+    /// static RX: Counter = Counter::from_meta(Meta::with_unit("rx_bytes_total", "Bytes received.", "bytes"));
+    /// RX.inc_by(512);
+    /// assert_eq!(nanometrics::Metric::meta(&RX).unit(), Some("bytes"));
+    /// ```
+    pub const fn with_unit(name: &'static str, help: &'static str, unit: &'static str) -> Self {
+        assert!(
+            crate::name::is_valid_metric_name(name),
+            "invalid metric name"
+        );
+        assert!(
+            crate::name::valid_unit(name, unit),
+            "the metric name must end with _<unit>"
+        );
+        Self {
+            name: Cow::Borrowed(name),
+            help: Cow::Borrowed(help),
+            unit: Some(Cow::Borrowed(unit)),
+        }
+    }
+
+    /// The family name, without any registry prefix.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The help text, unescaped.
+    pub fn help(&self) -> &str {
+        &self.help
+    }
+
+    /// The unit, if set.
+    pub fn unit(&self) -> Option<&str> {
+        self.unit.as_deref()
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if !crate::name::is_valid_metric_name(&self.name) {
+            return Err(Error::InvalidMetricName {
+                name: self.name.to_string(),
+            });
+        }
+        if let Some(unit) = &self.unit {
+            if !crate::name::valid_unit(&self.name, unit) {
+                return Err(Error::InvalidUnit {
+                    metric: self.name.to_string(),
+                    unit: unit.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One series' value as a scrape reads it.
+#[derive(Debug, Clone, Copy)]
+pub enum Value<'a> {
+    /// An integer counter total.
+    Counter(u64),
+    /// A float counter total (seconds, say).
+    CounterF64(f64),
+    /// An integer gauge.
+    Gauge(i64),
+    /// A float gauge.
+    GaugeF64(f64),
+    /// A histogram, read on demand into the visitor's buffer.
+    Histogram(HistogramView<'a>),
+    /// An info series: value 1.
+    Info,
+}
+
+/// A histogram series to be read by a scrape.
+#[derive(Clone, Copy)]
+pub struct HistogramView<'a> {
+    bounds: &'a [f64],
+    index: Option<u32>,
+    shards: &'a Shards,
+}
+
+impl std::fmt::Debug for HistogramView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistogramView")
+            .field("bounds", &self.bounds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Count and sum of a histogram read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistogramTotals {
+    /// Observations: equal to the `+Inf` bucket by construction.
+    pub count: u64,
+    /// Sum of observations.
+    pub sum: f64,
+}
+
+impl<'a> HistogramView<'a> {
+    pub(crate) fn new(bounds: &'a [f64], index: Option<u32>, shards: &'a Shards) -> Self {
+        Self {
+            bounds,
+            index,
+            shards,
+        }
+    }
+
+    /// Upper bounds of the finite buckets (the `+Inf` bucket is implicit).
+    pub fn bounds(&self) -> &'a [f64] {
+        self.bounds
+    }
+
+    /// Reads the series: `cumulative` is refilled with `bounds().len() + 1`
+    /// cumulative bucket counts (the last is `+Inf`). The returned count is that
+    /// last bucket, so `_count` and `+Inf` agree in every scrape. Reusing the
+    /// same `Vec` makes this allocation-free after the first call.
+    pub fn read(&self, cumulative: &mut Vec<u64>) -> HistogramTotals {
+        let n = self.bounds.len() + 1;
+        cumulative.clear();
+        cumulative.resize(n, 0);
+        let Some(start) = self.index else {
+            return HistogramTotals { count: 0, sum: 0.0 };
+        };
+        self.shards.sum_block(start, cumulative);
+        let mut acc = 0u64;
+        for c in cumulative.iter_mut() {
+            acc = acc.wrapping_add(*c);
+            *c = acc;
+        }
+        HistogramTotals {
+            count: acc,
+            sum: self.shards.sum_f64(start + n as u32),
+        }
+    }
+}
+
+/// Receives families and their series from [`Metric::visit`]; the encoder
+/// implements it.
+pub trait Visitor {
+    /// Starts a family; the series that follow belong to it.
+    fn family(&mut self, meta: &Meta, kind: Kind);
+    /// One series of the current family.
+    fn series(&mut self, labels: &Labels<'_>, value: Value<'_>);
+}
+
+/// A family of series the registry can walk: every metric type, dynamic
+/// [`Family`](crate::Family), and anything a library wants to expose.
+pub trait Metric: Send + Sync {
+    /// Name, help and unit.
+    fn meta(&self) -> &Meta;
+    /// The family type.
+    fn kind(&self) -> Kind;
+    /// Checks names, units and label names; registries call it.
+    fn check(&self) -> Result<(), Error> {
+        self.meta().check()
+    }
+    /// Reports the family and each of its series to `v`.
+    fn visit(&self, v: &mut dyn Visitor);
+    /// For a dynamic [`Family`](crate::Family): lookups sent to its overflow
+    /// series. Registries export it as `nanometrics_label_overflow_total`.
+    fn overflowed(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Seconds since the Unix epoch, as a float (0 if the clock is before 1970).
+pub(crate) fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Reports `L::CARDINALITY` series of a label-set metric whose block starts at
+/// `base` (`None`: never touched, every series reads zero), each series
+/// `stride` cells wide.
+pub(crate) fn visit_label_set<L: crate::LabelSet>(
+    v: &mut dyn Visitor,
+    base: Option<u32>,
+    stride: u32,
+    mut value: impl FnMut(Option<u32>) -> Value<'static>,
+) {
+    for i in 0..L::CARDINALITY {
+        let index = base.map(|b| b + i as u32 * stride);
+        v.series(&Labels::fixed::<L>(i), value(index));
+    }
+}
+
+macro_rules! debug_by_name {
+    ($($t:ident),+) => {$(
+        impl<L: crate::LabelSet> std::fmt::Debug for $t<L> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).field("name", &self.meta().name()).finish_non_exhaustive()
+            }
+        }
+    )+};
+}
+debug_by_name!(Counter, CounterF64, Gauge, GaugeF64, Histogram);
+
+impl std::fmt::Debug for Info {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Info")
+            .field("name", &self.meta().name())
+            .field("labels", &self.labels())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StartTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartTime")
+            .field("name", &self.meta().name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: crate::FamilyKind, const N: usize> std::fmt::Debug for crate::Family<K, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Family")
+            .field("name", &self.meta().name())
+            .field("labels", self.label_names())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,430 @@
+//! Registries: the set of families a scrape walks.
+//!
+//! The [`global`] registry holds every metric declared with
+//! [`declare!`](crate::declare) (they self-register at link time through
+//! `linkme`, so each appears, at zero, from the first scrape) plus anything
+//! registered at run time. [`Registry::new`] builds an independent one for
+//! tests and libraries.
+//!
+//! A walk ([`Registry::visit`]) reports families in a deterministic order:
+//! registered families sorted by name, then collectors in registration order,
+//! then `nanometrics_label_overflow_total` for the dynamic families. It holds
+//! the registry's mutex (registration waits; recording never does) and
+//! allocates nothing.
+
+use crate::label::Labels;
+use crate::metric::{Kind, Meta, Metric, Value, Visitor};
+use crate::sync::{lock, Arc, Mutex};
+use crate::Error;
+
+/// Name of the family counting lookups sent to overflow series.
+pub const OVERFLOW_FAMILY: &str = "nanometrics_label_overflow_total";
+
+/// Values computed when scraped (queue length, process statistics).
+///
+/// A collector reports whole families to the visitor, like
+/// [`Metric::visit`]. It must not register anything from `collect` (the
+/// registry is locked during the walk).
+///
+/// ```
+/// use nanometrics::{Collector, Kind, Labels, Meta, Registry, Value, Visitor};
+/// struct Queue;
+/// impl Collector for Queue {
+///     fn collect(&self, v: &mut dyn Visitor) {
+///         static META: Meta = Meta::new("queue_active_jobs", "Jobs in the queue.");
+///         v.family(&META, Kind::Gauge);
+///         v.series(&Labels::EMPTY, Value::Gauge(3));
+///     }
+/// }
+/// let r = Registry::new();
+/// r.register_collector(Queue);
+/// ```
+pub trait Collector: Send + Sync {
+    /// Reports families and their current values.
+    fn collect(&self, v: &mut dyn Visitor);
+}
+
+enum Entry {
+    Static(&'static dyn Metric),
+    Shared(Arc<dyn Metric>),
+}
+
+impl Entry {
+    fn get(&self) -> &dyn Metric {
+        match self {
+            Entry::Static(m) => *m,
+            Entry::Shared(m) => &**m,
+        }
+    }
+}
+
+struct Inner {
+    /// Sorted by name; names are unique.
+    metrics: Vec<Entry>,
+    collectors: Vec<Box<dyn Collector>>,
+    /// Errors from link-time (declare!) registrations, reported by `check`.
+    errors: Vec<Error>,
+}
+
+/// A set of metric families.
+///
+/// ```
+/// use nanometrics::{Counter, Gauge, Registry};
+/// let r = Registry::new();
+/// let hits = r.register(Counter::new("cache_hits_total", "Cache hits.")).unwrap();
+/// let mem = r.register(Gauge::new("cache_memory_usage_bytes", "Cache size.")).unwrap();
+/// hits.inc();
+/// mem.set(4096);
+/// assert_eq!(r.len(), 2);
+/// ```
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                metrics: Vec::new(),
+                collectors: Vec::new(),
+                errors: Vec::new(),
+            }),
+        }
+    }
+
+    fn insert(&self, entry: Entry) -> Result<(), Error> {
+        let m = entry.get();
+        m.check()?;
+        let name = m.meta().name();
+        if name == OVERFLOW_FAMILY {
+            return Err(Error::Duplicate {
+                name: name.to_owned(),
+            });
+        }
+        let mut inner = lock(&self.inner);
+        match inner
+            .metrics
+            .binary_search_by(|e| e.get().meta().name().cmp(name))
+        {
+            Ok(_) => Err(Error::Duplicate {
+                name: name.to_owned(),
+            }),
+            Err(pos) => {
+                inner.metrics.insert(pos, entry);
+                Ok(())
+            }
+        }
+    }
+
+    /// Registers an owned metric and returns a shared handle to it.
+    ///
+    /// Fails on an invalid name, unit or label name, and on a name already
+    /// registered: never two families with one name.
+    pub fn register<M: Metric + 'static>(&self, metric: M) -> Result<Arc<M>, Error> {
+        let m = Arc::new(metric);
+        self.insert(Entry::Shared(m.clone()))?;
+        Ok(m)
+    }
+
+    /// Registers a metric that lives in a `static` (declared without
+    /// [`declare!`](crate::declare), or for a registry other than the global).
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Registry};
+    /// static ERRORS: Counter = Counter::new("connection_errors_total", "Connection errors.");
+    /// let r = Registry::new();
+    /// r.register_static(&ERRORS).unwrap();
+    /// assert!(r.register_static(&ERRORS).is_err());
+    /// ```
+    pub fn register_static(&self, metric: &'static dyn Metric) -> Result<(), Error> {
+        self.insert(Entry::Static(metric))
+    }
+
+    /// Registers a scrape-time collector.
+    pub fn register_collector(&self, collector: impl Collector + 'static) {
+        lock(&self.inner).collectors.push(Box::new(collector));
+    }
+
+    /// Number of registered families (collectors excluded).
+    pub fn len(&self) -> usize {
+        lock(&self.inner).metrics.len()
+    }
+
+    /// Whether no family is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first error met while registering the link-time declarations of
+    /// [`declare!`](crate::declare) (a duplicate name, say). The HTTP
+    /// responder refuses to start while there is one.
+    pub fn check(&self) -> Result<(), Error> {
+        match lock(&self.inner).errors.first() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Walks every family in a deterministic order (see the module docs),
+    /// allocating nothing.
+    pub fn visit(&self, v: &mut dyn Visitor) {
+        let inner = lock(&self.inner);
+        for e in &inner.metrics {
+            e.get().visit(v);
+        }
+        for c in &inner.collectors {
+            c.collect(v);
+        }
+        let mut families = inner
+            .metrics
+            .iter()
+            .filter_map(|e| Some((e.get(), e.get().overflowed()?)));
+        if let Some(first) = families.next() {
+            static META: Meta = Meta::new(
+                OVERFLOW_FAMILY,
+                "Lookups of new label values past a family's cardinality limit, sent to its overflow series.",
+            );
+            v.family(&META, Kind::Counter);
+            for (m, n) in std::iter::once(first).chain(families) {
+                let pair = [("family", m.meta().name())];
+                v.series(&Labels::constant(&pair), Value::Counter(n));
+            }
+        }
+    }
+}
+
+#[doc(hidden)]
+// linkme's distributed slice is a `#[link_section]` static, which the
+// `unsafe_code` lint counts as unsafe; no unsafe block is written here.
+#[allow(unsafe_code)]
+pub mod __private {
+    pub use linkme;
+
+    /// Metrics declared with `declare!`, gathered by the linker.
+    #[linkme::distributed_slice]
+    pub static STATIC_METRICS: [&'static dyn crate::Metric];
+}
+
+/// Declares metrics as `static`s that register themselves in the [`global`]
+/// registry at link time: each appears in every scrape, at zero, from start-up,
+/// and is usable from any thread with no setup.
+///
+/// ```
+/// use nanometrics::{Counter, Gauge, Histogram, DEFAULT_BUCKETS};
+/// nanometrics::declare! {
+///     /// The number of currently connected sockets.
+///     pub static CONNECTED: Gauge = Gauge::new("connected", "The number of currently connected sockets.");
+///     static RECEIVED: Counter = Counter::new("socket_received_bytes", "Total bytes received.");
+///     static FANOUT: Histogram = Histogram::new("fanout_seconds", "Fan-out latency.", &DEFAULT_BUCKETS);
+/// }
+/// CONNECTED.inc();
+/// let mut names = Vec::new();
+/// struct Names<'a>(&'a mut Vec<String>);
+/// impl nanometrics::Visitor for Names<'_> {
+///     fn family(&mut self, m: &nanometrics::Meta, _: nanometrics::Kind) { self.0.push(m.name().into()) }
+///     fn series(&mut self, _: &nanometrics::Labels<'_>, _: nanometrics::Value<'_>) {}
+/// }
+/// nanometrics::global().visit(&mut Names(&mut names));
+/// assert!(names.iter().any(|n| n == "socket_received_bytes"), "untouched, still listed");
+/// ```
+#[macro_export]
+macro_rules! declare {
+    ($($(#[$meta:meta])* $vis:vis static $name:ident : $ty:ty = $init:expr;)+) => {
+        $(
+            $(#[$meta])*
+            $vis static $name: $ty = $init;
+            #[allow(unsafe_code)] // linkme's #[link_section]
+            const _: () = {
+                #[$crate::__private::linkme::distributed_slice($crate::__private::STATIC_METRICS)]
+                #[linkme(crate = $crate::__private::linkme)]
+                static ENTRY: &'static dyn $crate::Metric = &$name;
+            };
+        )+
+    };
+}
+
+fn build_global() -> Registry {
+    let r = Registry::new();
+    let mut errors = Vec::new();
+    for m in __private::STATIC_METRICS {
+        if let Err(e) = r.register_static(*m) {
+            errors.push(e);
+        }
+    }
+    lock(&r.inner).errors = errors;
+    r
+}
+
+/// The process-wide registry: every [`declare!`](crate::declare)d metric plus
+/// whatever is registered in it at run time.
+///
+/// ```
+/// let r = nanometrics::global();
+/// assert!(r.check().is_ok());
+/// ```
+#[cfg(not(nanometrics_loom))]
+pub fn global() -> &'static Registry {
+    static GLOBAL: crate::sync::OnceLock<Registry> = crate::sync::OnceLock::new();
+    GLOBAL.get_or_init(build_global)
+}
+
+/// The process-wide registry (fresh in every loom execution).
+#[cfg(nanometrics_loom)]
+pub fn global() -> &'static Registry {
+    loom::lazy_static! {
+        static ref GLOBAL: Registry = build_global();
+    }
+    &GLOBAL
+}
+
+#[cfg(all(test, not(nanometrics_loom)))]
+pub(crate) mod tests {
+    use super::*;
+    use crate::{Counter, Family, Gauge, Histogram};
+
+    /// A visitor that records `name{labels}` → value (histograms: count).
+    #[derive(Default)]
+    pub(crate) struct Collect {
+        pub(crate) families: Vec<(String, Kind)>,
+        pub(crate) series: Vec<(String, f64)>,
+        buf: Vec<u64>,
+    }
+
+    impl Visitor for Collect {
+        fn family(&mut self, meta: &Meta, kind: Kind) {
+            self.families.push((meta.name().to_owned(), kind));
+        }
+        fn series(&mut self, labels: &Labels<'_>, value: Value<'_>) {
+            let mut key = self
+                .families
+                .last()
+                .map(|f| f.0.clone())
+                .unwrap_or_default();
+            labels.for_each(|n, v| key.push_str(&format!(",{n}={v}")));
+            let v = match value {
+                Value::Counter(v) => v as f64,
+                Value::CounterF64(v) | Value::GaugeF64(v) => v,
+                Value::Gauge(v) => v as f64,
+                Value::Info => 1.0,
+                Value::Histogram(h) => h.read(&mut self.buf).count as f64,
+            };
+            self.series.push((key, v));
+        }
+    }
+
+    #[test]
+    fn sorted_deterministic_walk() {
+        let r = Registry::new();
+        r.register(Gauge::new("zeta", "")).unwrap();
+        let c = r.register(Counter::new("alpha_total", "")).unwrap();
+        r.register(Histogram::new("mid_seconds", "", &[1.0]))
+            .unwrap();
+        c.inc();
+        let mut v = Collect::default();
+        r.visit(&mut v);
+        let names: Vec<_> = v.families.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, ["alpha_total", "mid_seconds", "zeta"]);
+        assert_eq!(
+            v.series,
+            [
+                ("alpha_total".into(), 1.0),
+                ("mid_seconds".into(), 0.0),
+                ("zeta".into(), 0.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_and_bad_names_are_errors() {
+        let r = Registry::new();
+        r.register(Counter::new("x_total", "")).unwrap();
+        assert_eq!(
+            r.register(Gauge::new("x_total", "")).unwrap_err(),
+            Error::Duplicate {
+                name: "x_total".into()
+            }
+        );
+        assert!(r.register(Counter::new(OVERFLOW_FAMILY, "")).is_err());
+        let bad = crate::Meta::try_new("ok", "").unwrap();
+        assert!(r.register(Counter::from_meta(bad)).is_ok());
+        // Gauge X and counter X_total may coexist (text 0.0.4 legacy pairs).
+        r.register(Gauge::new("sessions", "")).unwrap();
+        r.register(Counter::new("sessions_total", "")).unwrap();
+        assert_eq!(r.len(), 4);
+    }
+
+    #[test]
+    fn collectors_and_overflow_family() {
+        struct C;
+        impl Collector for C {
+            fn collect(&self, v: &mut dyn Visitor) {
+                static META: Meta = Meta::new("queue_active_jobs", "");
+                v.family(&META, Kind::Gauge);
+                v.series(&Labels::EMPTY, Value::Gauge(3));
+            }
+        }
+        let r = Registry::new();
+        r.register_collector(C);
+        let f = r
+            .register(Family::<Counter, 1>::new("per_app_total", "", ["app_id"]).with_limit(1))
+            .unwrap();
+        f.with(["a"]).inc();
+        f.with(["b"]).inc();
+        let mut v = Collect::default();
+        r.visit(&mut v);
+        assert_eq!(
+            v.series,
+            [
+                ("per_app_total,app_id=a".into(), 1.0),
+                ("per_app_total,app_id=__overflow__".into(), 1.0),
+                ("queue_active_jobs".into(), 3.0),
+                (
+                    "nanometrics_label_overflow_total,family=per_app_total".into(),
+                    1.0
+                ),
+            ]
+        );
+    }
+
+    crate::declare! {
+        static DECLARED: Counter = Counter::new("declared_in_tests_total", "A declared counter.");
+        static DECLARED_TWICE_A: Gauge = Gauge::new("declared_twice", "First.");
+        static DECLARED_TWICE_B: Gauge = Gauge::new("declared_twice", "Second.");
+    }
+
+    #[test]
+    fn declared_statics_self_register_and_duplicates_are_reported() {
+        let _ = (&DECLARED_TWICE_A, &DECLARED_TWICE_B);
+        let mut v = Collect::default();
+        global().visit(&mut v);
+        assert!(
+            v.series.contains(&("declared_in_tests_total".into(), 0.0)),
+            "listed before first use"
+        );
+        DECLARED.inc();
+        let mut v = Collect::default();
+        global().visit(&mut v);
+        assert!(v.series.contains(&("declared_in_tests_total".into(), 1.0)));
+        assert_eq!(
+            v.families
+                .iter()
+                .filter(|f| f.0 == "declared_twice")
+                .count(),
+            1,
+            "never two families with one name"
+        );
+        assert_eq!(
+            global().check(),
+            Err(Error::Duplicate {
+                name: "declared_twice".into()
+            })
+        );
+    }
+}

@@ -1,0 +1,656 @@
+//! Shards: per-thread-owned slots over per-slot cell arenas.
+//!
+//! # Layout
+//!
+//! Every metric series owns a small block of *cell indices* (a counter one, a
+//! 12-bucket histogram 14). The value of a cell is spread over *slots*: each
+//! slot is an arena of 64-bit cells, allocated lazily in [`CHUNK_CELLS`]-cell
+//! chunks aligned to 128 bytes. Cell `i` of slot `s` lives in slot `s`'s chunk
+//! `i / CHUNK_CELLS`, so the cells of many metrics that one slot writes are
+//! packed together in that slot's own cache lines (the layout of the Linux
+//! per-CPU allocator), and two slots never share a line. A counter series costs
+//! 8 bytes per slot that has ever written anything, not `cores × 128` bytes.
+//!
+//! # Who writes a slot
+//!
+//! - *Exclusive* slots (one per core the machine reports, plus a few for
+//!   auxiliary threads) are leased to one thread at a time. Their only writer
+//!   is the leasing thread, so an update is a plain `load` + `store` with no
+//!   `lock` prefix. When the thread exits its lease returns to a free list *with
+//!   the values in place*: the next leaseholder keeps adding to them, so nothing
+//!   is folded and nothing is lost. The mutex around the free list orders the
+//!   old owner's stores before the new owner's loads.
+//! - *Shared* slots serve threads that found no exclusive slot free (more
+//!   recording threads than slots) and threads that record during their own
+//!   thread-local destruction. They are updated with atomic read-modify-writes.
+//! - The *home* slot is never leased; it holds the values that must be `set`
+//!   (the base of an integer gauge, a float gauge) with atomic RMWs.
+//!
+//! A read sums the cell over every slot that was ever leased. Each cell is only
+//! ever increased by its writers (for counters), and reads are serialised by
+//! the registry, so by coherence a later scrape never sees a smaller sum.
+
+use std::cell::Cell;
+use std::ptr;
+
+use crate::sync::{
+    global_shards, lock, nm_thread_local, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+    CachePadded, Mutex, Ordering,
+};
+
+/// log2 of the number of cells in one chunk of a slot's arena.
+#[cfg(not(nanometrics_loom))]
+pub(crate) const CHUNK_SHIFT: u32 = 11;
+#[cfg(nanometrics_loom)]
+pub(crate) const CHUNK_SHIFT: u32 = 3;
+/// Cells per chunk: 2048 cells = 16 KiB normally, 8 under loom.
+pub(crate) const CHUNK_CELLS: usize = 1 << CHUNK_SHIFT;
+const CHUNK_MASK: usize = CHUNK_CELLS - 1;
+/// Chunks a slot can address.
+#[cfg(not(nanometrics_loom))]
+pub(crate) const MAX_CHUNKS: usize = 2048;
+#[cfg(nanometrics_loom)]
+pub(crate) const MAX_CHUNKS: usize = 8;
+/// Total cells addressable (4 Mi normally): the bound on all live series' cells.
+pub(crate) const MAX_CELLS: u32 = (CHUNK_CELLS * MAX_CHUNKS) as u32;
+
+/// Marks a [`Cells`] block whose allocation failed for good.
+const FAILED: u32 = u32::MAX;
+
+type Chunk = CachePadded<[AtomicU64; CHUNK_CELLS]>;
+
+/// One slot: an arena of cells, written by one leaseholder or, for shared and
+/// home slots, by anyone through atomic RMWs.
+pub(crate) struct Slot {
+    exclusive: bool,
+    chunks: Box<[AtomicPtr<Chunk>; MAX_CHUNKS]>,
+}
+
+impl Slot {
+    fn new(exclusive: bool) -> Self {
+        Self {
+            exclusive,
+            chunks: Box::new(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))),
+        }
+    }
+
+    #[inline]
+    fn entry(&self, index: u32) -> &AtomicPtr<Chunk> {
+        // The mask keeps the index in bounds (the cell allocator never hands
+        // out indices past MAX_CELLS), so this compiles without a bounds check.
+        &self.chunks[(index as usize >> CHUNK_SHIFT) & (MAX_CHUNKS - 1)]
+    }
+
+    /// The cell `index` of this slot, allocating its chunk on first use.
+    #[inline]
+    pub(crate) fn cell(&self, index: u32) -> &AtomicU64 {
+        let entry = self.entry(index);
+        // Acquire pairs with the Release CAS in `install`, so the zeroed chunk
+        // is visible before we touch its cells.
+        let p = entry.load(Ordering::Acquire);
+        let chunk = if p.is_null() {
+            self.install(entry)
+        } else {
+            // SAFETY: a non-null entry points to a chunk leaked from a Box in
+            // `install`; chunks are freed only in `Slot::drop`, which needs
+            // `&mut self`, so the chunk outlives this `&self` borrow.
+            unsafe { &*p }
+        };
+        &chunk[index as usize & CHUNK_MASK]
+    }
+
+    /// The cell `index` if its chunk exists (readers never allocate).
+    #[inline]
+    pub(crate) fn peek(&self, index: u32) -> Option<&AtomicU64> {
+        let p = self.entry(index).load(Ordering::Acquire);
+        if p.is_null() {
+            None
+        } else {
+            // SAFETY: as in `cell`: installed chunks live until `Slot::drop`.
+            let chunk = unsafe { &*p };
+            Some(&chunk[index as usize & CHUNK_MASK])
+        }
+    }
+
+    #[cold]
+    fn install(&self, entry: &AtomicPtr<Chunk>) -> &Chunk {
+        let fresh = Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| {
+            AtomicU64::new(0)
+        }))));
+        // Release publishes the zeroed chunk; Acquire on failure sees the
+        // winner's. Exclusive slots have one writer, but readers and the
+        // zeroing in `Shards::free_cells` may install too.
+        match entry.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: we just published `fresh`; it lives until `Slot::drop`.
+            Ok(_) => unsafe { &*fresh },
+            Err(current) => {
+                // SAFETY: `fresh` came from Box::into_raw above and lost the
+                // race, so nobody else has seen it.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: `current` is the winner's chunk, live until drop.
+                unsafe { &*current }
+            }
+        }
+    }
+
+    /// Adds `n` to cell `index` (wrapping at 2^64).
+    #[inline]
+    pub(crate) fn add_u64(&self, index: u32, n: u64) {
+        let cell = self.cell(index);
+        if self.exclusive {
+            // Single writer: no RMW needed. Relaxed: readers only need each
+            // cell's own modification order (coherence), see module docs.
+            cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(n),
+                Ordering::Relaxed,
+            );
+        } else {
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds `v` to the `f64` stored as bits in cell `index`.
+    #[inline]
+    pub(crate) fn add_f64(&self, index: u32, v: f64) {
+        let cell = self.cell(index);
+        if self.exclusive {
+            let old = f64::from_bits(cell.load(Ordering::Relaxed));
+            cell.store((old + v).to_bits(), Ordering::Relaxed);
+        } else {
+            add_f64_atomic(cell, v);
+        }
+    }
+
+    /// Stores `bits` in cell `index` (home slot only: `set` semantics).
+    #[inline]
+    pub(crate) fn store(&self, index: u32, bits: u64) {
+        self.cell(index).store(bits, Ordering::Relaxed);
+    }
+
+    /// Reads cell `index`, 0 if its chunk was never allocated.
+    #[inline]
+    pub(crate) fn load(&self, index: u32) -> u64 {
+        self.peek(index).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// A compare-exchange loop adding `v` to an `f64` stored as bits.
+#[inline]
+pub(crate) fn add_f64_atomic(cell: &AtomicU64, v: f64) {
+    let mut old = cell.load(Ordering::Relaxed);
+    loop {
+        let new = (f64::from_bits(old) + v).to_bits();
+        match cell.compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(seen) => old = seen,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        for entry in self.chunks.iter() {
+            let p = entry.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: `p` came from Box::into_raw in `install` and we hold
+                // `&mut self`, so no reference into the chunk remains.
+                drop(unsafe { Box::from_raw(p) });
+            }
+        }
+    }
+}
+
+/// Hands out cell indices. Index 0 is never handed out: it marks "not yet
+/// allocated" in [`Cells`].
+struct CellAlloc {
+    next: u32,
+    /// Freed blocks `(start, len)`, reused for requests of the same length.
+    free: Vec<(u32, u32)>,
+}
+
+/// The shard table: all slots, the lease free list and the cell allocator.
+pub(crate) struct Shards {
+    /// `[0, exclusive)` are leased to threads; the rest are shared.
+    slots: Box<[CachePadded<Slot>]>,
+    exclusive: usize,
+    home: CachePadded<Slot>,
+    /// Free exclusive slots, sorted descending so `pop` leases the lowest.
+    free: Mutex<Vec<u32>>,
+    /// High-water marks: slots at or past them were never written.
+    exclusive_used: AtomicUsize,
+    shared_used: AtomicUsize,
+    next_shared: AtomicUsize,
+    cells: Mutex<CellAlloc>,
+}
+
+impl Shards {
+    /// A table sized for this machine: one exclusive slot per available core
+    /// plus four for auxiliary threads (main, responder, timers), and one
+    /// shared slot per four cores.
+    pub(crate) fn from_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let (exclusive, shared) = Self::counts_for(cores);
+        Self::new(exclusive, shared)
+    }
+
+    /// Exclusive and shared slot counts for a machine with `cores` cores.
+    pub(crate) const fn counts_for(cores: usize) -> (usize, usize) {
+        if cfg!(nanometrics_loom) {
+            return (2, 1);
+        }
+        let cores = if cores == 0 { 1 } else { cores };
+        (cores + 4, cores.div_ceil(4))
+    }
+
+    /// A table with the given slot counts (at least one shared slot).
+    pub(crate) fn new(exclusive: usize, shared: usize) -> Self {
+        let shared = shared.max(1);
+        let slots = (0..exclusive + shared)
+            .map(|i| CachePadded::new(Slot::new(i < exclusive)))
+            .collect();
+        Self {
+            slots,
+            exclusive,
+            home: CachePadded::new(Slot::new(false)),
+            free: Mutex::new((0..exclusive as u32).rev().collect()),
+            exclusive_used: AtomicUsize::new(0),
+            shared_used: AtomicUsize::new(0),
+            next_shared: AtomicUsize::new(0),
+            cells: Mutex::new(CellAlloc {
+                next: 1,
+                free: Vec::new(),
+            }),
+        }
+    }
+
+    /// Number of slots (exclusive + shared), the shard count.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Number of exclusive (leasable) slots.
+    pub(crate) fn exclusive_len(&self) -> usize {
+        self.exclusive
+    }
+
+    /// The home slot, for values with `set` semantics.
+    #[inline]
+    pub(crate) fn home(&self) -> &Slot {
+        &self.home
+    }
+
+    /// Leases the lowest free exclusive slot, if any.
+    pub(crate) fn lease(&self) -> Option<usize> {
+        let i = lock(&self.free).pop()? as usize;
+        // Release/Acquire with readers' loads: a reader that sees the new mark
+        // also sees the slot as written (it reads zeros until the first store).
+        self.exclusive_used.fetch_max(i + 1, Ordering::AcqRel);
+        Some(i)
+    }
+
+    /// Returns an exclusive slot to the free list, values in place.
+    pub(crate) fn release(&self, i: usize) {
+        if i < self.exclusive {
+            let mut free = lock(&self.free);
+            free.push(i as u32);
+            // Keep descending order so leases stay packed at low indices.
+            free.sort_unstable_by(|a, b| b.cmp(a));
+        }
+    }
+
+    /// A shared slot, spreading callers round-robin.
+    pub(crate) fn shared(&self) -> &Slot {
+        let shared = self.slots.len() - self.exclusive;
+        let k = self.next_shared.fetch_add(1, Ordering::Relaxed) % shared;
+        self.shared_used.fetch_max(k + 1, Ordering::AcqRel);
+        &self.slots[self.exclusive + k]
+    }
+
+    /// The slot at `i` (exclusive or shared).
+    pub(crate) fn slot(&self, i: usize) -> &Slot {
+        &self.slots[i]
+    }
+
+    /// Calls `f` on every slot that may hold a value (home excluded).
+    #[inline]
+    pub(crate) fn for_each_written(&self, mut f: impl FnMut(&Slot)) {
+        let ex = self
+            .exclusive_used
+            .load(Ordering::Acquire)
+            .min(self.exclusive);
+        let sh = self.shared_used.load(Ordering::Acquire);
+        let shared = &self.slots[self.exclusive..];
+        for slot in self.slots[..ex]
+            .iter()
+            .chain(shared[..sh.min(shared.len())].iter())
+        {
+            f(slot);
+        }
+    }
+
+    /// Sum of cell `index` over all slots, wrapping at 2^64.
+    pub(crate) fn sum_u64(&self, index: u32) -> u64 {
+        let mut sum = 0u64;
+        self.for_each_written(|s| sum = sum.wrapping_add(s.load(index)));
+        sum
+    }
+
+    /// Sum of the `f64` cell `index` over all slots, in slot order.
+    pub(crate) fn sum_f64(&self, index: u32) -> f64 {
+        let mut sum = 0.0f64;
+        self.for_each_written(|s| {
+            if let Some(c) = s.peek(index) {
+                sum += f64::from_bits(c.load(Ordering::Relaxed));
+            }
+        });
+        sum
+    }
+
+    /// Adds each slot's cells `start..start + out.len()` into `out`.
+    pub(crate) fn sum_block(&self, start: u32, out: &mut [u64]) {
+        out.fill(0);
+        self.for_each_written(|s| {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = o.wrapping_add(s.load(start + i as u32));
+            }
+        });
+    }
+
+    /// Allocates `len` consecutive cells, all zero in every slot.
+    pub(crate) fn alloc_cells(&self, len: u32) -> Option<u32> {
+        let mut a = lock(&self.cells);
+        if let Some(pos) = a.free.iter().position(|&(_, l)| l == len) {
+            return Some(a.free.swap_remove(pos).0);
+        }
+        let start = a.next;
+        let end = start.checked_add(len)?;
+        if end > MAX_CELLS {
+            return None;
+        }
+        a.next = end;
+        Some(start)
+    }
+
+    /// Zeroes cells `start..start + len` in every slot and makes them
+    /// reusable. The caller guarantees no handle to them remains.
+    pub(crate) fn free_cells(&self, start: u32, len: u32) {
+        let zero = |s: &Slot| {
+            for i in start..start + len {
+                if let Some(c) = s.peek(i) {
+                    c.store(0, Ordering::Relaxed);
+                }
+            }
+        };
+        for s in self.slots.iter() {
+            zero(s);
+        }
+        zero(&self.home);
+        // The mutex orders the zeroing before the next owner's first update.
+        lock(&self.cells).free.push((start, len));
+    }
+}
+
+nm_thread_local! {
+    /// The slot this thread writes, null until its first update.
+    static CURRENT: Cell<*const Slot> = const { Cell::new(ptr::null()) }
+}
+nm_thread_local! {
+    /// The exclusive slot this thread leases; returned when the thread exits.
+    static LEASE: Lease = Lease(Cell::new(None))
+}
+
+struct Lease(Cell<Option<usize>>);
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(i) = self.0.take() {
+            // Stop using the slot before handing it on.
+            let _ = CURRENT.try_with(|c| c.set(ptr::null()));
+            global_shards().release(i);
+        }
+    }
+}
+
+/// Runs `f` on this thread's slot of the global shard table.
+#[inline]
+pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return bind_slow(f);
+    }
+    // SAFETY: CURRENT only holds pointers into the global shard table, which
+    // is never dropped (a 'static OnceLock, or a loom lazy_static that outlives
+    // the execution's threads); an exclusive slot it points at is leased to
+    // this thread until `Lease::drop` clears CURRENT first.
+    f(unsafe { &*p })
+}
+
+#[cold]
+#[inline(never)]
+fn bind_slow<R>(f: impl FnOnce(&Slot) -> R) -> R {
+    let shards = global_shards();
+    let leased = LEASE.try_with(|lease| {
+        if lease.0.get().is_none() {
+            lease.0.set(shards.lease());
+        }
+        lease.0.get()
+    });
+    let slot = match leased {
+        Ok(Some(i)) => shards.slot(i),
+        // No exclusive slot free, or this thread's locals are being torn down.
+        _ => shards.shared(),
+    };
+    let _ = CURRENT.try_with(|c| c.set(slot));
+    f(slot)
+}
+
+/// A metric's block of cells in the global shard table, allocated on first
+/// use so that it can live in a `static` built by a `const fn`.
+pub(crate) struct Cells {
+    /// 0: not yet allocated; FAILED: the table is full; else the first index.
+    index: AtomicU32,
+    len: u32,
+}
+
+impl Cells {
+    crate::sync::loom_const_fn! {
+        /// A block of `len` cells, allocated on first use.
+        pub(crate) const fn new(len: u32) -> Self {
+            Self { index: AtomicU32::new(0), len }
+        }
+    }
+
+    /// The first cell index, allocating the block on first use; `None` only
+    /// if the shard table is out of cells.
+    #[inline]
+    pub(crate) fn index(&self) -> Option<u32> {
+        // Acquire pairs with the Release in `alloc_slow`: a block reused after
+        // `free_cells` is seen zeroed.
+        let i = self.index.load(Ordering::Acquire);
+        if i.wrapping_sub(1) < FAILED - 1 {
+            Some(i)
+        } else {
+            self.alloc_slow()
+        }
+    }
+
+    /// The first cell index if the block was ever allocated (readers).
+    #[inline]
+    pub(crate) fn allocated(&self) -> Option<u32> {
+        let i = self.index.load(Ordering::Acquire);
+        (i.wrapping_sub(1) < FAILED - 1).then_some(i)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self) -> Option<u32> {
+        if self.index.load(Ordering::Acquire) == FAILED {
+            return None;
+        }
+        // Serialise first touches of this block through the allocator lock so
+        // that two threads racing here allocate once.
+        let shards = global_shards();
+        let start = {
+            let _guard = lock(&FIRST_TOUCH);
+            match self.index.load(Ordering::Acquire) {
+                0 => {}
+                FAILED => return None,
+                i => return Some(i),
+            }
+            let start = shards.alloc_cells(self.len.max(1)).unwrap_or(FAILED);
+            self.index.store(start, Ordering::Release);
+            start
+        };
+        (start != FAILED).then_some(start)
+    }
+}
+
+#[cfg(not(nanometrics_loom))]
+static FIRST_TOUCH: Mutex<()> = Mutex::new(());
+#[cfg(nanometrics_loom)]
+loom::lazy_static! {
+    static ref FIRST_TOUCH: Mutex<()> = Mutex::new(());
+}
+
+impl Drop for Cells {
+    fn drop(&mut self) {
+        if let Some(start) = self.allocated() {
+            global_shards().free_cells(start, self.len.max(1));
+        }
+    }
+}
+
+/// Shard facts for documentation and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// Slots leased one per recording thread (single writer, no `lock` prefix).
+    pub exclusive: usize,
+    /// Slots shared by threads beyond the exclusive ones (atomic adds).
+    pub shared: usize,
+}
+
+impl ShardInfo {
+    /// The shard table of this process.
+    ///
+    /// ```
+    /// let info = nanometrics::ShardInfo::current();
+    /// assert!(info.exclusive >= 1 && info.shared >= 1);
+    /// ```
+    pub fn current() -> Self {
+        let s = global_shards();
+        Self {
+            exclusive: s.exclusive_len(),
+            shared: s.len() - s.exclusive_len(),
+        }
+    }
+
+    /// The shard table nanometrics would build on a machine with `cores` cores.
+    ///
+    /// ```
+    /// let info = nanometrics::ShardInfo::for_cores(64);
+    /// assert_eq!((info.exclusive, info.shared), (68, 16));
+    /// ```
+    pub const fn for_cores(cores: usize) -> Self {
+        let (exclusive, shared) = Shards::counts_for(cores);
+        Self { exclusive, shared }
+    }
+
+    /// Worst-case bytes of cells for a series of `cells` cells: every slot
+    /// written (plus the home slot for gauges).
+    pub const fn bytes_per_series(&self, cells: usize) -> usize {
+        (self.exclusive + self.shared + 1) * cells * 8
+    }
+}
+
+#[cfg(all(test, not(nanometrics_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_and_shared_slots_sum() {
+        let shards = Shards::new(2, 1);
+        let i = shards.alloc_cells(1).unwrap();
+        let a = shards.lease().unwrap();
+        let b = shards.lease().unwrap();
+        assert_eq!((a, b), (0, 1));
+        assert!(shards.lease().is_none());
+        shards.slot(a).add_u64(i, 3);
+        shards.slot(b).add_u64(i, 4);
+        shards.shared().add_u64(i, 5);
+        assert_eq!(shards.sum_u64(i), 12);
+        shards.release(a);
+        assert_eq!(shards.lease(), Some(0), "lowest slot is leased first");
+        shards.slot(a).add_u64(i, 1);
+        assert_eq!(shards.sum_u64(i), 13, "values survive a lease hand-over");
+    }
+
+    #[test]
+    fn wraps_modulo_2_64() {
+        let shards = Shards::new(2, 1);
+        let i = shards.alloc_cells(1).unwrap();
+        let a = shards.lease().unwrap();
+        let b = shards.lease().unwrap();
+        shards.slot(a).add_u64(i, u64::MAX);
+        shards.slot(b).add_u64(i, 2);
+        assert_eq!(shards.sum_u64(i), 1);
+    }
+
+    #[test]
+    fn freed_cells_are_zeroed_and_reused() {
+        let shards = Shards::new(1, 1);
+        let i = shards.alloc_cells(3).unwrap();
+        let a = shards.lease().unwrap();
+        shards.slot(a).add_u64(i + 2, 9);
+        shards.home().store(i, 7);
+        shards.free_cells(i, 3);
+        let j = shards.alloc_cells(3).unwrap();
+        assert_eq!(i, j);
+        assert_eq!(shards.sum_u64(j + 2), 0);
+        assert_eq!(shards.home().load(j), 0);
+    }
+
+    #[test]
+    fn cells_cross_chunks_and_exhaust_cleanly() {
+        let shards = Shards::new(1, 1);
+        let big = shards.alloc_cells(CHUNK_CELLS as u32 + 5).unwrap();
+        let a = shards.lease().unwrap();
+        shards.slot(a).add_u64(big + CHUNK_CELLS as u32 + 1, 2);
+        assert_eq!(shards.sum_u64(big + CHUNK_CELLS as u32 + 1), 2);
+        assert!(shards.alloc_cells(MAX_CELLS).is_none());
+        assert!(shards.alloc_cells(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn f64_cells_add() {
+        let shards = Shards::new(1, 1);
+        let i = shards.alloc_cells(1).unwrap();
+        let a = shards.lease().unwrap();
+        shards.slot(a).add_f64(i, 0.5);
+        shards.shared().add_f64(i, 0.25);
+        assert_eq!(shards.sum_f64(i), 0.75);
+    }
+
+    #[test]
+    fn counts_for_machines() {
+        assert_eq!(Shards::counts_for(0), (5, 1));
+        assert_eq!(Shards::counts_for(2), (6, 1));
+        assert_eq!(Shards::counts_for(64), (68, 16));
+    }
+
+    #[test]
+    fn threads_lease_distinct_slots_and_return_them() {
+        let shards = global_shards();
+        let cells = Cells::new(1);
+        let idx = cells.index().unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..1000 {
+                        with_local(|slot| slot.add_u64(idx, 1));
+                    }
+                });
+            }
+        });
+        assert_eq!(shards.sum_u64(idx), 4000);
+    }
+}

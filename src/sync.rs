@@ -1,0 +1,94 @@
+//! The one place that imports atomics, locks and thread-locals.
+//!
+//! Every other module takes its synchronisation primitives from here, so that
+//! building with `RUSTFLAGS="--cfg nanometrics_loom"` swaps the whole crate onto
+//! [loom]'s model-checked versions. The cfg is crate-specific (as crossbeam's
+//! `crossbeam_loom`) so that a dependency graph that turns on `cfg(loom)` for
+//! some other crate does not switch nanometrics too.
+//!
+//! Two things differ between the builds and are papered over here:
+//! - loom's atomics have no `const fn new`, so constructors that must be
+//!   `const` for `static` metrics are written with [`loom_const_fn!`], which
+//!   drops the `const` under loom (models build their metrics as values);
+//! - the process-wide shard table is a `OnceLock` normally and a
+//!   `loom::lazy_static!` under loom, so that every model execution starts
+//!   from a fresh table.
+//!
+//! [loom]: https://docs.rs/loom
+
+#[cfg(not(nanometrics_loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+#[cfg(not(nanometrics_loom))]
+pub(crate) use std::sync::{Mutex, MutexGuard};
+
+#[cfg(nanometrics_loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+#[cfg(nanometrics_loom)]
+pub(crate) use loom::sync::{Mutex, MutexGuard};
+
+pub(crate) use crossbeam_utils::CachePadded;
+pub(crate) use std::sync::atomic::Ordering;
+pub(crate) use std::sync::Arc;
+/// One-time initialisation; not a protocol loom needs to model (it is std's).
+pub(crate) use std::sync::OnceLock;
+
+/// Locks `m`, recovering the data if a thread panicked while holding it.
+///
+/// Every structure guarded by a nanometrics mutex is left consistent at each
+/// statement that can panic (allocation failure aside), so poisoning carries no
+/// information worth propagating to a scrape or a hot path.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// Declares a `const fn` that is a plain `fn` under loom (whose atomics and
+/// mutexes have no const constructors).
+macro_rules! loom_const_fn {
+    ($(#[$m:meta])* $vis:vis const fn $($rest:tt)*) => {
+        #[cfg(not(nanometrics_loom))]
+        $(#[$m])* $vis const fn $($rest)*
+        #[cfg(nanometrics_loom)]
+        $(#[$m])* $vis fn $($rest)*
+    };
+}
+pub(crate) use loom_const_fn;
+
+/// A `thread_local!` that is loom's under loom.
+#[cfg(not(nanometrics_loom))]
+macro_rules! nm_thread_local {
+    ($(#[$m:meta])* static $name:ident : $t:ty = const $init:block) => {
+        std::thread_local! { $(#[$m])* static $name: $t = const $init }
+    };
+    ($(#[$m:meta])* static $name:ident : $t:ty = $init:expr) => {
+        std::thread_local! { $(#[$m])* static $name: $t = $init }
+    };
+}
+#[cfg(nanometrics_loom)]
+macro_rules! nm_thread_local {
+    ($(#[$m:meta])* static $name:ident : $t:ty = const $init:block) => {
+        loom::thread_local! { $(#[$m])* static $name: $t = $init }
+    };
+    ($(#[$m:meta])* static $name:ident : $t:ty = $init:expr) => {
+        loom::thread_local! { $(#[$m])* static $name: $t = $init }
+    };
+}
+pub(crate) use nm_thread_local;
+
+/// The process-wide shard table, created on first use.
+#[cfg(not(nanometrics_loom))]
+pub(crate) fn global_shards() -> &'static crate::shard::Shards {
+    static GLOBAL: std::sync::OnceLock<crate::shard::Shards> = std::sync::OnceLock::new();
+    GLOBAL.get_or_init(crate::shard::Shards::from_machine)
+}
+
+/// The process-wide shard table, fresh in every loom execution.
+#[cfg(nanometrics_loom)]
+pub(crate) fn global_shards() -> &'static crate::shard::Shards {
+    loom::lazy_static! {
+        static ref GLOBAL: crate::shard::Shards = crate::shard::Shards::from_machine();
+    }
+    &GLOBAL
+}
