@@ -72,3 +72,7 @@ pub use shard::ShardInfo;
 
 #[doc(hidden)]
 pub use registry::__private;
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
