@@ -63,14 +63,16 @@ type Chunk = CachePadded<[AtomicU64; CHUNK_CELLS]>;
 /// home slots, by anyone through atomic RMWs.
 pub(crate) struct Slot {
     exclusive: bool,
-    chunks: Box<[AtomicPtr<Chunk>; MAX_CHUNKS]>,
+    /// Inline (not boxed): the hot path is TLS → slot → chunk → cell, with no
+    /// further indirection. 16 KiB per slot.
+    chunks: [AtomicPtr<Chunk>; MAX_CHUNKS],
 }
 
 impl Slot {
     fn new(exclusive: bool) -> Self {
         Self {
             exclusive,
-            chunks: Box::new(std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut()))),
+            chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
     }
 
