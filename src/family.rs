@@ -504,6 +504,9 @@ impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
             v.series(&labels, K::value(e.cells.allocated(), &self.config));
         }
     }
+    fn reserve(&self) -> bool {
+        self.overflow_count.index().is_some()
+    }
     fn overflowed(&self) -> Option<u64> {
         Some(Family::overflowed(self))
     }

@@ -103,6 +103,11 @@ impl Registry {
         let m = entry.get();
         m.check()?;
         let name = m.meta().name();
+        if !m.reserve() {
+            return Err(Error::CellsExhausted {
+                metric: name.to_owned(),
+            });
+        }
         if name == OVERFLOW_FAMILY {
             return Err(Error::Duplicate {
                 name: name.to_owned(),

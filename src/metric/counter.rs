@@ -97,6 +97,9 @@ impl<L: LabelSet> Metric for Counter<L> {
         self.meta.check()?;
         check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
     }
+    fn reserve(&self) -> bool {
+        self.cells.index().is_some()
+    }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Counter);
         let shards = global_shards();
@@ -228,6 +231,9 @@ impl<L: LabelSet> Metric for CounterF64<L> {
     fn check(&self) -> Result<(), Error> {
         self.meta.check()?;
         check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
+    }
+    fn reserve(&self) -> bool {
+        self.cells.index().is_some()
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Counter);

@@ -118,6 +118,9 @@ impl<L: LabelSet> Metric for Gauge<L> {
         self.meta.check()?;
         check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
     }
+    fn reserve(&self) -> bool {
+        self.cells.index().is_some()
+    }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Gauge);
         visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
@@ -296,6 +299,9 @@ impl<L: LabelSet> Metric for GaugeF64<L> {
     fn check(&self) -> Result<(), Error> {
         self.meta.check()?;
         check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
+    }
+    fn reserve(&self) -> bool {
+        self.cells.index().is_some()
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Gauge);

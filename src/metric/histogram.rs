@@ -216,6 +216,9 @@ impl<L: LabelSet> Metric for Histogram<L> {
         }
         check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "le")
     }
+    fn reserve(&self) -> bool {
+        self.cells.index().is_some()
+    }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Histogram);
         let shards = global_shards();

@@ -268,6 +268,11 @@ pub trait Metric: Send + Sync {
     }
     /// Reports the family and each of its series to `v`.
     fn visit(&self, v: &mut dyn Visitor);
+    /// Allocates the metric's cells now rather than at its first update;
+    /// `false` if the shard table is full. Registries call it.
+    fn reserve(&self) -> bool {
+        true
+    }
     /// For a dynamic [`Family`](crate::Family): lookups sent to its overflow
     /// series. Registries export it as `nanometrics_label_overflow_total`.
     fn overflowed(&self) -> Option<u64> {
