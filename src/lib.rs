@@ -68,6 +68,7 @@ pub use metric::{
     Metric, StartTime, Value, Visitor,
 };
 pub use registry::{global, Collector, Registry, OVERFLOW_FAMILY};
+pub use process::ProcessCollector;
 pub use shard::ShardInfo;
 
 #[doc(hidden)]
