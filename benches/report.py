@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Summarises criterion results as markdown tables (and JSON for the plot).
+
+Reads target/criterion/*/*/**/new/{benchmark,sample}.json. For each benchmark
+the per-sample figure is time/iterations (ns per op; the contention benches
+already return aggregate time, see benches/src/lib.rs). Reports the median of
+the samples and their interquartile range [p25, p75] as the spread.
+
+Usage: python3 benches/report.py [TARGET_DIR] [--json OUT.json] [--groups g1,g2]
+"""
+import json
+import os
+import statistics
+import sys
+
+
+def quantile(xs, q):
+    xs = sorted(xs)
+    if len(xs) == 1:
+        return xs[0]
+    pos = q * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def load(root):
+    rows = []
+    for dirpath, _dirs, files in os.walk(root):
+        if os.path.basename(dirpath) != "new" or "sample.json" not in files:
+            continue
+        with open(os.path.join(dirpath, "benchmark.json")) as f:
+            meta = json.load(f)
+        with open(os.path.join(dirpath, "sample.json")) as f:
+            sample = json.load(f)
+        per = [t / i for t, i in zip(sample["times"], sample["iters"]) if i > 0]
+        if not per:
+            continue
+        rows.append(
+            {
+                "group": meta["group_id"],
+                "function": meta["function_id"] or "",
+                "param": meta["value_str"] or "",
+                "median_ns": statistics.median(per),
+                "p25_ns": quantile(per, 0.25),
+                "p75_ns": quantile(per, 0.75),
+                "samples": len(per),
+            }
+        )
+    return rows
+
+
+def fmt_ns(x):
+    if x >= 1e6:
+        return f"{x / 1e6:.3g} ms"
+    if x >= 1e3:
+        return f"{x / 1e3:.3g} µs"
+    return f"{x:.3g} ns"
+
+
+def param_key(p):
+    try:
+        return (0, float(p), p)
+    except ValueError:
+        return (1, 0.0, p)
+
+
+def table(rows, group):
+    rows = [r for r in rows if r["group"] == group]
+    params = sorted({r["param"] for r in rows}, key=param_key)
+    funcs = []
+    for r in rows:
+        if r["function"] not in funcs:
+            funcs.append(r["function"])
+    funcs.sort()
+    cell = {(r["function"], r["param"]): r for r in rows}
+    head = "| " + group + " | " + " | ".join(p or "-" for p in params) + " |"
+    out = [head, "|" + "---|" * (len(params) + 1)]
+    for fn in funcs:
+        cols = []
+        for p in params:
+            r = cell.get((fn, p))
+            if r is None:
+                cols.append("")
+            else:
+                cols.append(
+                    f"{fmt_ns(r['median_ns'])} [{fmt_ns(r['p25_ns'])}–{fmt_ns(r['p75_ns'])}]"
+                )
+        out.append(f"| {fn} | " + " | ".join(cols) + " |")
+    return "\n".join(out)
+
+
+def main(argv):
+    root = "target/criterion"
+    out_json = None
+    groups = None
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--json":
+            out_json = args.pop(0)
+        elif a == "--groups":
+            groups = args.pop(0).split(",")
+        else:
+            root = os.path.join(a, "criterion") if os.path.isdir(os.path.join(a, "criterion")) else a
+    rows = load(root)
+    if groups is None:
+        groups = sorted({r["group"] for r in rows})
+    for g in groups:
+        print(table(rows, g))
+        print()
+    if out_json:
+        with open(out_json, "w") as f:
+            json.dump(sorted(rows, key=lambda r: (r["group"], r["function"], param_key(r["param"]))), f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
