@@ -126,3 +126,6 @@ impl Sharded16 {
         self.slots.iter().map(|s| s.load(Ordering::Relaxed)).sum()
     }
 }
+
+pub mod peers;
+pub mod workload;

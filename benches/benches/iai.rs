@@ -1,0 +1,372 @@
+//! Issue 5, instruction counts (callgrind via iai-callgrind): one operation per
+//! benchmark, for nanometrics and the same operation in each peer.
+//!
+//! Every benchmark's argument is built by a set-up expression that iai does
+//! not count; it also performs the operation once, so that first-use costs
+//! (thread-local binding, lazy allocation, series creation) are excluded and
+//! the count is the steady-state hot path. `empty` measures the harness's own
+//! call overhead, to subtract from the others.
+//!
+//! Run with `benches/run.sh iai` (needs `iai-callgrind-runner` 0.16.1 and
+//! valgrind).
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use iai_callgrind::{library_benchmark, library_benchmark_group, main, LibraryBenchmarkConfig};
+use nanometrics_benches::peers::{
+    nm, Measured, MeasuredDynamic, MeasuredStatic, Metrics, PcDynamic, PcStatic, PeerMethod,
+    PeerStatus, Prom, PromClient,
+};
+use nanometrics_benches::workload::{floor_add, observations, BUCKETS, OBSERVATIONS};
+
+/// The observation every histogram records (inside the 5th bucket).
+const VALUE: f64 = 0.003;
+static SHARED: AtomicU64 = AtomicU64::new(0);
+
+fn prom() -> &'static Prom {
+    static P: OnceLock<Prom> = OnceLock::new();
+    P.get_or_init(Prom::new)
+}
+fn pc() -> &'static PromClient {
+    static P: OnceLock<PromClient> = OnceLock::new();
+    P.get_or_init(PromClient::new)
+}
+fn metrics_peer() -> &'static Metrics {
+    static P: OnceLock<Metrics> = OnceLock::new();
+    P.get_or_init(Metrics::new)
+}
+fn measured() -> &'static Measured {
+    static P: OnceLock<Measured> = OnceLock::new();
+    P.get_or_init(Measured::new)
+}
+
+/// Runs `op` once (the warm-up) and returns what the benchmark receives.
+fn warm<T>(t: T, op: impl FnOnce(&T)) -> T {
+    op(&t);
+    t
+}
+
+#[library_benchmark]
+#[bench::run(())]
+fn empty(x: ()) {
+    black_box(x)
+}
+
+// ---- counter inc ----------------------------------------------------------
+
+#[library_benchmark]
+#[bench::run(warm((), |_| nm::COUNTER.inc()))]
+fn counter_nanometrics(_: ()) {
+    black_box(&nm::COUNTER).inc()
+}
+
+#[library_benchmark]
+#[bench::run(warm(prom(), |p| p.counter.inc()))]
+fn counter_prometheus(p: &Prom) {
+    p.counter.inc()
+}
+
+#[library_benchmark]
+#[bench::run(warm(prom().counter.local(), |l| l.inc()))]
+fn counter_prometheus_local(
+    l: prometheus::local::LocalIntCounter,
+) -> prometheus::local::LocalIntCounter {
+    l.inc();
+    l
+}
+
+#[library_benchmark]
+#[bench::run(warm(pc(), |p| { p.counter.inc(); }))]
+fn counter_prometheus_client(p: &PromClient) {
+    p.counter.inc();
+}
+
+#[library_benchmark]
+#[bench::run(warm(metrics_peer(), |p| p.counter.increment(1)))]
+fn counter_metrics(p: &Metrics) {
+    p.counter.increment(1)
+}
+
+#[library_benchmark]
+#[bench::run(warm(metrics_peer(), |_| metrics::counter!("bench_counter_total").increment(1)))]
+fn counter_metrics_per_call(_: &Metrics) {
+    metrics::counter!("bench_counter_total").increment(1)
+}
+
+#[library_benchmark]
+#[bench::run(warm(measured(), |p| p.counter.inc()))]
+fn counter_measured(p: &Measured) {
+    p.counter.inc()
+}
+
+#[library_benchmark]
+#[bench::run(&SHARED)]
+fn counter_atomic_shared(a: &AtomicU64) {
+    a.fetch_add(1, Ordering::Relaxed);
+}
+
+#[library_benchmark]
+#[bench::run(warm((), |_| floor_add(1)))]
+fn counter_thread_local_floor(_: ()) {
+    floor_add(1)
+}
+
+library_benchmark_group!(
+    name = counter_inc;
+    benchmarks = empty, counter_nanometrics, counter_prometheus, counter_prometheus_local,
+        counter_prometheus_client, counter_metrics, counter_metrics_per_call, counter_measured,
+        counter_atomic_shared, counter_thread_local_floor
+);
+
+// ---- gauge set ------------------------------------------------------------
+
+#[library_benchmark]
+#[bench::run(warm(7, |v| nm::GAUGE.set(*v)))]
+fn gauge_set_nanometrics(v: i64) {
+    black_box(&nm::GAUGE).set(v)
+}
+
+#[library_benchmark]
+#[bench::run(warm(prom(), |p| p.gauge.set(7)))]
+fn gauge_set_prometheus(p: &Prom) {
+    p.gauge.set(black_box(7))
+}
+
+#[library_benchmark]
+#[bench::run(warm(pc(), |p| { p.gauge.set(7); }))]
+fn gauge_set_prometheus_client(p: &PromClient) {
+    p.gauge.set(black_box(7));
+}
+
+#[library_benchmark]
+#[bench::run(warm(metrics_peer(), |p| p.gauge.set(7.0)))]
+fn gauge_set_metrics(p: &Metrics) {
+    p.gauge.set(black_box(7.0))
+}
+
+#[library_benchmark]
+#[bench::run(warm(measured(), |p| p.gauge.set(7)))]
+fn gauge_set_measured(p: &Measured) {
+    p.gauge.set(black_box(7))
+}
+
+library_benchmark_group!(
+    name = gauge_set;
+    benchmarks = gauge_set_nanometrics, gauge_set_prometheus, gauge_set_prometheus_client,
+        gauge_set_metrics, gauge_set_measured
+);
+
+// ---- histogram observe ----------------------------------------------------
+
+#[library_benchmark]
+#[bench::run(warm(VALUE, |v| nm::HISTOGRAM.observe(*v)))]
+fn histogram_nanometrics(v: f64) {
+    black_box(&nm::HISTOGRAM).observe(v)
+}
+
+#[library_benchmark]
+#[bench::run(warm(prom(), |p| p.histogram.observe(VALUE)))]
+fn histogram_prometheus(p: &Prom) {
+    p.histogram.observe(black_box(VALUE))
+}
+
+#[library_benchmark]
+#[bench::run(warm(prom().histogram.local(), |l| l.observe(VALUE)))]
+fn histogram_prometheus_local(
+    l: prometheus::local::LocalHistogram,
+) -> prometheus::local::LocalHistogram {
+    l.observe(black_box(VALUE));
+    l
+}
+
+#[library_benchmark]
+#[bench::run(warm(pc(), |p| p.histogram.observe(VALUE)))]
+fn histogram_prometheus_client(p: &PromClient) {
+    p.histogram.observe(black_box(VALUE))
+}
+
+#[library_benchmark]
+#[bench::run(warm(metrics_peer(), |p| p.histogram.record(VALUE)))]
+fn histogram_metrics(p: &Metrics) {
+    p.histogram.record(black_box(VALUE))
+}
+
+#[library_benchmark]
+#[bench::run(warm(measured(), |p| p.histogram.observe(VALUE)))]
+fn histogram_measured(p: &Measured) {
+    p.histogram.observe(black_box(VALUE))
+}
+
+library_benchmark_group!(
+    name = histogram_observe;
+    benchmarks = histogram_nanometrics, histogram_prometheus, histogram_prometheus_local,
+        histogram_prometheus_client, histogram_metrics, histogram_measured
+);
+
+// ---- static-label inc (2 labels, 20 combinations) -------------------------
+
+#[library_benchmark]
+#[bench::run(warm(nm::labels(6), |l| nm::LABELED.with(*l).inc()))]
+fn static_label_nanometrics(l: (nm::Method, nm::Status)) {
+    black_box(&nm::LABELED).with(l).inc()
+}
+
+#[library_benchmark]
+#[bench::run(warm((prom(), 6), |(p, i)| p.cached[*i].inc()))]
+fn static_label_prometheus_cached((p, i): (&Prom, usize)) {
+    p.cached[i].inc()
+}
+
+#[library_benchmark]
+#[bench::run(warm((pc(), PeerMethod::Put, PeerStatus::S301), |(p, method, status)| {
+    p.labeled.get_or_create(&PcStatic { method: *method, status: *status }).inc();
+}))]
+fn static_label_prometheus_client((p, method, status): (&PromClient, PeerMethod, PeerStatus)) {
+    p.labeled.get_or_create(&PcStatic { method, status }).inc();
+}
+
+#[library_benchmark]
+#[bench::run(warm((pc(), 6), |(p, i)| { p.cached[*i].inc(); }))]
+fn static_label_prometheus_client_cached((p, i): (&PromClient, usize)) {
+    p.cached[i].inc();
+}
+
+#[library_benchmark]
+#[bench::run(warm((metrics_peer(), 6), |(p, i)| p.cached[*i].increment(1)))]
+fn static_label_metrics_cached((p, i): (&Metrics, usize)) {
+    p.cached[i].increment(1)
+}
+
+#[library_benchmark]
+#[bench::run(warm((measured(), PeerMethod::Put, PeerStatus::S301), |(p, method, status)| {
+    p.labeled.inc(MeasuredStatic { method: *method, status: *status })
+}))]
+fn static_label_measured((p, method, status): (&Measured, PeerMethod, PeerStatus)) {
+    p.labeled.inc(MeasuredStatic { method, status })
+}
+
+library_benchmark_group!(
+    name = static_label_inc;
+    benchmarks = static_label_nanometrics, static_label_prometheus_cached,
+        static_label_prometheus_client, static_label_prometheus_client_cached,
+        static_label_metrics_cached, static_label_measured
+);
+
+// ---- dynamic-label lookup + inc (2 labels) --------------------------------
+
+#[library_benchmark]
+#[bench::run(warm(("PUT", "301"), |(m, s)| nm::DYNAMIC.with([m, s]).inc()))]
+fn dynamic_label_nanometrics((m, s): (&str, &str)) {
+    black_box(&nm::DYNAMIC).with([m, s]).inc()
+}
+
+#[library_benchmark]
+#[bench::run(warm((prom(), "PUT", "301"), |(p, m, s)| p.labeled.with_label_values(&[m, s]).inc()))]
+fn dynamic_label_prometheus((p, m, s): (&Prom, &str, &str)) {
+    p.labeled.with_label_values(&[m, s]).inc()
+}
+
+#[library_benchmark]
+#[bench::run(warm((pc(), "PUT", "301"), |(p, m, s)| {
+    p.dynamic.get_or_create(&PcDynamic { method: m.to_string(), status: s.to_string() }).inc();
+}))]
+fn dynamic_label_prometheus_client((p, m, s): (&PromClient, &str, &str)) {
+    let key = PcDynamic {
+        method: m.to_owned(),
+        status: s.to_owned(),
+    };
+    p.dynamic.get_or_create(&key).inc();
+}
+
+#[library_benchmark]
+#[bench::run(warm((metrics_peer(), "PUT", "301"), |(_, m, s)| {
+    metrics::counter!("bench_labeled_total", "method" => *m, "status" => *s).increment(1)
+}))]
+fn dynamic_label_metrics((_, m, s): (&Metrics, &'static str, &'static str)) {
+    metrics::counter!("bench_labeled_total", "method" => m, "status" => s).increment(1)
+}
+
+#[library_benchmark]
+#[bench::run(warm((measured(), "PUT", "301"), |(p, method, status)| {
+    p.dynamic.inc(MeasuredDynamic { method, status })
+}))]
+fn dynamic_label_measured((p, method, status): (&Measured, &str, &str)) {
+    p.dynamic.inc(MeasuredDynamic { method, status })
+}
+
+library_benchmark_group!(
+    name = dynamic_label_inc;
+    benchmarks = dynamic_label_nanometrics, dynamic_label_prometheus,
+        dynamic_label_prometheus_client, dynamic_label_metrics, dynamic_label_measured
+);
+
+// ---- evidence for a proposed core change: the histogram bucket search ----
+//
+// nanometrics finds the bucket with a binary search (`partition_point`, NaN
+// mapped to +Inf). A branchless count of the bounds below the value gives the
+// same index. Both run over the workload's 64 observations, with callgrind's
+// branch simulator on (mispredictions are what the binary search costs).
+
+/// The library's search today (same expression as `histogram::bucket_of`).
+#[inline(never)]
+fn search_partition_point(bounds: &[f64], v: f64) -> usize {
+    bounds.partition_point(|b| v > *b || v.is_nan())
+}
+
+/// Proposed: count the bounds strictly below `v`; NaN goes to +Inf.
+#[inline(never)]
+fn search_branchless(bounds: &[f64], v: f64) -> usize {
+    if v.is_nan() {
+        return bounds.len();
+    }
+    bounds.iter().map(|b| usize::from(v > *b)).sum()
+}
+
+fn observations_checked() -> [f64; OBSERVATIONS] {
+    let values = observations();
+    for v in values
+        .iter()
+        .copied()
+        .chain([f64::NAN, f64::NEG_INFINITY, f64::INFINITY, BUCKETS[3]])
+    {
+        assert_eq!(
+            search_partition_point(&BUCKETS, v),
+            search_branchless(&BUCKETS, v)
+        );
+    }
+    values
+}
+
+#[library_benchmark]
+#[bench::run(observations_checked())]
+fn bucket_partition_point(values: [f64; OBSERVATIONS]) -> usize {
+    let bounds: &[f64] = black_box(&BUCKETS);
+    values
+        .iter()
+        .map(|v| search_partition_point(bounds, *v))
+        .sum()
+}
+
+#[library_benchmark]
+#[bench::run(observations_checked())]
+fn bucket_branchless(values: [f64; OBSERVATIONS]) -> usize {
+    let bounds: &[f64] = black_box(&BUCKETS);
+    values.iter().map(|v| search_branchless(bounds, *v)).sum()
+}
+
+library_benchmark_group!(
+    name = proposal_bucket_search;
+    config = LibraryBenchmarkConfig::default().valgrind_args(["--branch-sim=yes"]);
+    benchmarks = bucket_partition_point, bucket_branchless
+);
+
+main!(
+    library_benchmark_groups = counter_inc,
+    gauge_set,
+    histogram_observe,
+    static_label_inc,
+    dynamic_label_inc,
+    proposal_bucket_search
+);

@@ -1,0 +1,355 @@
+//! Issue 5, recording workloads: every library in the same criterion group,
+//! on 1 thread and on N threads sharing one metric (N = 2 and every core; on a
+//! 2-core machine that is just 2). Figures are aggregate ns/op (see
+//! `nanometrics_benches::aggregate`).
+//!
+//! Function names say how a peer is used:
+//! - plain name: a handle kept by the caller (each library's documented hot
+//!   path), or for labels the library's own typed-label lookup;
+//! - `_local`: prometheus' thread-local counter/histogram, flushed every 1024
+//!   operations (its documented fastest path);
+//! - `_per_call`: the lookup written at the call site on every operation (the
+//!   `counter!` macro of `metrics`, `with_label_values` of prometheus);
+//! - `_cached`: the 20 labelled series looked up once into an array;
+//! - `atomic_shared`, `thread_local_floor`: the baselines.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
+use nanometrics_benches::peers::{
+    metrics_handle, nm, peer_labels, str_labels, Measured, MeasuredDynamic, MeasuredStatic,
+    Metrics, PcDynamic, PcStatic, Prom, PromClient,
+};
+use nanometrics_benches::workload::{floor_add, observations, Cycle, COMBOS, OBSERVATIONS};
+use nanometrics_benches::{aggregate, thread_counts};
+
+static SHARED: AtomicU64 = AtomicU64::new(0);
+static SHARED_GAUGE: AtomicI64 = AtomicI64::new(0);
+/// prometheus' local metrics are flushed every this many operations.
+const FLUSH_EVERY: u32 = 1024;
+
+struct Peers {
+    prom: Prom,
+    pc: PromClient,
+    metrics: Metrics,
+    measured: Measured,
+}
+
+fn peers() -> Peers {
+    Peers {
+        prom: Prom::new(),
+        pc: PromClient::new(),
+        metrics: Metrics::new(),
+        measured: Measured::new(),
+    }
+}
+
+fn configure(g: &mut BenchmarkGroup<'_, WallTime>) {
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_millis(1500));
+}
+
+/// One benchmark: `make_op(thread)` builds the repeated operation.
+fn bench<M, F>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, threads: usize, make_op: M)
+where
+    M: Fn(usize) -> F + Sync,
+    F: FnMut(),
+{
+    g.bench_function(BenchmarkId::new(name, threads), |b| {
+        b.iter_custom(|iters| aggregate(threads, iters, &make_op))
+    });
+}
+
+fn counter_inc(c: &mut Criterion, p: &Peers) {
+    let mut g = c.benchmark_group("counter_inc");
+    configure(&mut g);
+    for t in thread_counts() {
+        bench(&mut g, "nanometrics", t, |_| {
+            || black_box(&nm::COUNTER).inc()
+        });
+        bench(&mut g, "prometheus", t, |_| {
+            || black_box(&p.prom.counter).inc()
+        });
+        bench(&mut g, "prometheus_local", t, |_| {
+            let local = p.prom.counter.local();
+            let mut n = 0u32;
+            move || {
+                black_box(&local).inc();
+                n += 1;
+                if n == FLUSH_EVERY {
+                    n = 0;
+                    local.flush();
+                }
+            }
+        });
+        bench(&mut g, "prometheus_client", t, |_| {
+            || {
+                black_box(&p.pc.counter).inc();
+            }
+        });
+        bench(&mut g, "metrics", t, |_| {
+            || black_box(&p.metrics.counter).increment(1)
+        });
+        bench(&mut g, "metrics_per_call", t, |_| {
+            || metrics::counter!("bench_counter_total").increment(1)
+        });
+        bench(&mut g, "measured", t, |_| {
+            || black_box(&p.measured.counter).inc()
+        });
+        bench(&mut g, "atomic_shared", t, |_| {
+            || {
+                black_box(&SHARED).fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        bench(&mut g, "thread_local_floor", t, |_| || floor_add(1));
+    }
+    g.finish();
+}
+
+fn gauge_inc_dec(c: &mut Criterion, p: &Peers) {
+    let mut g = c.benchmark_group("gauge_inc_dec");
+    configure(&mut g);
+    // One operation = one inc and one dec.
+    let t = 1;
+    bench(&mut g, "nanometrics", t, |_| {
+        || {
+            black_box(&nm::GAUGE).inc();
+            black_box(&nm::GAUGE).dec();
+        }
+    });
+    bench(&mut g, "prometheus", t, |_| {
+        || {
+            black_box(&p.prom.gauge).inc();
+            black_box(&p.prom.gauge).dec();
+        }
+    });
+    bench(&mut g, "prometheus_client", t, |_| {
+        || {
+            black_box(&p.pc.gauge).inc();
+            black_box(&p.pc.gauge).dec();
+        }
+    });
+    bench(&mut g, "metrics", t, |_| {
+        || {
+            black_box(&p.metrics.gauge).increment(1.0);
+            black_box(&p.metrics.gauge).decrement(1.0);
+        }
+    });
+    bench(&mut g, "metrics_per_call", t, |_| {
+        || {
+            metrics::gauge!("bench_gauge").increment(1.0);
+            metrics::gauge!("bench_gauge").decrement(1.0);
+        }
+    });
+    bench(&mut g, "measured", t, |_| {
+        || {
+            black_box(&p.measured.gauge).inc();
+            black_box(&p.measured.gauge).dec();
+        }
+    });
+    bench(&mut g, "atomic_shared", t, |_| {
+        || {
+            black_box(&SHARED_GAUGE).fetch_add(1, Ordering::Relaxed);
+            black_box(&SHARED_GAUGE).fetch_sub(1, Ordering::Relaxed);
+        }
+    });
+    bench(&mut g, "thread_local_floor", t, |_| {
+        || {
+            floor_add(1);
+            floor_add(u64::MAX);
+        }
+    });
+    g.finish();
+}
+
+fn histogram_observe(c: &mut Criterion, p: &Peers) {
+    let values = observations();
+    let values = &values;
+    let mut g = c.benchmark_group("histogram_observe");
+    configure(&mut g);
+    for t in thread_counts() {
+        // Every op reads the next of 64 observations (the same for all).
+        bench(&mut g, "nanometrics", t, |_| {
+            let mut i = Cycle::new(0, OBSERVATIONS);
+            move || black_box(&nm::HISTOGRAM).observe(values[i.next_index()])
+        });
+        bench(&mut g, "prometheus", t, |_| {
+            let mut i = Cycle::new(0, OBSERVATIONS);
+            move || black_box(&p.prom.histogram).observe(values[i.next_index()])
+        });
+        bench(&mut g, "prometheus_local", t, |_| {
+            let local = p.prom.histogram.local();
+            let mut i = Cycle::new(0, OBSERVATIONS);
+            let mut n = 0u32;
+            move || {
+                black_box(&local).observe(values[i.next_index()]);
+                n += 1;
+                if n == FLUSH_EVERY {
+                    n = 0;
+                    local.flush();
+                }
+            }
+        });
+        bench(&mut g, "prometheus_client", t, |_| {
+            let mut i = Cycle::new(0, OBSERVATIONS);
+            move || black_box(&p.pc.histogram).observe(values[i.next_index()])
+        });
+        // metrics-exporter-prometheus stores raw samples until the next
+        // upkeep/render: drain after every measurement (not timed).
+        g.bench_function(BenchmarkId::new("metrics", t), |b| {
+            b.iter_custom(|iters| {
+                let d = aggregate(t, iters, |_| {
+                    let mut i = Cycle::new(0, OBSERVATIONS);
+                    move || black_box(&p.metrics.histogram).record(values[i.next_index()])
+                });
+                metrics_handle().run_upkeep();
+                d
+            })
+        });
+        g.bench_function(BenchmarkId::new("metrics_per_call", t), |b| {
+            b.iter_custom(|iters| {
+                let d = aggregate(t, iters, |_| {
+                    let mut i = Cycle::new(0, OBSERVATIONS);
+                    move || metrics::histogram!("bench_seconds").record(values[i.next_index()])
+                });
+                metrics_handle().run_upkeep();
+                d
+            })
+        });
+        bench(&mut g, "measured", t, |_| {
+            let mut i = Cycle::new(0, OBSERVATIONS);
+            move || black_box(&p.measured.histogram).observe(values[i.next_index()])
+        });
+    }
+    g.finish();
+}
+
+fn labeled_static(c: &mut Criterion, p: &Peers) {
+    // Each library's typed labels for the 20 combinations, built before the
+    // timed loop: every op loads its labels from an array (the same cost for
+    // all, and for the unlabeled reference), as a call site would pass values
+    // it already holds.
+    let nm_labels: [_; COMBOS] = std::array::from_fn(nm::labels);
+    let peer: [_; COMBOS] = std::array::from_fn(peer_labels);
+    let (nm_labels, peer) = (&nm_labels, &peer);
+    let mut g = c.benchmark_group("labeled_static");
+    configure(&mut g);
+    for t in thread_counts() {
+        // Each thread cycles through the 20 combinations from its own offset.
+        let start = |thread: usize| Cycle::new(thread * 7, COMBOS);
+        // Same loop and label load, unlabeled counter: the reference.
+        bench(&mut g, "nanometrics_unlabeled", t, |th| {
+            let mut i = start(th);
+            move || {
+                black_box(nm_labels[i.next_index()]);
+                black_box(&nm::COUNTER).inc()
+            }
+        });
+        bench(&mut g, "nanometrics", t, |th| {
+            let mut i = start(th);
+            move || {
+                black_box(&nm::LABELED)
+                    .with(nm_labels[i.next_index()])
+                    .inc()
+            }
+        });
+        bench(&mut g, "prometheus_cached", t, |th| {
+            let mut i = start(th);
+            move || black_box(&p.prom.cached)[i.next_index()].inc()
+        });
+        bench(&mut g, "prometheus_client", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (method, status) = peer[i.next_index()];
+                black_box(&p.pc.labeled)
+                    .get_or_create(&PcStatic { method, status })
+                    .inc();
+            }
+        });
+        bench(&mut g, "prometheus_client_cached", t, |th| {
+            let mut i = start(th);
+            move || {
+                black_box(&p.pc.cached)[i.next_index()].inc();
+            }
+        });
+        bench(&mut g, "metrics_cached", t, |th| {
+            let mut i = start(th);
+            move || black_box(&p.metrics.cached)[i.next_index()].increment(1)
+        });
+        bench(&mut g, "measured", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (method, status) = peer[i.next_index()];
+                black_box(&p.measured.labeled).inc(MeasuredStatic { method, status })
+            }
+        });
+    }
+    g.finish();
+}
+
+fn labeled_dynamic(c: &mut Criterion, p: &Peers) {
+    // The 20 combinations as strings, as a request would carry them.
+    let strs: [_; COMBOS] = std::array::from_fn(str_labels);
+    let strs = &strs;
+    let mut g = c.benchmark_group("labeled_dynamic");
+    configure(&mut g);
+    for t in thread_counts() {
+        let start = |thread: usize| Cycle::new(thread * 7, COMBOS);
+        bench(&mut g, "nanometrics", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (m, s) = strs[i.next_index()];
+                black_box(&nm::DYNAMIC).with([m, s]).inc()
+            }
+        });
+        bench(&mut g, "prometheus_per_call", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (m, s) = strs[i.next_index()];
+                black_box(&p.prom.labeled).with_label_values(&[m, s]).inc()
+            }
+        });
+        bench(&mut g, "prometheus_client_per_call", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (m, s) = strs[i.next_index()];
+                let key = PcDynamic {
+                    method: m.to_owned(),
+                    status: s.to_owned(),
+                };
+                black_box(&p.pc.dynamic).get_or_create(&key).inc();
+            }
+        });
+        bench(&mut g, "metrics_per_call", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (m, s) = strs[i.next_index()];
+                metrics::counter!("bench_labeled_total", "method" => m, "status" => s).increment(1)
+            }
+        });
+        bench(&mut g, "measured_per_call", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (method, status) = strs[i.next_index()];
+                black_box(&p.measured.dynamic).inc(MeasuredDynamic { method, status })
+            }
+        });
+    }
+    g.finish();
+}
+
+fn recording(c: &mut Criterion) {
+    let p = peers();
+    counter_inc(c, &p);
+    gauge_inc_dec(c, &p);
+    histogram_observe(c, &p);
+    labeled_static(c, &p);
+    labeled_dynamic(c, &p);
+}
+
+criterion_group!(benches, recording);
+criterion_main!(benches);

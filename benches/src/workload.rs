@@ -1,0 +1,108 @@
+//! The workloads' inputs, identical for every library: histogram buckets and
+//! observations, the 20 label combinations, and the thread-local floor.
+
+use std::cell::Cell;
+use std::hint::black_box;
+
+/// Twelve finite bucket bounds, 0.1 ms to 2.4 s, factor 2.5.
+pub const BUCKETS: [f64; 12] = nanometrics::exponential_buckets(0.0001, 2.5);
+
+/// Number of observations in [`observations`] (a power of two).
+pub const OBSERVATIONS: usize = 64;
+
+/// Observations spread log-uniformly over `BUCKETS` (and past both ends), in a
+/// fixed pseudo-random order so that bucket search branches are not trivially
+/// predicted. The same sequence is fed to every library.
+///
+/// ```
+/// let v = nanometrics_benches::workload::observations();
+/// assert!(v.iter().all(|x| *x > 0.0 && *x < 10.0));
+/// ```
+pub fn observations() -> [f64; OBSERVATIONS] {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    std::array::from_fn(|_| {
+        // xorshift64: deterministic, no dependency.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+        // 10^-4.5 .. 10^0.7: about 32 µs to 5 s.
+        10f64.powf(-4.5 + 5.2 * unit)
+    })
+}
+
+/// HTTP methods of the 2-label workload (4 values).
+pub const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
+/// Status codes of the 2-label workload (5 values).
+pub const STATUSES: [&str; 5] = ["200", "301", "404", "500", "503"];
+/// Label combinations of the 2-label workload.
+pub const COMBOS: usize = METHODS.len() * STATUSES.len();
+
+/// The `i`-th combination as (method index, status index), `i < COMBOS`.
+///
+/// ```
+/// use nanometrics_benches::workload::{combo, COMBOS};
+/// let all: std::collections::HashSet<_> = (0..COMBOS).map(combo).collect();
+/// assert_eq!(all.len(), COMBOS);
+/// ```
+#[inline]
+pub fn combo(i: usize) -> (usize, usize) {
+    (i % METHODS.len(), (i / METHODS.len()) % STATUSES.len())
+}
+
+/// A cyclic position in `0..n`, advanced once per operation (the same cost for
+/// every library).
+#[derive(Debug, Clone, Copy)]
+pub struct Cycle {
+    i: usize,
+    n: usize,
+}
+
+impl Cycle {
+    /// Starts at `start % n`.
+    pub fn new(start: usize, n: usize) -> Self {
+        Self { i: start % n, n }
+    }
+
+    /// The current position, then advances.
+    #[inline]
+    pub fn next_index(&mut self) -> usize {
+        let i = self.i;
+        self.i = if i + 1 == self.n { 0 } else { i + 1 };
+        i
+    }
+}
+
+/// `n` distinct label values, `prefix-00000` onwards (for insert workloads).
+///
+/// ```
+/// let v = nanometrics_benches::workload::distinct_values("user", 3);
+/// assert_eq!(v, ["user-00000", "user-00001", "user-00002"]);
+/// ```
+pub fn distinct_values(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i:05}")).collect()
+}
+
+thread_local! {
+    static FLOOR: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The no-atomic floor: adds `n` to a thread-local `Cell<u64>` through memory
+/// (the `black_box` keeps the compiler from folding a loop of them).
+#[inline]
+pub fn floor_add(n: u64) {
+    FLOOR.with(|c| {
+        let c = black_box(c);
+        c.set(c.get().wrapping_add(n));
+    });
+}
+
+/// This thread's floor total.
+///
+/// ```
+/// nanometrics_benches::workload::floor_add(2);
+/// assert_eq!(nanometrics_benches::workload::floor_get(), 2);
+/// ```
+pub fn floor_get() -> u64 {
+    FLOOR.with(Cell::get)
+}
