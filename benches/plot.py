@@ -32,6 +32,7 @@ def panel(rows, group, title, ox):
     threads = sorted({int(r["param"]) for r in rs})
     libs = sorted({r["function"] for r in rs}, key=lambda f: (f != "nanometrics", f))
     ymax = nice_max(max(1e9 / r["p25_ns"] for r in rs) / 1e6)  # Mops/s
+    ymax = max(ymax, nice_max(2 * max(1e3 / r["median_ns"] for r in rs if r["function"] == "nanometrics")))
     pw, ph = W - ML - MR, H - MT - MB
 
     def x(t):
@@ -53,6 +54,15 @@ def panel(rows, group, title, ox):
     out.append(f'<text x="{ox + ML + pw / 2}" y="{H - 12}" text-anchor="middle" font-size="12">threads on one metric</text>')
     out.append(f'<text x="{ox + 16}" y="{MT + ph / 2}" text-anchor="middle" font-size="12" '
                f'transform="rotate(-90 {ox + 16} {MT + ph / 2})">million ops/s (aggregate)</text>')
+    # Linear scaling from nanometrics' 1-thread figure, for reference.
+    base = [r for r in rs if r["function"] == "nanometrics" and int(r["param"]) == threads[0]]
+    if base and len(threads) > 1:
+        b = 1e3 / base[0]["median_ns"]
+        pts = " ".join(f"{x(t):.1f},{y(min(b * t / threads[0], ymax)):.1f}" for t in threads)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#1b9e77" stroke-dasharray="5,4"/>')
+        ly = MT + 14 + 16 * len(libs)
+        out.append(f'<line x1="{ox + ML + pw + 12}" x2="{ox + ML + pw + 30}" y1="{ly - 4}" y2="{ly - 4}" stroke="#1b9e77" stroke-dasharray="5,4"/>')
+        out.append(f'<text x="{ox + ML + pw + 34}" y="{ly}" font-size="11">linear from nanometrics</text>')
     for i, lib in enumerate(libs):
         color = COLORS[i % len(COLORS)]
         pts = sorted((int(r["param"]), r) for r in rs if r["function"] == lib)

@@ -6,6 +6,9 @@ the per-sample figure is time/iterations (ns per op; the contention benches
 already return aggregate time, see benches/src/lib.rs). Reports the median of
 the samples and their interquartile range [p25, p75] as the spread.
 
+Multi-thread cells whose threads were on a CPU less than 90% of the measured
+wall time (another process held a core) are flagged "⚠NN%".
+
 Usage: python3 benches/report.py [TARGET_DIR] [--json OUT.json] [--groups g1,g2]
 """
 import json
@@ -24,7 +27,23 @@ def quantile(xs, q):
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def load_occupancy(root):
+    """Last recorded CPU occupancy per benchmark id (see take_occupancy)."""
+    occ = {}
+    path = os.path.join(os.path.dirname(os.path.abspath(root)), "criterion-occupancy.jsonl")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    continue
+                occ[d["id"]] = d["occupancy"]
+    return occ
+
+
 def load(root):
+    occ = load_occupancy(root)
     rows = []
     for dirpath, _dirs, files in os.walk(root):
         if os.path.basename(dirpath) != "new" or "sample.json" not in files:
@@ -45,6 +64,9 @@ def load(root):
                 "p25_ns": quantile(per, 0.25),
                 "p75_ns": quantile(per, 0.75),
                 "samples": len(per),
+                "occupancy": occ.get(
+                    "/".join(x for x in (meta["group_id"], meta["function_id"], meta["value_str"]) if x)
+                ),
             }
         )
     return rows
@@ -83,9 +105,12 @@ def table(rows, group):
             if r is None:
                 cols.append("")
             else:
-                cols.append(
-                    f"{fmt_ns(r['median_ns'])} [{fmt_ns(r['p25_ns'])}–{fmt_ns(r['p75_ns'])}]"
-                )
+                c = f"{fmt_ns(r['median_ns'])} [{fmt_ns(r['p25_ns'])}–{fmt_ns(r['p75_ns'])}]"
+                occ = r.get("occupancy")
+                # Flag multi-thread runs whose threads were often off-CPU.
+                if occ is not None and p not in ("", "1") and occ < 0.9:
+                    c += f" ⚠{occ:.0%}"
+                cols.append(c)
         out.append(f"| {fn} | " + " | ".join(cols) + " |")
     return "\n".join(out)
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use nanometrics::Counter;
-use nanometrics_benches::{aggregate, thread_counts, Sharded16};
+use nanometrics_benches::{aggregate, record_occupancy, thread_counts, Sharded16};
 
 static NM: Counter = Counter::new("bench_contention_total", "Bench counter.");
 static SHARED: AtomicU64 = AtomicU64::new(0);
@@ -32,6 +32,7 @@ fn contention(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("nanometrics", threads), |b| {
             b.iter_custom(|iters| aggregate(threads, iters, |_| || black_box(&NM).inc()))
         });
+        record_occupancy(&format!("counter_contention/nanometrics/{threads}"));
         g.bench_function(BenchmarkId::new("atomic_shared", threads), |b| {
             b.iter_custom(|iters| {
                 aggregate(threads, iters, |_| {
@@ -41,6 +42,7 @@ fn contention(c: &mut Criterion) {
                 })
             })
         });
+        record_occupancy(&format!("counter_contention/atomic_shared/{threads}"));
         g.bench_function(BenchmarkId::new("sharded16", threads), |b| {
             b.iter_custom(|iters| {
                 aggregate(threads, iters, |_| {
@@ -51,6 +53,7 @@ fn contention(c: &mut Criterion) {
                 })
             })
         });
+        record_occupancy(&format!("counter_contention/sharded16/{threads}"));
     }
     g.finish();
     // Read the totals so that no increment is dead.

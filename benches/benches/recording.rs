@@ -24,7 +24,7 @@ use nanometrics_benches::peers::{
     Metrics, PcDynamic, PcStatic, Prom, PromClient,
 };
 use nanometrics_benches::workload::{floor_add, observations, Cycle, COMBOS, OBSERVATIONS};
-use nanometrics_benches::{aggregate, thread_counts};
+use nanometrics_benches::{aggregate, record_occupancy, thread_counts};
 
 static SHARED: AtomicU64 = AtomicU64::new(0);
 static SHARED_GAUGE: AtomicI64 = AtomicI64::new(0);
@@ -48,9 +48,9 @@ fn peers() -> Peers {
 }
 
 fn configure(g: &mut BenchmarkGroup<'_, WallTime>) {
-    g.sample_size(20)
+    g.sample_size(30)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_millis(1500));
+        .measurement_time(Duration::from_millis(2500));
 }
 
 /// One benchmark: `make_op(thread)` builds the repeated operation.
@@ -62,11 +62,29 @@ where
     g.bench_function(BenchmarkId::new(name, threads), |b| {
         b.iter_custom(|iters| aggregate(threads, iters, &make_op))
     });
+    occupancy(name, threads);
+}
+
+/// Records how much of the run the benchmark threads were on a CPU.
+fn occupancy(name: &str, threads: usize) {
+    record_occupancy(&format!("{}/{name}/{threads}", GROUP.with(|n| n.get())));
+}
+
+thread_local! {
+    /// The group being run (criterion does not expose a group's name).
+    static GROUP: std::cell::Cell<&'static str> = const { std::cell::Cell::new("") };
+}
+
+/// Starts group `name` with the suite's settings.
+fn group<'a>(c: &'a mut Criterion, name: &'static str) -> BenchmarkGroup<'a, WallTime> {
+    GROUP.with(|n| n.set(name));
+    let mut g = c.benchmark_group(name);
+    configure(&mut g);
+    g
 }
 
 fn counter_inc(c: &mut Criterion, p: &Peers) {
-    let mut g = c.benchmark_group("counter_inc");
-    configure(&mut g);
+    let mut g = group(c, "counter_inc");
     for t in thread_counts() {
         bench(&mut g, "nanometrics", t, |_| {
             || black_box(&nm::COUNTER).inc()
@@ -111,8 +129,7 @@ fn counter_inc(c: &mut Criterion, p: &Peers) {
 }
 
 fn gauge_inc_dec(c: &mut Criterion, p: &Peers) {
-    let mut g = c.benchmark_group("gauge_inc_dec");
-    configure(&mut g);
+    let mut g = group(c, "gauge_inc_dec");
     // One operation = one inc and one dec.
     let t = 1;
     bench(&mut g, "nanometrics", t, |_| {
@@ -169,8 +186,7 @@ fn gauge_inc_dec(c: &mut Criterion, p: &Peers) {
 fn histogram_observe(c: &mut Criterion, p: &Peers) {
     let values = observations();
     let values = &values;
-    let mut g = c.benchmark_group("histogram_observe");
-    configure(&mut g);
+    let mut g = group(c, "histogram_observe");
     for t in thread_counts() {
         // Every op reads the next of 64 observations (the same for all).
         bench(&mut g, "nanometrics", t, |_| {
@@ -210,6 +226,7 @@ fn histogram_observe(c: &mut Criterion, p: &Peers) {
                 d
             })
         });
+        occupancy("metrics", t);
         g.bench_function(BenchmarkId::new("metrics_per_call", t), |b| {
             b.iter_custom(|iters| {
                 let d = aggregate(t, iters, |_| {
@@ -220,6 +237,7 @@ fn histogram_observe(c: &mut Criterion, p: &Peers) {
                 d
             })
         });
+        occupancy("metrics_per_call", t);
         bench(&mut g, "measured", t, |_| {
             let mut i = Cycle::new(0, OBSERVATIONS);
             move || black_box(&p.measured.histogram).observe(values[i.next_index()])
@@ -236,8 +254,7 @@ fn labeled_static(c: &mut Criterion, p: &Peers) {
     let nm_labels: [_; COMBOS] = std::array::from_fn(nm::labels);
     let peer: [_; COMBOS] = std::array::from_fn(peer_labels);
     let (nm_labels, peer) = (&nm_labels, &peer);
-    let mut g = c.benchmark_group("labeled_static");
-    configure(&mut g);
+    let mut g = group(c, "labeled_static");
     for t in thread_counts() {
         // Each thread cycles through the 20 combinations from its own offset.
         let start = |thread: usize| Cycle::new(thread * 7, COMBOS);
@@ -295,8 +312,7 @@ fn labeled_dynamic(c: &mut Criterion, p: &Peers) {
     // The 20 combinations as strings, as a request would carry them.
     let strs: [_; COMBOS] = std::array::from_fn(str_labels);
     let strs = &strs;
-    let mut g = c.benchmark_group("labeled_dynamic");
-    configure(&mut g);
+    let mut g = group(c, "labeled_dynamic");
     for t in thread_counts() {
         let start = |thread: usize| Cycle::new(thread * 7, COMBOS);
         bench(&mut g, "nanometrics", t, |th| {

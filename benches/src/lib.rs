@@ -7,6 +7,7 @@
 //! nanoseconds per operation summed over all threads (perfect scaling halves
 //! it when the thread count doubles).
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -45,11 +46,14 @@ where
                 s.spawn(move || {
                     let mut op = make_op(t);
                     barrier.wait();
+                    let cpu = thread_cpu_ns();
                     let start = Instant::now();
                     for _ in 0..iters {
                         op();
                     }
-                    (start, Instant::now())
+                    let end = Instant::now();
+                    CPU_NS.fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
+                    (start, end)
                 })
             })
             .collect();
@@ -64,8 +68,66 @@ where
     let first = spans.iter().map(|s| s.0).min();
     let last = spans.iter().map(|s| s.1).max();
     match (first, last) {
-        (Some(first), Some(last)) => (last - first) / threads as u32,
+        (Some(first), Some(last)) => {
+            let wall = last - first;
+            WALL_THREAD_NS.fetch_add(wall.as_nanos() as u64 * threads as u64, Ordering::Relaxed);
+            wall / threads as u32
+        }
         _ => Duration::ZERO,
+    }
+}
+
+static CPU_NS: AtomicU64 = AtomicU64::new(0);
+static WALL_THREAD_NS: AtomicU64 = AtomicU64::new(0);
+
+/// CPU time this thread has run, in nanoseconds.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is
+    // supported on Linux (the call fails harmlessly elsewhere, leaving zero).
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Fraction of the wall time × threads of every [`aggregate`] call since the
+/// last call that the benchmark threads were actually on a CPU (1.0: never
+/// preempted; on a shared 2-core machine, 2-thread runs that fall well below
+/// 1.0 measured the scheduler, not the metric). Resets the tally.
+///
+/// ```
+/// let _ = nanometrics_benches::aggregate(1, 1000, |_| || {});
+/// let occ = nanometrics_benches::take_occupancy();
+/// assert!(occ >= 0.0);
+/// ```
+pub fn take_occupancy() -> f64 {
+    let cpu = CPU_NS.swap(0, Ordering::Relaxed);
+    let wall = WALL_THREAD_NS.swap(0, Ordering::Relaxed);
+    if wall == 0 {
+        0.0
+    } else {
+        cpu as f64 / wall as f64
+    }
+}
+
+/// Appends `{"id": id, "occupancy": take_occupancy()}` as one JSON line to
+/// `target/criterion-occupancy.jsonl` (read by `benches/report.py`).
+pub fn record_occupancy(id: &str) {
+    let occ = take_occupancy();
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target"))
+        });
+    let line = format!("{{\"id\": \"{id}\", \"occupancy\": {occ:.4}}}\n");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("criterion-occupancy.jsonl"))
+    {
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
