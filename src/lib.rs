@@ -43,6 +43,7 @@
 #![warn(rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod encoding;
 mod error;
 #[allow(unsafe_code)]
 mod family;
@@ -56,6 +57,7 @@ mod registry;
 mod shard;
 mod sync;
 
+pub use encoding::{Encoder, Format};
 pub use error::Error;
 pub use family::{
     Family, FamilyKind, DEFAULT_CARDINALITY_LIMIT, DEFAULT_MAX_VALUE_LEN, OVERFLOW_VALUE,
@@ -72,6 +74,9 @@ pub use shard::ShardInfo;
 
 #[doc(hidden)]
 pub use registry::__private;
+
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
