@@ -171,7 +171,10 @@ pub fn parse(text: &[u8], format: Format) -> Result<Exposition, Error> {
         started: false,
     };
     for (i, line) in body.split_terminator('\n').enumerate() {
-        p.line(line).map_err(|reason| Error { line: i + 1, reason })?;
+        p.line(line).map_err(|reason| Error {
+            line: i + 1,
+            reason,
+        })?;
     }
     let last = body.split_terminator('\n').count();
     p.close().map_err(|reason| Error { line: last, reason })?;
@@ -262,7 +265,9 @@ impl Parser {
         }
         let suffixes: &[&str] = match (format, f.kind) {
             (Format::OpenMetrics, Type::Counter) => &["", "_total", "_created"],
-            (Format::OpenMetrics, Type::Histogram) => &["", "_bucket", "_count", "_sum", "_created"],
+            (Format::OpenMetrics, Type::Histogram) => {
+                &["", "_bucket", "_count", "_sum", "_created"]
+            }
             (Format::OpenMetrics, Type::Info) => &["", "_info"],
             (Format::Prometheus, Type::Histogram) => &["", "_bucket", "_count", "_sum"],
             _ => &[""],
@@ -278,7 +283,9 @@ impl Parser {
     }
 
     fn metadata(&mut self, rest: &str) -> Res<()> {
-        let rest = rest.strip_prefix(' ').ok_or("`#` not followed by a space")?;
+        let rest = rest
+            .strip_prefix(' ')
+            .ok_or("`#` not followed by a space")?;
         let (keyword, rest) = rest.split_once(' ').ok_or("metadata line too short")?;
         let allowed = match self.format {
             Format::OpenMetrics => matches!(keyword, "TYPE" | "UNIT" | "HELP"),
@@ -474,9 +481,7 @@ impl Parser {
                 if g.inf.is_none() || g.sum || g.count {
                     return Err("_sum out of place");
                 }
-                if format == Format::OpenMetrics
-                    && (g.negative || !(value.as_f64() >= 0.0))
-                {
+                if format == Format::OpenMetrics && (g.negative || !(value.as_f64() >= 0.0)) {
                     return Err("_sum NaN or negative, or with buckets below zero");
                 }
                 g.sum = true;
@@ -504,6 +509,9 @@ impl Parser {
         }
         if self.format == Format::Prometheus && !(g.sum && g.count) {
             return Err("histogram without _sum and _count");
+        }
+        if g.sum != g.count {
+            return Err("histogram _sum without _count");
         }
         self.groups.insert(g.key);
         Ok(())
@@ -616,7 +624,10 @@ fn parse_number(s: &str) -> Res<Number> {
         return Err("malformed exponent");
     }
     if frac.is_none() && exp.is_none() {
-        return s.parse::<i128>().map(Number::Int).map_err(|_| "integer out of range");
+        return s
+            .parse::<i128>()
+            .map(Number::Int)
+            .map_err(|_| "integer out of range");
     }
     s.parse::<f64>()
         .map(Number::Float)
@@ -717,7 +728,9 @@ mod tests {
         assert_eq!(parse_number("-0.0"), Ok(Number::Float(-0.0)));
         assert_ne!(Number::Float(0.0), Number::Float(-0.0));
         assert_ne!(Number::Int(1), Number::Float(1.0));
-        for bad in ["", "-", "+1", "1.", ".5", "1e", "e5", "1e+-5", "Inf", "nan", "0x1", "1_0"] {
+        for bad in [
+            "", "-", "+1", "1.", ".5", "1e", "e5", "1e+-5", "Inf", "nan", "0x1", "1_0",
+        ] {
             assert!(parse_number(bad).is_err(), "{bad}");
         }
     }

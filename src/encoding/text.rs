@@ -21,7 +21,11 @@ pub(crate) struct State {
     /// Cumulative bucket counts of the histogram series being written.
     buckets: Vec<u64>,
     /// Sample and family names claimed so far in this exposition.
-    names: NameSet,
+    names: KeySet,
+    /// Rendered label sets written so far in the current family.
+    series: KeySet,
+    /// Scratch for building a name to look up.
+    key: Vec<u8>,
     /// The current family's name as declared (without prefix).
     family: String,
     /// The current series' labels, rendered: `a="x",b="y"`.
@@ -51,7 +55,11 @@ impl<'a> Out<'a> {
     }
 
     /// Fills `buf` up to `limit` bytes, then drains it into `sink`.
-    pub(crate) fn streaming(buf: &'a mut Vec<u8>, sink: &'a mut dyn io::Write, limit: usize) -> Self {
+    pub(crate) fn streaming(
+        buf: &'a mut Vec<u8>,
+        sink: &'a mut dyn io::Write,
+        limit: usize,
+    ) -> Self {
         Self {
             buf,
             sink: Some(sink),
@@ -154,11 +162,21 @@ impl<'a> Writer<'a> {
 
     /// Claims the names a family will use; `false` if one is taken.
     fn claim(&mut self, base: &str, suffixes: &[&str]) -> bool {
-        if suffixes.iter().any(|s| self.st.names.contains(base, s)) {
-            return false;
+        let st = &mut *self.st;
+        let key = |k: &mut Vec<u8>, s: &str| {
+            k.clear();
+            k.extend_from_slice(base.as_bytes());
+            k.extend_from_slice(s.as_bytes());
+        };
+        for s in suffixes {
+            key(&mut st.key, s);
+            if st.names.contains(&st.key) {
+                return false;
+            }
         }
         for s in suffixes {
-            self.st.names.insert(base, s);
+            key(&mut st.key, s);
+            st.names.insert(&st.key);
         }
         true
     }
@@ -380,6 +398,7 @@ impl Visitor for Writer<'_> {
         self.st.family.push_str(meta.name());
         let (mode, len, keyword) = self.plan(meta.name(), kind);
         self.mode = mode;
+        self.st.series.clear();
         if mode == Mode::Skip || self.out.failed() {
             return;
         }
@@ -423,6 +442,11 @@ impl Visitor for Writer<'_> {
         if self.mode == Mode::Skip || self.out.failed() || !self.render_labels(labels) {
             return;
         }
+        // A label set already written in this family (a collector reporting
+        // it twice) would make the exposition invalid: the first one stands.
+        if !self.st.series.insert(&self.st.labels) {
+            return;
+        }
         let scalar = match value {
             Value::Histogram(h) => {
                 if self.mode == Mode::Histogram {
@@ -445,96 +469,90 @@ impl Visitor for Writer<'_> {
     }
 }
 
-/// A set of names (each a base plus a suffix, compared exactly) that keeps its
-/// memory between expositions: an open-addressing table of indices into a
-/// byte arena.
+/// A set of byte strings, compared exactly, that keeps its memory between
+/// uses: an open-addressing table of indices into a byte arena. Clearing is
+/// O(1) (a generation stamp), so a per-family set costs nothing per family.
 #[derive(Default)]
-struct NameSet {
+struct KeySet {
     arena: Vec<u8>,
-    /// (start, end) of each name in `arena`.
-    spans: Vec<(u32, u32)>,
-    /// 0: empty; otherwise 1 + an index into `spans`. Length: a power of two.
-    table: Vec<u32>,
+    /// (start, end, hash) of each key in `arena`.
+    spans: Vec<(u32, u32, u64)>,
+    /// (generation, 1 + index into `spans`); live only if the generation is
+    /// the current one. Length: zero or a power of two.
+    table: Vec<(u32, u32)>,
+    generation: u32,
 }
 
-impl NameSet {
+impl KeySet {
     fn clear(&mut self) {
         self.arena.clear();
         self.spans.clear();
-        self.table.iter_mut().for_each(|s| *s = 0);
-    }
-
-    fn hash(base: &str, suffix: &str) -> u64 {
-        // FNV-1a: names are short, and this needs no seed or state.
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        for &b in base.as_bytes().iter().chain(suffix.as_bytes()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.table.iter_mut().for_each(|s| *s = (0, 0));
+            self.generation = 1;
         }
-        h
     }
 
-    fn name(&self, span: u32) -> &[u8] {
-        let Some(&(s, e)) = span.checked_sub(1).and_then(|i| self.spans.get(i as usize)) else {
-            return &[];
-        };
-        self.arena.get(s as usize..e as usize).unwrap_or(&[])
+    fn hash(key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::with_seed(0x6e61_6e6f).hash_one(key)
     }
 
-    /// The slot holding `base + suffix`, or the empty slot where it would go.
-    fn find(&self, base: &str, suffix: &str) -> Option<usize> {
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn find(&self, key: &[u8], hash: u64) -> Option<(usize, bool)> {
         let mask = self.table.len().checked_sub(1)?;
-        let mut i = Self::hash(base, suffix) as usize & mask;
+        let mut i = hash as usize & mask;
         loop {
-            let slot = *self.table.get(i)?;
-            if slot == 0 {
-                return Some(i);
+            let (generation, index) = *self.table.get(i)?;
+            if generation != self.generation || index == 0 {
+                return Some((i, false));
             }
-            let n = self.name(slot);
-            if n.len() == base.len() + suffix.len()
-                && n.starts_with(base.as_bytes())
-                && n.ends_with(suffix.as_bytes())
-            {
-                return Some(i);
+            let (s, e, h) = *self.spans.get(index as usize - 1)?;
+            if h == hash && self.arena.get(s as usize..e as usize) == Some(key) {
+                return Some((i, true));
             }
             i = (i + 1) & mask;
         }
     }
 
-    fn contains(&self, base: &str, suffix: &str) -> bool {
-        self.find(base, suffix)
-            .and_then(|i| self.table.get(i))
-            .is_some_and(|&s| s != 0)
+    fn contains(&self, key: &[u8]) -> bool {
+        self.find(key, Self::hash(key))
+            .is_some_and(|(_, found)| found)
     }
 
-    /// Adds `base + suffix` (callers check `contains` first).
-    fn insert(&mut self, base: &str, suffix: &str) {
+    /// Adds `key`; `false` if it was already there.
+    fn insert(&mut self, key: &[u8]) -> bool {
+        let hash = Self::hash(key);
+        if self.find(key, hash).is_some_and(|(_, found)| found) {
+            return false;
+        }
         if (self.spans.len() + 1) * 2 > self.table.len() {
             self.grow();
         }
         let start = self.arena.len() as u32;
-        self.arena.extend_from_slice(base.as_bytes());
-        self.arena.extend_from_slice(suffix.as_bytes());
-        self.spans.push((start, self.arena.len() as u32));
-        let index = self.spans.len() as u32;
-        if let Some(slot) = self.find(base, suffix).and_then(|i| self.table.get_mut(i)) {
-            *slot = index;
+        self.arena.extend_from_slice(key);
+        self.spans.push((start, self.arena.len() as u32, hash));
+        let entry = (self.generation, self.spans.len() as u32);
+        if let Some((i, _)) = self.find(key, hash) {
+            if let Some(slot) = self.table.get_mut(i) {
+                *slot = entry;
+            }
         }
+        true
     }
 
     #[cold]
     fn grow(&mut self) {
-        let size = (self.table.len() * 2).max(64);
+        let size = (self.table.len() * 2).max(16);
         self.table.clear();
-        self.table.resize(size, 0);
+        self.table.resize(size, (0, 0));
         let mask = size - 1;
-        for (k, &(s, e)) in self.spans.iter().enumerate() {
-            let name = self.arena.get(s as usize..e as usize).unwrap_or(&[]);
-            let name = std::str::from_utf8(name).unwrap_or("");
-            let mut i = Self::hash(name, "") as usize & mask;
+        for (k, &(_, _, hash)) in self.spans.iter().enumerate() {
+            let mut i = hash as usize & mask;
             while let Some(slot) = self.table.get_mut(i) {
-                if *slot == 0 {
-                    *slot = k as u32 + 1;
+                if slot.0 != self.generation || slot.1 == 0 {
+                    *slot = (self.generation, k as u32 + 1);
                     break;
                 }
                 i = (i + 1) & mask;
@@ -548,27 +566,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_set_is_exact_and_reusable() {
-        let mut s = NameSet::default();
-        assert!(!s.contains("a", ""));
+    fn key_set_is_exact_and_reusable() {
+        let mut s = KeySet::default();
+        assert!(!s.contains(b"a"));
         for i in 0..1000 {
-            let n = format!("name_{i}");
-            assert!(!s.contains(&n, "_total"));
-            s.insert(&n, "_total");
-            assert!(s.contains(&n, "_total"));
-            assert!(s.contains(&format!("{n}_total"), ""));
-            assert!(!s.contains(&n, ""));
+            let n = format!("name_{i}_total");
+            assert!(!s.contains(n.as_bytes()));
+            assert!(s.insert(n.as_bytes()));
+            assert!(!s.insert(n.as_bytes()));
+            assert!(s.contains(n.as_bytes()));
+            assert!(!s.contains(&n.as_bytes()[..n.len() - 1]));
         }
+        assert!(s.insert(b""));
+        assert!(s.contains(b""));
         let cap = (s.table.capacity(), s.arena.capacity(), s.spans.capacity());
-        s.clear();
-        assert!(!s.contains("name_1", "_total"));
-        for i in 0..1000 {
-            s.insert(&format!("name_{i}"), "_total");
+        for _ in 0..3 {
+            s.clear();
+            assert!(!s.contains(b"name_1_total"));
+            assert!(!s.contains(b""));
+            for i in 0..1000 {
+                assert!(s.insert(format!("name_{i}_total").as_bytes()));
+            }
         }
         assert_eq!(
             cap,
             (s.table.capacity(), s.arena.capacity(), s.spans.capacity())
         );
+        s.generation = u32::MAX;
+        s.clear();
+        assert_eq!(s.generation, 1);
+        assert!(!s.contains(b"name_1_total"));
     }
 
     #[test]
