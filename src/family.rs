@@ -386,10 +386,10 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             return None;
         }
         // Grow (or create) so the table stays at most half full.
-        // SAFETY: as above.
         let cap = if t.is_null() {
             0
         } else {
+            // SAFETY: as above.
             unsafe { &*t }.slots.len()
         };
         if (w.order.len() + 1) * 2 > cap {

@@ -245,10 +245,13 @@ fn meta(name: &str, input: &mut Input<'_>) -> Meta {
     Meta::try_new(name.to_owned(), help).unwrap_or_else(|_| Meta::new("unreachable", ""))
 }
 
+type Pairs = Vec<(String, String)>;
+type ModelFamily = (Meta, Kind, Vec<(Pairs, Raw)>);
+
 /// The registry as a walk reports it.
 #[derive(Default)]
 struct Model {
-    families: Vec<(Meta, Kind, Vec<(Vec<(String, String)>, Raw)>)>,
+    families: Vec<ModelFamily>,
     buf: Vec<u64>,
 }
 
@@ -356,8 +359,12 @@ fn expected(model: &Model, format: Format, prefix: &str) -> Exposition {
                     && seen.insert(n.as_str())
                     && !(ty == Type::Histogram && n == "le")
             });
+            let histogram = matches!(raw, Raw::Histogram { .. });
+            if !labels_ok || histogram != (ty == Type::Histogram) {
+                continue;
+            }
             // A label set reported twice: the first one stands.
-            if !labels_ok || !written.insert(labels) {
+            if !written.insert(labels) {
                 continue;
             }
             let scalar = |value| Sample {
@@ -408,7 +415,8 @@ fn expected(model: &Model, format: Format, prefix: &str) -> Exposition {
                 (Raw::Histogram { .. }, _) | (_, Type::Histogram) => {}
                 (Raw::Info, _) => fam.samples.push(scalar(Number::Int(1))),
                 (Raw::Scalar(_), Type::Info) => {}
-                (Raw::Scalar(v), Type::Counter) if om && !(v.as_f64() >= 0.0) => {}
+                (Raw::Scalar(v), Type::Counter)
+                    if om && (v.as_f64().is_nan() || v.as_f64() < 0.0) => {}
                 (Raw::Scalar(v), _) => fam.samples.push(scalar(*v)),
             }
         }
@@ -418,7 +426,7 @@ fn expected(model: &Model, format: Format, prefix: &str) -> Exposition {
 }
 
 /// Every sample as (name, labels, value), for comparing the two formats.
-fn samples(e: &Exposition) -> Vec<(String, Vec<(String, String)>, String)> {
+fn samples(e: &Exposition) -> Vec<(String, Pairs, String)> {
     e.families
         .iter()
         .flat_map(|f| &f.samples)

@@ -2,6 +2,8 @@
 //! same property checks the fuzz targets run, then a few thousand
 //! pseudo-random inputs, on the stable toolchain.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
 use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) -> usize {

@@ -354,9 +354,7 @@ impl Parser {
     }
 
     fn sample(&mut self, line: &str) -> Res<()> {
-        let name_end = line
-            .find(|c: char| c == '{' || c == ' ')
-            .ok_or("sample without value")?;
+        let name_end = line.find(['{', ' ']).ok_or("sample without value")?;
         let (name, rest) = line.split_at(name_end);
         if !is_valid_metric_name(name) {
             return Err("invalid sample name");
@@ -391,16 +389,14 @@ impl Parser {
         let kind = self.current()?.kind;
         match kind {
             Type::Histogram => self.histogram_sample(suffix, &labels, value)?,
-            Type::Counter if format == Format::OpenMetrics => {
-                if suffix == "_total" && !(value.as_f64() >= 0.0) {
-                    return Err("counter total NaN or negative");
-                }
+            Type::Counter
+                if format == Format::OpenMetrics
+                    && suffix == "_total"
+                    && nan_or_negative(value) =>
+            {
+                return Err("counter total NaN or negative");
             }
-            Type::Info => {
-                if value != Number::Int(1) {
-                    return Err("info value is not 1");
-                }
-            }
+            Type::Info if value != Number::Int(1) => return Err("info value is not 1"),
             _ => {}
         }
         self.current()?.samples.push(Sample {
@@ -481,7 +477,7 @@ impl Parser {
                 if g.inf.is_none() || g.sum || g.count {
                     return Err("_sum out of place");
                 }
-                if format == Format::OpenMetrics && (g.negative || !(value.as_f64() >= 0.0)) {
+                if format == Format::OpenMetrics && (g.negative || nan_or_negative(value)) {
                     return Err("_sum NaN or negative, or with buckets below zero");
                 }
                 g.sum = true;
@@ -516,6 +512,11 @@ impl Parser {
         self.groups.insert(g.key);
         Ok(())
     }
+}
+
+fn nan_or_negative(v: Number) -> bool {
+    let v = v.as_f64();
+    v.is_nan() || v < 0.0
 }
 
 /// The suffix by which `name` belongs to family `f`, if it does.

@@ -442,20 +442,23 @@ impl Visitor for Writer<'_> {
         if self.mode == Mode::Skip || self.out.failed() || !self.render_labels(labels) {
             return;
         }
+        // Histogram values belong to histogram families only, in any format.
+        let histogram = matches!(value, Value::Histogram(_));
+        if histogram != (self.mode == Mode::Histogram) {
+            return;
+        }
         // A label set already written in this family (a collector reporting
-        // it twice) would make the exposition invalid: the first one stands.
+        // it twice) would make the exposition invalid: the first one stands,
+        // even where this format cannot carry its value.
         if !self.st.series.insert(&self.st.labels) {
             return;
         }
         let scalar = match value {
             Value::Histogram(h) => {
-                if self.mode == Mode::Histogram {
-                    self.sum_allowed = h.bounds().first().is_none_or(|b| *b >= 0.0);
-                    self.histogram(h);
-                }
+                self.sum_allowed = h.bounds().first().is_none_or(|b| *b >= 0.0);
+                self.histogram(h);
                 return;
             }
-            _ if self.mode == Mode::Histogram => return,
             Value::Info => Scalar::U(1),
             _ if self.mode == Mode::Info => return,
             Value::Counter(v) => Scalar::U(v),
