@@ -15,8 +15,10 @@
 //!    (see [`ShardInfo`] and `docs/design.md`): a load and a store, no `lock`
 //!    prefix, no shared cache line.
 //! 4. **Scrape**: a [`Registry`] walks its families in a deterministic order
-//!    through the [`Visitor`] interface without allocating; the encoder writes
-//!    them as OpenMetrics or Prometheus text.
+//!    through the [`Visitor`] interface without allocating; an [`Encoder`]
+//!    writes them as OpenMetrics or Prometheus text, in the [`Format`] the
+//!    scraper's `Accept` header asks for, without allocating either once its
+//!    buffers have grown (see [`encoding`]).
 //!
 //! ```
 //! use nanometrics::{declare, label_enum, Counter, Family, Gauge, Histogram, DEFAULT_BUCKETS};
