@@ -20,10 +20,12 @@
 //! assert_eq!(format.content_type(), "application/openmetrics-text; version=1.0.0; charset=utf-8");
 //! assert_eq!(
 //!     String::from_utf8(body).unwrap(),
-//!     "# TYPE soketi_messages_sent counter\n\
-//!      # HELP soketi_messages_sent Messages sent.\n\
-//!      soketi_messages_sent_total 3\n\
-//!      # EOF\n"
+//!     concat!(
+//!         "# TYPE soketi_messages_sent counter\n",
+//!         "# HELP soketi_messages_sent Messages sent.\n",
+//!         "soketi_messages_sent_total 3\n",
+//!         "# EOF\n",
+//!     )
 //! );
 //! ```
 //!
@@ -199,10 +201,12 @@ const STREAM_BUF: usize = 32 * 1024;
 /// let mut body = Vec::new();
 /// enc.encode(&r, Format::Prometheus, &mut body);
 /// assert_eq!(
-///     body,
-///     b"# HELP connected The number of currently connected sockets.\n\
-///       # TYPE connected gauge\n\
-///       connected 7\n"
+///     String::from_utf8(body).unwrap(),
+///     concat!(
+///         "# HELP connected The number of currently connected sockets.\n",
+///         "# TYPE connected gauge\n",
+///         "connected 7\n",
+///     )
 /// );
 /// ```
 #[derive(Default)]
