@@ -15,8 +15,10 @@
 //!    (see [`ShardInfo`] and `docs/design.md`): a load and a store, no `lock`
 //!    prefix, no shared cache line.
 //! 4. **Scrape**: a [`Registry`] walks its families in a deterministic order
-//!    through the [`Visitor`] interface without allocating; the encoder writes
-//!    them as OpenMetrics or Prometheus text.
+//!    through the [`Visitor`] interface without allocating; an [`Encoder`]
+//!    writes them as OpenMetrics or Prometheus text, in the [`Format`] the
+//!    scraper's `Accept` header asks for, without allocating either once its
+//!    buffers have grown (see [`encoding`]).
 //!
 //! ```
 //! use nanometrics::{declare, label_enum, Counter, Family, Gauge, Histogram, DEFAULT_BUCKETS};
@@ -43,6 +45,7 @@
 #![warn(rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+pub mod encoding;
 mod error;
 #[allow(unsafe_code)]
 mod family;
@@ -56,6 +59,7 @@ mod registry;
 mod shard;
 mod sync;
 
+pub use encoding::{Encoder, Format};
 pub use error::Error;
 pub use family::{
     Family, FamilyKind, DEFAULT_CARDINALITY_LIMIT, DEFAULT_MAX_VALUE_LEN, OVERFLOW_VALUE,
@@ -73,6 +77,9 @@ pub use shard::ShardInfo;
 
 #[doc(hidden)]
 pub use registry::__private;
+
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
