@@ -63,6 +63,27 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// The operating system refused an operation the HTTP responder needs
+    /// (binding its address, starting a thread).
+    Io {
+        /// What was being done (`bind 127.0.0.1:9601`).
+        context: String,
+        /// The kind of the underlying `std::io::Error`.
+        kind: std::io::ErrorKind,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// An [`Error::Io`] for `error` while doing `context`.
+    pub(crate) fn io(context: impl Into<String>, error: &std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -87,6 +108,9 @@ impl fmt::Display for Error {
                 write!(f, "no room left in the shard table for `{metric}`")
             }
             Error::Config { key, value, reason } => write!(f, "{key}={value:?}: {reason}"),
+            Error::Io {
+                context, message, ..
+            } => write!(f, "{context}: {message}"),
         }
     }
 }

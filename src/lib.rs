@@ -43,9 +43,15 @@
 #![warn(rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(all(feature = "http", not(nanometrics_loom)))]
+pub mod config;
 mod error;
 #[allow(unsafe_code)]
 mod family;
+#[doc(hidden)]
+pub mod fuzz;
+#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
+pub mod http;
 mod label;
 pub mod metric;
 pub mod name;
