@@ -730,7 +730,7 @@ fn parse_host(v: &str) -> Option<IpAddr> {
 /// Standard base64 with padding (RFC 4648 §4), appended to `out`.
 pub(crate) fn base64_encode(input: &[u8], out: &mut String) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sym = |i: u32| char::from(ALPHABET[(i & 63) as usize]);
+    let sym = |i: u32| char::from(ALPHABET.get((i & 63) as usize).copied().unwrap_or(b'='));
     for chunk in input.chunks(3) {
         let (a, b, c) = match *chunk {
             [a, b, c] => (a, Some(b), Some(c)),

@@ -1,6 +1,8 @@
 //! The HTTP responder over real sockets on 127.0.0.1 (and ::1), ephemeral
 //! ports only. Every loop here is bounded in count and time.
 #![cfg(all(feature = "http", unix))]
+// Helpers outside #[test] fns panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

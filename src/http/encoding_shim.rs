@@ -30,6 +30,7 @@ impl Format {
 pub(crate) struct Encoder {
     prefix: String,
     buf: Vec<u64>,
+    name: String,
 }
 
 impl Encoder {
@@ -37,6 +38,7 @@ impl Encoder {
         Encoder {
             prefix: String::new(),
             buf: Vec::new(),
+            name: String::new(),
         }
     }
 
@@ -55,7 +57,7 @@ impl Encoder {
             prefix: &'a str,
             out: &'a mut Vec<u8>,
             buf: &'a mut Vec<u64>,
-            name: String,
+            name: &'a mut String,
         }
         impl W<'_> {
             fn line(&mut self, suffix: &str, labels: &Labels<'_>, le: Option<f64>, v: Num) {
@@ -139,7 +141,7 @@ impl Encoder {
             prefix: &self.prefix,
             out,
             buf: &mut self.buf,
-            name: String::new(),
+            name: &mut self.name,
         };
         registry.visit(&mut w);
         if format == Format::OpenMetrics {

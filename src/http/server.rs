@@ -406,10 +406,7 @@ impl Reactor {
 
     /// Writes `self.out` without blocking; whether all of it went.
     fn send(&self, stream: &TcpStream) -> bool {
-        let n = match (&*stream).write(&self.out) {
-            Ok(n) => n,
-            Err(_) => 0,
-        };
+        let n = (&*stream).write(&self.out).unwrap_or_default();
         self.metrics().bytes.inc_by(n as u64);
         n == self.out.len()
     }
