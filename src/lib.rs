@@ -17,6 +17,11 @@
 //! 4. **Scrape**: a [`Registry`] walks its families in a deterministic order
 //!    through the [`Visitor`] interface without allocating; the encoder writes
 //!    them as OpenMetrics or Prometheus text.
+//! 5. **Serve** them with [`http::serve`] (or [`http::serve_global_from_env`]
+//!    with soketi/sockudo's `METRICS_*` variables, see [`config`]): a
+//!    hardened HTTP/1.1 responder on its own threads, `127.0.0.1:9601` by
+//!    default, with an optional IP allow-list, bearer or basic auth, gzip and
+//!    self-metrics (feature `http`, on by default; Unix).
 //!
 //! ```
 //! use nanometrics::{declare, label_enum, Counter, Family, Gauge, Histogram, DEFAULT_BUCKETS};
