@@ -77,6 +77,7 @@ pub enum Error {
 
 impl Error {
     /// An [`Error::Io`] for `error` while doing `context`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn io(context: impl Into<String>, error: &std::io::Error) -> Self {
         Error::Io {
             context: context.into(),

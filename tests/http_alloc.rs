@@ -102,7 +102,10 @@ fn steady_state_scrapes_do_not_allocate() {
             scrape(&mut s, gzip, &mut buf),
         ];
     }
-    assert!(lens[0] > 5_000 && lens[1] < lens[0] / 3, "{lens:?}");
+    assert!(lens[0] > 5_000, "{lens:?}");
+    if cfg!(feature = "gzip") {
+        assert!(lens[1] < lens[0] / 3, "gzipped: {lens:?}");
+    }
     let before = ALLOCS.load(Ordering::Relaxed);
     assert!(before > 0, "the counting allocator counts");
     for _ in 0..50 {

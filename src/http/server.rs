@@ -174,7 +174,6 @@ pub(super) fn start(
             waker: server.waker.try_clone().map_err(|e| spawn_err(&e))?,
             body: Vec::new(),
             head: Vec::new(),
-            #[cfg(feature = "gzip")]
             gzip: Gzip::new(),
         };
         let t = std::thread::Builder::new()
@@ -701,7 +700,6 @@ struct Worker {
     encoder: Encoder,
     body: Vec<u8>,
     head: Vec<u8>,
-    #[cfg(feature = "gzip")]
     gzip: Gzip,
 }
 
@@ -742,17 +740,11 @@ impl Worker {
         // Holds the registry lock only while encoding into our own buffer.
         self.encoder
             .encode(self.shared.registry, s.format, &mut self.body);
-        let mut payload: &[u8] = &self.body;
-        let mut gzipped = false;
-        #[cfg(feature = "gzip")]
-        if s.gzip
+        let gzipped = s.gzip
             && cfg.gzip
             && self.body.len() >= cfg.gzip_min_bytes
-            && self.gzip.compress(&self.body)
-        {
-            payload = &self.gzip.out;
-            gzipped = true;
-        }
+            && self.gzip.compress(&self.body);
+        let payload: &[u8] = if gzipped { &self.gzip.out } else { &self.body };
         self.head.clear();
         write_scrape_head(s, gzipped, payload.len(), &mut self.head);
         let body = if s.head_only { &[][..] } else { payload };
@@ -861,6 +853,23 @@ impl Gzip {
         self.out
             .extend_from_slice(&(input.len() as u32).to_le_bytes());
         true
+    }
+}
+
+/// Without the `gzip` feature: never compresses.
+#[cfg(not(feature = "gzip"))]
+struct Gzip {
+    out: Vec<u8>,
+}
+
+#[cfg(not(feature = "gzip"))]
+impl Gzip {
+    fn new() -> Self {
+        Gzip { out: Vec::new() }
+    }
+
+    fn compress(&mut self, _input: &[u8]) -> bool {
+        false
     }
 }
 
