@@ -182,7 +182,7 @@ impl SelfMetrics {
     /// The set registered in `registry`, registering one if this is the first
     /// server on it. Refuses if the registry already has a family with one of
     /// these names that is not ours.
-    fn for_registry(registry: &'static Registry) -> Result<&'static SelfMetrics, Error> {
+    pub(crate) fn for_registry(registry: &'static Registry) -> Result<&'static SelfMetrics, Error> {
         static BY_REGISTRY: Mutex<Vec<(usize, &'static SelfMetrics)>> = Mutex::new(Vec::new());
         let mut map = match BY_REGISTRY.lock() {
             Ok(g) => g,
@@ -229,8 +229,7 @@ impl SelfMetrics {
 /// if the prefix is refused by the encoder.
 pub fn serve(config: &HttpConfig, registry: &'static Registry) -> Result<Server, Error> {
     registry.check()?;
-    let metrics = SelfMetrics::for_registry(registry)?;
-    server::start(config.clone(), registry, metrics)
+    server::start(config.clone(), registry)
 }
 
 /// [`serve`] if `config.is_enabled()`, else `Ok(None)`: no socket, no thread.

@@ -128,11 +128,7 @@ fn bind(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-pub(super) fn start(
-    cfg: HttpConfig,
-    registry: &'static Registry,
-    metrics: &'static SelfMetrics,
-) -> Result<Server, Error> {
+pub(super) fn start(cfg: HttpConfig, registry: &'static Registry) -> Result<Server, Error> {
     // Refuse a bad prefix before binding anything.
     new_encoder(&cfg.prefix)?;
     let addr = cfg.bind_addr();
@@ -140,6 +136,9 @@ pub(super) fn start(
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("listener address", &e))?;
+    // Registered once the address is ours, so a failed start leaves the
+    // registry as it was.
+    let metrics = SelfMetrics::for_registry(registry)?;
     let (wake_rx, waker) = UnixStream::pair().map_err(|e| Error::io("waker socket pair", &e))?;
     for s in [&wake_rx, &waker] {
         s.set_nonblocking(true)
@@ -166,21 +165,32 @@ pub(super) fn start(
     };
     let spawn_err = |e: &io::Error| Error::io("spawn responder thread", e);
     for i in 0..workers {
-        let worker = Worker {
-            encoder: new_encoder(&shared.cfg.prefix)?,
-            shared: shared.clone(),
-            jobs: jobs_rx.clone(),
-            returns: ret_tx.clone(),
-            waker: server.waker.try_clone().map_err(|e| spawn_err(&e))?,
-            body: Vec::new(),
-            head: Vec::new(),
-            gzip: Gzip::new(),
-        };
-        let t = std::thread::Builder::new()
-            .name(format!("nanometrics-http-w{i}"))
-            .spawn(move || worker.run())
-            .map_err(|e| spawn_err(&e))?; // `server` drops: stop, join
-        server.threads.push(t);
+        let spawned = new_encoder(&shared.cfg.prefix).and_then(|encoder| {
+            let worker = Worker {
+                encoder,
+                shared: shared.clone(),
+                jobs: jobs_rx.clone(),
+                returns: ret_tx.clone(),
+                waker: server.waker.try_clone().map_err(|e| spawn_err(&e))?,
+                body: Vec::new(),
+                head: Vec::new(),
+                gzip: Gzip::new(),
+            };
+            std::thread::Builder::new()
+                .name(format!("nanometrics-http-w{i}"))
+                .spawn(move || worker.run())
+                .map_err(|e| spawn_err(&e))
+        });
+        match spawned {
+            Ok(t) => server.threads.push(t),
+            Err(e) => {
+                // Disconnect the queue first, so that the workers already
+                // started see it closed and `server`'s drop can join them.
+                drop(jobs_tx);
+                drop(server);
+                return Err(e);
+            }
+        }
     }
     drop(ret_tx);
     let reactor = Reactor {
