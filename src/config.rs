@@ -36,7 +36,7 @@
 //! | [`head_timeout`](HttpConfig::head_timeout) | 5 s | for the whole request head from the connection's first byte (or accept): `408` and close (a silent close if nothing arrived) |
 //! | [`idle_timeout`](HttpConfig::idle_timeout) | 60 s | an idle keep-alive connection is closed |
 //! | [`write_timeout`](HttpConfig::write_timeout) | 10 s | for the whole response: the connection is closed |
-//! | [`workers`](HttpConfig::workers) | 2 | scrape requests wait in a queue of `4 × workers`; past it, `503` |
+//! | [`workers`](HttpConfig::workers) | 2 | each scrape goes to the least busy worker, where up to 4 may wait; past that on every worker, `503` |
 //!
 //! Memory: at most `max_connections × max_head_bytes` for partial request
 //! heads (2 MiB by default; a connection holds a head buffer only while a

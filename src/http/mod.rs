@@ -48,10 +48,10 @@
 //! One poll thread owns the listener and every connection while its request
 //! head is being read: non-blocking sockets, `poll(2)`, a deadline per
 //! connection. It answers every error itself (small responses written without
-//! blocking) and hands each accepted scrape to a pool of worker threads
-//! (default 2) through a bounded queue. A worker encodes the registry into its
-//! own reused buffers (under the registry lock, released before writing),
-//! compresses if asked, writes the response within `write_timeout`, and hands
+//! blocking) and hands each accepted scrape to the least busy of a pool of
+//! worker threads (default 2), through that worker's own bounded queue. A
+//! worker encodes the registry into its own reused buffers (under the
+//! registry lock, released before writing), compresses if asked, writes the response within `write_timeout`, and hands
 //! a kept-alive connection back. So slow or idle clients cost a slot and a few
 //! bytes each, never a thread, and a scrape is served while hundreds of them
 //! are open. Nothing here runs on the threads that record metrics.

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const ACCEPT_BATCH: usize = 64;
 /// Head buffers kept for reuse.
 const POOL_MAX: usize = 32;
+/// Scrapes waiting for each worker (past them, `503`).
+const QUEUE: usize = 4;
 
 /// A running responder. Dropping it (or calling
 /// [`shutdown`](Server::shutdown)) stops it: the listener and every
@@ -145,11 +147,9 @@ pub(super) fn start(cfg: HttpConfig, registry: &'static Registry) -> Result<Serv
             .map_err(|e| Error::io("waker socket pair", &e))?;
     }
     let workers = cfg.workers;
-    let queue = 4 * workers;
-    let (jobs_tx, jobs_rx) = sync_channel::<Job>(queue);
-    // Never full: at most `queue + workers` jobs are out at once.
-    let (ret_tx, ret_rx) = sync_channel::<Returned>(queue + workers);
-    let jobs_rx = Arc::new(Mutex::new(jobs_rx));
+    // Never full: at most QUEUE + 1 jobs per worker are out at once.
+    let (ret_tx, ret_rx) = sync_channel::<Returned>(workers * (QUEUE + 1));
+    let mut links = Vec::with_capacity(workers);
     let shared = Arc::new(Shared {
         cfg,
         registry,
@@ -165,11 +165,16 @@ pub(super) fn start(cfg: HttpConfig, registry: &'static Registry) -> Result<Serv
     };
     let spawn_err = |e: &io::Error| Error::io("spawn responder thread", e);
     for i in 0..workers {
+        // One queue per worker: each blocks only on its own channel, from
+        // its first instant, so nothing in a blocking receive is set up (or
+        // allocated) for the first time in the middle of serving.
+        let (jobs_tx, jobs_rx) = sync_channel::<Job>(QUEUE);
         let spawned = new_encoder(&shared.cfg.prefix).and_then(|encoder| {
             let worker = Worker {
+                id: i,
                 encoder,
                 shared: shared.clone(),
-                jobs: jobs_rx.clone(),
+                jobs: jobs_rx,
                 returns: ret_tx.clone(),
                 waker: server.waker.try_clone().map_err(|e| spawn_err(&e))?,
                 body: Vec::new(),
@@ -182,11 +187,17 @@ pub(super) fn start(cfg: HttpConfig, registry: &'static Registry) -> Result<Serv
                 .map_err(|e| spawn_err(&e))
         });
         match spawned {
-            Ok(t) => server.threads.push(t),
+            Ok(t) => {
+                server.threads.push(t);
+                links.push(Link {
+                    jobs: jobs_tx,
+                    outstanding: 0,
+                });
+            }
             Err(e) => {
-                // Disconnect the queue first, so that the workers already
-                // started see it closed and `server`'s drop can join them.
-                drop(jobs_tx);
+                // Disconnect the queues first, so that the workers already
+                // started see them closed and `server`'s drop can join them.
+                drop(links);
                 drop(server);
                 return Err(e);
             }
@@ -198,7 +209,7 @@ pub(super) fn start(cfg: HttpConfig, registry: &'static Registry) -> Result<Serv
         shared,
         listener,
         wake_rx,
-        jobs: jobs_tx,
+        workers: links,
         returns: ret_rx,
         conns: Vec::new(),
         free: Vec::new(),
@@ -284,18 +295,25 @@ struct Job {
     scrape: Scrape,
 }
 
-enum Returned {
-    /// Served; keep it open.
-    Alive(Conn),
-    /// Served (or failed) and closed.
-    Closed,
+struct Returned {
+    /// The worker that served it.
+    worker: usize,
+    /// The connection, if it stays open.
+    conn: Option<Conn>,
+}
+
+/// The poll thread's end of one worker's queue.
+struct Link {
+    jobs: SyncSender<Job>,
+    /// Jobs sent and not yet returned (queued or being served).
+    outstanding: usize,
 }
 
 struct Reactor {
     shared: Arc<Shared>,
     listener: TcpListener,
     wake_rx: UnixStream,
-    jobs: SyncSender<Job>,
+    workers: Vec<Link>,
     returns: Receiver<Returned>,
     /// Connections held here (none while a worker has them).
     conns: Vec<Option<Conn>>,
@@ -432,7 +450,10 @@ impl Reactor {
     fn take_returns(&mut self, now: Instant) {
         while let Ok(r) = self.returns.try_recv() {
             self.in_flight = self.in_flight.saturating_sub(1);
-            if let Returned::Alive(mut c) = r {
+            if let Some(w) = self.workers.get_mut(r.worker) {
+                w.outstanding = w.outstanding.saturating_sub(1);
+            }
+            if let Some(mut c) = r.conn {
                 let cfg = &self.shared.cfg;
                 (c.state, c.deadline) = if c.filled > 0 {
                     (State::Head, now + cfg.head_timeout)
@@ -617,8 +638,24 @@ impl Reactor {
                 Decision::Scrape(scrape) => {
                     self.consume(i, scrape.len, now);
                     let Some(conn) = self.remove(i) else { return };
-                    match self.jobs.try_send(Job { conn, scrape }) {
-                        Ok(()) => self.in_flight += 1,
+                    // The least busy worker; a worker stuck on a slow
+                    // reader gets no more work while another is free.
+                    let link = self
+                        .workers
+                        .iter_mut()
+                        .filter(|w| w.outstanding <= QUEUE)
+                        .min_by_key(|w| w.outstanding);
+                    let Some(link) = link else {
+                        self.refuse(&conn.stream, Reason::Busy);
+                        let mut conn = conn;
+                        self.recycle(conn.buf.take());
+                        return;
+                    };
+                    match link.jobs.try_send(Job { conn, scrape }) {
+                        Ok(()) => {
+                            link.outstanding += 1;
+                            self.in_flight += 1;
+                        }
                         Err(TrySendError::Full(mut job)) => {
                             self.refuse(&job.conn.stream, Reason::Busy);
                             self.recycle(job.conn.buf.take());
@@ -703,8 +740,9 @@ impl Reactor {
 }
 
 struct Worker {
+    id: usize,
     shared: Arc<Shared>,
-    jobs: Arc<Mutex<Receiver<Job>>>,
+    jobs: Receiver<Job>,
     returns: SyncSender<Returned>,
     waker: UnixStream,
     encoder: Encoder,
@@ -716,24 +754,15 @@ struct Worker {
 impl Worker {
     fn run(mut self) {
         loop {
-            let job = {
-                let rx = match self.jobs.lock() {
-                    Ok(g) => g,
-                    Err(p) => p.into_inner(),
-                };
-                rx.recv()
-            };
-            let Ok(job) = job else { return };
+            let Ok(job) = self.jobs.recv() else { return };
             if self.shared.stopping() {
                 continue; // drops (closes) the connection
             }
             let Job { conn, scrape } = job;
             let keep = self.serve(&conn, &scrape);
-            let msg = if keep {
-                Returned::Alive(conn)
-            } else {
-                drop(conn);
-                Returned::Closed
+            let msg = Returned {
+                worker: self.id,
+                conn: keep.then_some(conn),
             };
             if self.returns.send(msg).is_ok() {
                 wake(&self.waker);
