@@ -54,6 +54,13 @@ pub enum Error {
         /// The metric that asked.
         metric: String,
     },
+    /// An encoder name prefix (`METRICS_PROMETHEUS_PREFIX`) that would make
+    /// metric names invalid: it must match `[a-zA-Z_:][a-zA-Z0-9_:]*` or be
+    /// empty.
+    InvalidPrefix {
+        /// The prefix as given.
+        prefix: String,
+    },
     /// A configuration value that could not be used.
     Config {
         /// The setting (environment variable or builder option).
@@ -108,6 +115,10 @@ impl fmt::Display for Error {
             Error::CellsExhausted { metric } => {
                 write!(f, "no room left in the shard table for `{metric}`")
             }
+            Error::InvalidPrefix { prefix } => write!(
+                f,
+                "invalid metric name prefix {prefix:?}: expected [a-zA-Z_:][a-zA-Z0-9_:]* or empty"
+            ),
             Error::Config { key, value, reason } => write!(f, "{key}={value:?}: {reason}"),
             Error::Io {
                 context, message, ..

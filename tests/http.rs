@@ -180,6 +180,35 @@ fn get_200_with_exact_headers() {
 }
 
 #[test]
+fn format_follows_accept() {
+    let (_s, addr) = serve(local(), known());
+    // What Prometheus 2.x sends: OpenMetrics first.
+    let prom = b"GET /metrics HTTP/1.1\r\nHost: t\r\nAccept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\n\r\n";
+    let r = get(addr, prom);
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert_eq!(
+        r.header("Content-Length").unwrap(),
+        r.body.len().to_string()
+    );
+    assert!(r.text().ends_with("# EOF\n"), "{}", r.text());
+    assert!(r.text().contains("# TYPE known counter\n"), "{}", r.text());
+    assert!(r.text().contains("\nknown_total 42\n"));
+    // Text preferred by q, or nothing said: Prometheus text 0.0.4.
+    let text = b"GET /metrics HTTP/1.1\r\nHost: t\r\nAccept: text/plain;version=0.0.4;q=0.9,application/openmetrics-text;q=0.5\r\n\r\n";
+    for req in [&text[..], GET] {
+        let r = get(addr, req);
+        assert_eq!(
+            r.header("Content-Type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        assert!(!r.text().contains("# EOF"));
+    }
+}
+
+#[test]
 fn head_has_the_get_headers_and_no_body() {
     let (_s, addr) = serve(local(), known());
     let mut c = connect(addr);

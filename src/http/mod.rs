@@ -75,7 +75,6 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub(crate) mod auth;
-mod encoding_shim;
 pub(crate) mod request;
 mod server;
 
@@ -88,7 +87,7 @@ use crate::{Error, Metric};
 pub use crate::config::{HttpConfig, IpNet};
 pub use server::Server;
 
-pub(crate) use encoding_shim::{Encoder, Format};
+pub(crate) use crate::encoding::{Encoder, Format};
 
 crate::label_enum! {
     /// Why a request or connection was refused (`nanometrics_http_rejected_total`).

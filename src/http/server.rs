@@ -109,7 +109,7 @@ fn new_encoder(prefix: &str) -> Result<Encoder, Error> {
     if prefix.is_empty() {
         Ok(e)
     } else {
-        e.with_prefix(prefix)
+        e.with_prefix(prefix.to_owned())
     }
 }
 
