@@ -19,6 +19,11 @@
 //!    writes them as OpenMetrics or Prometheus text, in the [`Format`] the
 //!    scraper's `Accept` header asks for, without allocating either once its
 //!    buffers have grown (see [`encoding`]).
+//! 5. **Serve** them with [`http::serve`] (or [`http::serve_global_from_env`]
+//!    with soketi/sockudo's `METRICS_*` variables, see [`config`]): a
+//!    hardened HTTP/1.1 responder on its own threads, `127.0.0.1:9601` by
+//!    default, with an optional IP allow-list, bearer or basic auth, gzip and
+//!    self-metrics (feature `http`, on by default; Unix).
 //!
 //! ```
 //! use nanometrics::{declare, label_enum, Counter, Family, Gauge, Histogram, DEFAULT_BUCKETS};
@@ -45,10 +50,14 @@
 #![warn(rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(all(feature = "http", not(nanometrics_loom)))]
+pub mod config;
 pub mod encoding;
 mod error;
 #[allow(unsafe_code)]
 mod family;
+#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
+pub mod http;
 mod label;
 pub mod metric;
 pub mod name;
