@@ -67,8 +67,8 @@ pub use metric::{
     Histogram, HistogramRef, HistogramTimer, HistogramTotals, HistogramView, Info, Kind, Meta,
     Metric, StartTime, Value, Visitor,
 };
-pub use registry::{global, Collector, Registry, OVERFLOW_FAMILY};
 pub use process::ProcessCollector;
+pub use registry::{global, Collector, Registry, OVERFLOW_FAMILY};
 pub use shard::ShardInfo;
 
 #[doc(hidden)]

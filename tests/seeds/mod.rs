@@ -3,7 +3,7 @@
 //! a fresh registry and filled with values. Shared by `tests/seed_sets.rs` and
 //! `examples/seed_exposition.rs` (which the conformance stage feeds to promtool
 //! and the Python parsers).
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
 
