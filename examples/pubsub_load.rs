@@ -16,7 +16,7 @@
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -108,9 +108,10 @@ fn channel_name(i: usize) -> String {
     }
 }
 
-fn epoch() -> Instant {
-    static E: OnceLock<Instant> = OnceLock::new();
-    *E.get_or_init(Instant::now)
+/// The wall clock in Unix nanoseconds: the server reads publish times from
+/// payloads, so both processes must use the same clock.
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Latency histogram: 8 buckets per power of two of nanoseconds (≤ 9% error).
@@ -233,7 +234,6 @@ fn main() {
 }
 
 fn run(o: Opts) -> Result<(), String> {
-    epoch();
     let totals = Arc::new(Totals::default());
     let stop_reading = Arc::new(AtomicBool::new(false));
     let latency = Arc::new(Mutex::new(Latency::new()));
@@ -263,7 +263,7 @@ fn run(o: Opts) -> Result<(), String> {
                             .next()
                             .and_then(|t| t.parse::<u64>().ok())
                         {
-                            let now = epoch().elapsed().as_nanos() as u64;
+                            let now = unix_nanos();
                             local.record(now.saturating_sub(ts));
                             totals.delivered.fetch_add(1, Ordering::Relaxed);
                         }
@@ -357,7 +357,7 @@ fn run(o: Opts) -> Result<(), String> {
                 }
                 ch = (ch + 1) % channels;
                 buf.clear();
-                let ts = epoch().elapsed().as_nanos() as u64;
+                let ts = unix_nanos();
                 buf.push_str("PUB ");
                 buf.push_str(&channel_name(ch));
                 buf.push(' ');

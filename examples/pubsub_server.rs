@@ -16,6 +16,12 @@
 //! | `SUB <channel>` | subscribes; `private-*` and `presence-*` names are private and presence channels |
 //! | `UNSUB <channel>` | unsubscribes |
 //! | `PUB <channel> <payload>` | sends `MSG <channel> <payload>` to every subscriber (no reply unless an error) |
+//!
+//! The fan-out latency histogram observes, for every delivery, the time from
+//! the publish to the write to that subscriber. The publish time is the
+//! publisher's clock when the payload ends in ` <unix-nanoseconds>` within a
+//! minute of the server's clock (as `pubsub_load` sends), else the moment the
+//! server read the line.
 //! | `PING` | `PONG` |
 //!
 //! Environment: `PORT` (6001), `PUBSUB_RATE_LIMIT` (publishes per second per
@@ -107,7 +113,7 @@ declare! {
     static FANOUT: Histogram = Histogram::from_meta(
         Meta::with_unit(
             "message_fanout_seconds",
-            "Time to deliver one published message to every subscriber.",
+            "Time from a publish to its delivery to one subscriber.",
             "seconds",
         ),
         &FANOUT_BUCKETS,
@@ -222,9 +228,9 @@ impl Hub {
     }
 
     /// Sends `line` to every subscriber of `channel`; returns how many got it.
-    fn publish(&self, app: &Arc<str>, channel: &str, line: &[u8]) -> usize {
+    /// `origin` is the publish time in Unix nanoseconds.
+    fn publish(&self, app: &Arc<str>, channel: &str, line: &[u8], origin: u64) -> usize {
         let kind = ChannelType::of(channel);
-        let start = Instant::now();
         let subscribers: Vec<Arc<Conn>> = {
             let map = match self.channels.read() {
                 Ok(m) => m,
@@ -239,10 +245,10 @@ impl Hub {
         for s in &subscribers {
             if s.send(line).is_ok() {
                 rec!(s.sent[kind as usize].inc());
+                rec!(FANOUT.observe(unix_nanos().saturating_sub(origin) as f64 / 1e9));
                 delivered += 1;
             }
         }
-        rec!(FANOUT.observe(start.elapsed().as_secs_f64()));
         delivered
     }
 }
@@ -363,6 +369,13 @@ fn handle(hub: Arc<Hub>, stream: TcpStream, id: u64, rate: f64) -> io::Result<()
             "PUB" => match rest.split_once(' ') {
                 Some((channel, payload)) if !channel.is_empty() => {
                     let kind = ChannelType::of(channel) as usize;
+                    let now = unix_nanos();
+                    let origin = payload
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .filter(|t| t.abs_diff(now) < 60_000_000_000)
+                        .unwrap_or(now);
                     rec!(received[kind].inc());
                     if limit.allow() {
                         rec!(broadcast[kind].inc());
@@ -372,7 +385,7 @@ fn handle(hub: Arc<Hub>, stream: TcpStream, id: u64, rate: f64) -> io::Result<()
                         msg.push(b' ');
                         msg.extend_from_slice(payload.as_bytes());
                         msg.push(b'\n');
-                        hub.publish(&app, channel, &msg);
+                        hub.publish(&app, channel, &msg, origin);
                         continue;
                     }
                     b"ERR rate limited\n"
@@ -389,6 +402,11 @@ fn handle(hub: Arc<Hub>, stream: TcpStream, id: u64, rate: f64) -> io::Result<()
         hub.unsubscribe(&app, &ch, id);
     }
     result
+}
+
+/// The wall clock in Unix nanoseconds (shared by processes on one host).
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 extern "C" fn on_signal(_: libc::c_int) {
