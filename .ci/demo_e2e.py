@@ -105,8 +105,8 @@ def main():
         time.sleep(0.5)
 
     load = subprocess.run(
-        [f"{BIN}/pubsub_load", "--addr", f"127.0.0.1:{app_port}", "--connections", "12",
-         "--channels", "6", "--publishers", "2", "--rate", "3000", "--duration", "6", "--app", "e2e"],
+        [f"{BIN}/pubsub_load", "--addr", f"127.0.0.1:{app_port}", "--connections", "6",
+         "--channels", "3", "--publishers", "2", "--rate", "2000", "--duration", "6", "--app", "e2e"],
         capture_output=True, text=True, timeout=120,
     )
     print(load.stdout)

@@ -111,7 +111,9 @@ fn channel_name(i: usize) -> String {
 /// The wall clock in Unix nanoseconds: the server reads publish times from
 /// payloads, so both processes must use the same clock.
 fn unix_nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Latency histogram: 8 buckets per power of two of nanoseconds (≤ 9% error).

@@ -38,9 +38,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nanometrics::config::HttpConfig;
+use nanometrics::http::Server;
 use nanometrics::{
     build_info, declare, label_enum, Counter, CounterRef, Family, Gauge, Histogram, Info, Meta,
-    StartTime,
+    ProcessCollector, StartTime,
 };
 
 label_enum! {
@@ -406,7 +408,9 @@ fn handle(hub: Arc<Hub>, stream: TcpStream, id: u64, rate: f64) -> io::Result<()
 
 /// The wall clock in Unix nanoseconds (shared by processes on one host).
 fn unix_nanos() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 extern "C" fn on_signal(_: libc::c_int) {
@@ -435,6 +439,29 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, String> {
             .parse()
             .map_err(|_| format!("{key}={v:?} is not a valid value")),
     }
+}
+
+/// Serves the global registry on `/metrics` as the `METRICS_*` environment
+/// says, with the `pubsub_` prefix unless `METRICS_PROMETHEUS_PREFIX` (or
+/// sockudo's `PROMETHEUS_METRICS_PREFIX`) says otherwise. `None` when
+/// `METRICS_ENABLED=false`.
+fn start_metrics() -> Result<Option<Server>, String> {
+    let config = HttpConfig::new()
+        .prefix("pubsub_")
+        .and_then(HttpConfig::with_env)
+        .map_err(|e| e.to_string())?;
+    nanometrics::global().register_collector(ProcessCollector::new());
+    let server = nanometrics::http::serve_if_enabled(&config, nanometrics::global())
+        .map_err(|e| e.to_string())?;
+    match &server {
+        Some(s) => println!(
+            "pubsub_server: metrics on http://{}{}",
+            s.local_addr(),
+            config.get_path()
+        ),
+        None => println!("pubsub_server: METRICS_ENABLED=false, not serving metrics"),
+    }
+    Ok(server)
 }
 
 fn main() {
