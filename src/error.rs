@@ -54,6 +54,13 @@ pub enum Error {
         /// The metric that asked.
         metric: String,
     },
+    /// An encoder name prefix (`METRICS_PROMETHEUS_PREFIX`) that would make
+    /// metric names invalid: it must match `[a-zA-Z_:][a-zA-Z0-9_:]*` or be
+    /// empty.
+    InvalidPrefix {
+        /// The prefix as given.
+        prefix: String,
+    },
     /// A configuration value that could not be used.
     Config {
         /// The setting (environment variable or builder option).
@@ -63,6 +70,28 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// The operating system refused an operation the HTTP responder needs
+    /// (binding its address, starting a thread).
+    Io {
+        /// What was being done (`bind 127.0.0.1:9601`).
+        context: String,
+        /// The kind of the underlying `std::io::Error`.
+        kind: std::io::ErrorKind,
+        /// Its message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// An [`Error::Io`] for `error` while doing `context`.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn io(context: impl Into<String>, error: &std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -86,7 +115,14 @@ impl fmt::Display for Error {
             Error::CellsExhausted { metric } => {
                 write!(f, "no room left in the shard table for `{metric}`")
             }
+            Error::InvalidPrefix { prefix } => write!(
+                f,
+                "invalid metric name prefix {prefix:?}: expected [a-zA-Z_:][a-zA-Z0-9_:]* or empty"
+            ),
             Error::Config { key, value, reason } => write!(f, "{key}={value:?}: {reason}"),
+            Error::Io {
+                context, message, ..
+            } => write!(f, "{context}: {message}"),
         }
     }
 }

@@ -15,8 +15,15 @@
 //!    (see [`ShardInfo`] and `docs/design.md`): a load and a store, no `lock`
 //!    prefix, no shared cache line.
 //! 4. **Scrape**: a [`Registry`] walks its families in a deterministic order
-//!    through the [`Visitor`] interface without allocating; the encoder writes
-//!    them as OpenMetrics or Prometheus text.
+//!    through the [`Visitor`] interface without allocating; an [`Encoder`]
+//!    writes them as OpenMetrics or Prometheus text, in the [`Format`] the
+//!    scraper's `Accept` header asks for, without allocating either once its
+//!    buffers have grown (see [`encoding`]).
+//! 5. **Serve** them with [`http::serve`] (or [`http::serve_global_from_env`]
+//!    with soketi/sockudo's `METRICS_*` variables, see [`config`]): a
+//!    hardened HTTP/1.1 responder on its own threads, `127.0.0.1:9601` by
+//!    default, with an optional IP allow-list, bearer or basic auth, gzip and
+//!    self-metrics (feature `http`, on by default; Unix).
 //!
 //! ```
 //! use nanometrics::{declare, label_enum, Counter, Family, Gauge, Histogram, DEFAULT_BUCKETS};
@@ -43,9 +50,14 @@
 #![warn(rust_2018_idioms)]
 #![doc(test(attr(deny(warnings))))]
 
+#[cfg(all(feature = "http", not(nanometrics_loom)))]
+pub mod config;
+pub mod encoding;
 mod error;
 #[allow(unsafe_code)]
 mod family;
+#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
+pub mod http;
 mod label;
 pub mod metric;
 pub mod name;
@@ -56,6 +68,7 @@ mod registry;
 mod shard;
 mod sync;
 
+pub use encoding::{Encoder, Format};
 pub use error::Error;
 pub use family::{
     Family, FamilyKind, DEFAULT_CARDINALITY_LIMIT, DEFAULT_MAX_VALUE_LEN, OVERFLOW_VALUE,
@@ -67,12 +80,15 @@ pub use metric::{
     Histogram, HistogramRef, HistogramTimer, HistogramTotals, HistogramView, Info, Kind, Meta,
     Metric, StartTime, Value, Visitor,
 };
-pub use registry::{global, Collector, Registry, OVERFLOW_FAMILY};
 pub use process::ProcessCollector;
+pub use registry::{global, Collector, Registry, OVERFLOW_FAMILY};
 pub use shard::ShardInfo;
 
 #[doc(hidden)]
 pub use registry::__private;
+
+#[doc(hidden)]
+pub mod fuzz;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

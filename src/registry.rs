@@ -17,6 +17,9 @@ use crate::metric::{Kind, Meta, Metric, Value, Visitor};
 use crate::sync::{lock, Arc, Mutex};
 use crate::Error;
 
+/// Sample-name suffixes a histogram family owns.
+const HISTOGRAM_SUFFIXES: [&str; 4] = ["_bucket", "_count", "_sum", "_created"];
+
 /// Name of the family counting lookups sent to overflow series.
 pub const OVERFLOW_FAMILY: &str = "nanometrics_label_overflow_total";
 
@@ -114,10 +117,35 @@ impl Registry {
             });
         }
         let mut inner = lock(&self.inner);
-        match inner
-            .metrics
-            .binary_search_by(|e| e.get().meta().name().cmp(name))
-        {
+        let find = |n: &str| {
+            inner
+                .metrics
+                .binary_search_by(|e| e.get().meta().name().cmp(n))
+        };
+        // A histogram `h` owns the sample names h_bucket, h_count, h_sum and
+        // h_created: a family with one of those names would collide with its
+        // samples in every scrape.
+        let clash = if m.kind() == Kind::Histogram {
+            HISTOGRAM_SUFFIXES.iter().any(|sfx| {
+                let mut n = String::with_capacity(name.len() + sfx.len());
+                n.push_str(name);
+                n.push_str(sfx);
+                find(&n).is_ok()
+            })
+        } else {
+            HISTOGRAM_SUFFIXES.iter().any(|sfx| {
+                name.strip_suffix(sfx)
+                    .and_then(|base| find(base).ok())
+                    .and_then(|i| inner.metrics.get(i))
+                    .is_some_and(|e| e.get().kind() == Kind::Histogram)
+            })
+        };
+        if clash {
+            return Err(Error::Duplicate {
+                name: name.to_owned(),
+            });
+        }
+        match find(name) {
             Ok(_) => Err(Error::Duplicate {
                 name: name.to_owned(),
             }),
@@ -294,6 +322,11 @@ pub(crate) mod tests {
     use super::*;
     use crate::{Counter, Family, Gauge, Histogram};
 
+    #[allow(clippy::expect_used)]
+    fn counter_named(name: &str) -> Counter {
+        Counter::from_meta(Meta::try_new(name.to_owned(), "").expect("valid name"))
+    }
+
     /// A visitor that records `name{labels}` → value (histograms: count).
     #[derive(Default)]
     pub(crate) struct Collect {
@@ -363,6 +396,31 @@ pub(crate) mod tests {
         r.register(Gauge::new("sessions", "")).unwrap();
         r.register(Counter::new("sessions_total", "")).unwrap();
         assert_eq!(r.len(), 4);
+    }
+
+    #[test]
+    fn histogram_sample_names_are_reserved() {
+        let r = Registry::new();
+        r.register(Histogram::new("rpc_seconds", "", &[1.0]))
+            .unwrap();
+        for n in [
+            "rpc_seconds_bucket",
+            "rpc_seconds_count",
+            "rpc_seconds_sum",
+            "rpc_seconds_created",
+        ] {
+            assert_eq!(
+                r.register(counter_named(n)).unwrap_err(),
+                Error::Duplicate { name: n.into() }
+            );
+        }
+        let r = Registry::new();
+        r.register(Gauge::new("lat_count", "")).unwrap();
+        assert!(
+            r.register(Histogram::new("lat", "", &[1.0])).is_err(),
+            "the other order too"
+        );
+        assert!(r.register(Gauge::new("lat_counts", "")).is_ok());
     }
 
     #[test]

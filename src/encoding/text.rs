@@ -1,0 +1,645 @@
+//! The writer: a [`Visitor`] that turns a registry walk into exposition text.
+//!
+//! Per family it decides once (in [`Visitor::family`]) how the family is
+//! written in the requested format and claims the sample names it will use;
+//! per series it checks the labels, renders them once into a scratch buffer,
+//! and writes the sample lines. See `docs/exposition-format.md` for the rules.
+
+#![deny(clippy::indexing_slicing)]
+
+use std::io;
+
+use super::number;
+use super::Format;
+use crate::label::Labels;
+use crate::metric::{HistogramView, Kind, Meta, Value, Visitor};
+use crate::name::is_valid_label_name;
+
+/// Scratch space kept by the [`Encoder`](super::Encoder) between scrapes.
+#[derive(Default)]
+pub(crate) struct State {
+    /// Cumulative bucket counts of the histogram series being written.
+    buckets: Vec<u64>,
+    /// Sample and family names claimed so far in this exposition.
+    names: KeySet,
+    /// Rendered label sets written so far in the current family.
+    series: KeySet,
+    /// Scratch for building a name to look up.
+    key: Vec<u8>,
+    /// The current family's name as declared (without prefix).
+    family: String,
+    /// The current series' labels, rendered: `a="x",b="y"`.
+    labels: Vec<u8>,
+    /// The current series' label names, each followed by 0xFF, to find repeats.
+    label_names: Vec<u8>,
+}
+
+/// Where the text goes: a caller's `Vec`, or a fixed buffer drained into an
+/// `io::Write` whenever the next piece would not fit.
+pub(crate) struct Out<'a> {
+    buf: &'a mut Vec<u8>,
+    sink: Option<&'a mut dyn io::Write>,
+    limit: usize,
+    error: Option<io::Error>,
+}
+
+impl<'a> Out<'a> {
+    /// Appends to `buf`, growing it as needed.
+    pub(crate) fn vec(buf: &'a mut Vec<u8>) -> Self {
+        Self {
+            buf,
+            sink: None,
+            limit: usize::MAX,
+            error: None,
+        }
+    }
+
+    /// Fills `buf` up to `limit` bytes, then drains it into `sink`.
+    pub(crate) fn streaming(
+        buf: &'a mut Vec<u8>,
+        sink: &'a mut dyn io::Write,
+        limit: usize,
+    ) -> Self {
+        Self {
+            buf,
+            sink: Some(sink),
+            limit,
+            error: None,
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        if self.sink.is_some() && bytes.len() > self.limit.saturating_sub(self.buf.len()) {
+            self.spill(bytes);
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    #[cold]
+    fn spill(&mut self, bytes: &[u8]) {
+        self.drain();
+        if bytes.len() > self.limit {
+            // Larger than the whole buffer: write it through.
+            if let (Some(sink), None) = (self.sink.as_mut(), &self.error) {
+                if let Err(e) = sink.write_all(bytes) {
+                    self.error = Some(e);
+                }
+            }
+        } else if self.error.is_none() {
+            self.buf.extend_from_slice(bytes);
+        }
+    }
+
+    /// Writes out what is buffered (streaming only); after an error, drops it.
+    fn drain(&mut self) {
+        if let Some(sink) = self.sink.as_mut() {
+            if self.error.is_none() && !self.buf.is_empty() {
+                if let Err(e) = sink.write_all(self.buf) {
+                    self.error = Some(e);
+                }
+            }
+            self.buf.clear();
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+}
+
+/// How the current family is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Left out (its names are taken); its series are ignored.
+    Skip,
+    /// Scalar samples named as the family, values as they are.
+    Plain,
+    /// OpenMetrics counter: NaN and negative totals cannot be written.
+    Counter,
+    /// OpenMetrics info: only `Value::Info` (1).
+    Info,
+    /// Buckets, sum and count.
+    Histogram,
+}
+
+/// The writer for one exposition.
+pub(crate) struct Writer<'a> {
+    format: Format,
+    prefix: &'a str,
+    st: &'a mut State,
+    out: Out<'a>,
+    mode: Mode,
+    /// OpenMetrics only: whether histogram series may carry `_sum`/`_count`.
+    sum_allowed: bool,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(format: Format, prefix: &'a str, st: &'a mut State, out: Out<'a>) -> Self {
+        st.names.clear();
+        Self {
+            format,
+            prefix,
+            st,
+            out,
+            mode: Mode::Skip,
+            sum_allowed: true,
+        }
+    }
+
+    /// Ends the exposition (`# EOF` in OpenMetrics) and drains the buffer.
+    pub(crate) fn finish(mut self) -> io::Result<()> {
+        if self.format == Format::OpenMetrics {
+            self.out.put(b"# EOF\n");
+        }
+        self.out.drain();
+        match self.out.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Claims the names a family will use; `false` if one is taken.
+    fn claim(&mut self, base: &str, suffixes: &[&str]) -> bool {
+        let st = &mut *self.st;
+        let key = |k: &mut Vec<u8>, s: &str| {
+            k.clear();
+            k.extend_from_slice(base.as_bytes());
+            k.extend_from_slice(s.as_bytes());
+        };
+        for s in suffixes {
+            key(&mut st.key, s);
+            if st.names.contains(&st.key) {
+                return false;
+            }
+        }
+        for s in suffixes {
+            key(&mut st.key, s);
+            st.names.insert(&st.key);
+        }
+        true
+    }
+
+    /// Decides the family's mode, its metadata name and `# TYPE` keyword.
+    fn plan(&mut self, name: &str, kind: Kind) -> (Mode, usize, &'static str) {
+        let len = name.len();
+        if self.format == Format::Prometheus {
+            let ok = match kind {
+                Kind::Histogram => self.claim(name, &["", "_bucket", "_count", "_sum"]),
+                _ => self.claim(name, &[""]),
+            };
+            return match (ok, kind) {
+                (false, _) => (Mode::Skip, len, ""),
+                (true, Kind::Counter) => (Mode::Plain, len, "counter"),
+                (true, Kind::Gauge | Kind::Info) => (Mode::Plain, len, "gauge"),
+                (true, Kind::Histogram) => (Mode::Histogram, len, "histogram"),
+            };
+        }
+        match kind {
+            Kind::Counter => {
+                if let Some(base) = strip(name, "_total") {
+                    if self.claim(base, &["", "_total", "_created"]) {
+                        return (Mode::Counter, base.len(), "counter");
+                    }
+                }
+            }
+            Kind::Info => {
+                if let Some(base) = strip(name, "_info") {
+                    if self.claim(base, &["", "_info"]) {
+                        return (Mode::Info, base.len(), "info");
+                    }
+                } else if self.claim(name, &[""]) {
+                    return (Mode::Plain, len, "gauge");
+                }
+            }
+            Kind::Gauge => {
+                if self.claim(name, &[""]) {
+                    return (Mode::Plain, len, "gauge");
+                }
+            }
+            Kind::Histogram => {
+                return if self.claim(name, &["", "_bucket", "_count", "_sum", "_created"]) {
+                    (Mode::Histogram, len, "histogram")
+                } else {
+                    (Mode::Skip, len, "")
+                };
+            }
+        }
+        // Legacy or clashing: keep the sample name, drop the type.
+        if self.claim(name, &[""]) {
+            (Mode::Plain, len, "unknown")
+        } else {
+            (Mode::Skip, len, "")
+        }
+    }
+
+    /// Writes `prefix`, the first `len` bytes of the family name, `suffix`.
+    fn put_name(&mut self, len: usize, suffix: &str) {
+        self.out.put(self.prefix.as_bytes());
+        let name = self.st.family.as_bytes();
+        self.out.put(name.get(..len).unwrap_or(name));
+        self.out.put(suffix.as_bytes());
+    }
+
+    fn metadata(&mut self, keyword: &[u8], len: usize) {
+        self.out.put(keyword);
+        self.put_name(len, "");
+        self.out.put(b" ");
+    }
+
+    /// Writes `text` escaped: backslash and newline always, double quote
+    /// when `quote` is set.
+    fn escaped(out: &mut Out<'_>, text: &str, quote: bool) {
+        let mut rest = text.as_bytes();
+        while let Some(i) = rest
+            .iter()
+            .position(|&b| b == b'\\' || b == b'\n' || (quote && b == b'"'))
+        {
+            let (clean, tail) = rest.split_at(i);
+            out.put(clean);
+            let (special, tail) = tail.split_first().unwrap_or((&b'\\', &[]));
+            out.put(match special {
+                b'\n' => b"\\n",
+                b'"' => b"\\\"",
+                _ => b"\\\\",
+            });
+            rest = tail;
+        }
+        out.put(rest);
+    }
+
+    /// Checks and renders the labels into `st.labels`; `false` if a name is
+    /// invalid, repeated, or `le` on a histogram.
+    fn render_labels(&mut self, labels: &Labels<'_>) -> bool {
+        let st = &mut *self.st;
+        st.labels.clear();
+        st.label_names.clear();
+        let histogram = self.mode == Mode::Histogram;
+        let mut ok = true;
+        let mut first = true;
+        labels.for_each(|name, value| {
+            if !ok {
+                return;
+            }
+            if !is_valid_label_name(name)
+                || (histogram && name == "le")
+                || (!first && repeated(&st.label_names, name))
+            {
+                ok = false;
+                return;
+            }
+            st.label_names.extend_from_slice(name.as_bytes());
+            st.label_names.push(0xFF);
+            if !first {
+                st.labels.push(b',');
+            }
+            first = false;
+            st.labels.extend_from_slice(name.as_bytes());
+            st.labels.extend_from_slice(b"=\"");
+            let mut out = Out::vec(&mut st.labels);
+            Self::escaped(&mut out, value, true);
+            st.labels.push(b'"');
+        });
+        ok
+    }
+
+    /// Writes `name{labels[,le="…"]} ` (up to the value).
+    fn sample_start(&mut self, suffix: &str, le: Option<&[u8]>) {
+        let len = self.st.family.len();
+        self.put_name(len, suffix);
+        let labels = !self.st.labels.is_empty();
+        if labels || le.is_some() {
+            self.out.put(b"{");
+            self.out.put(&self.st.labels);
+            if let Some(le) = le {
+                self.out.put(if labels { b",le=\"" } else { b"le=\"" });
+                self.out.put(le);
+                self.out.put(b"\"");
+            }
+            self.out.put(b"} ");
+        } else {
+            self.out.put(b" ");
+        }
+    }
+
+    fn scalar_line(&mut self, value: Scalar) {
+        self.sample_start("", None);
+        match value {
+            Scalar::U(v) => number::with_u64(v, |b| self.out.put(b)),
+            Scalar::I(v) => number::with_i64(v, |b| self.out.put(b)),
+            Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
+        }
+        self.out.put(b"\n");
+    }
+
+    fn histogram(&mut self, h: HistogramView<'_>) {
+        let totals = h.read(&mut self.st.buckets);
+        let bounds = h.bounds();
+        let mut buckets = std::mem::take(&mut self.st.buckets);
+        for (bound, count) in bounds.iter().zip(buckets.iter()) {
+            let le = number::canonical(*bound);
+            self.sample_start("_bucket", Some(le.as_bytes()));
+            number::with_u64(*count, |b| self.out.put(b));
+            self.out.put(b"\n");
+        }
+        self.sample_start("_bucket", Some(b"+Inf"));
+        number::with_u64(totals.count, |b| self.out.put(b));
+        self.out.put(b"\n");
+        // OpenMetrics: the sum is a counter (never NaN or negative) and must be
+        // left out, with the count, when buckets below zero exist.
+        let with_sum = self.format == Format::Prometheus
+            || (self.sum_allowed && !totals.sum.is_nan() && totals.sum >= 0.0);
+        if with_sum {
+            self.sample_start("_sum", None);
+            number::with_f64(totals.sum, |b| self.out.put(b));
+            self.out.put(b"\n");
+            self.sample_start("_count", None);
+            number::with_u64(totals.count, |b| self.out.put(b));
+            self.out.put(b"\n");
+        }
+        buckets.clear();
+        std::mem::swap(&mut self.st.buckets, &mut buckets);
+    }
+}
+
+/// A scalar sample value.
+#[derive(Clone, Copy)]
+enum Scalar {
+    U(u64),
+    I(i64),
+    F(f64),
+}
+
+impl Scalar {
+    /// Whether OpenMetrics accepts it as a counter total.
+    fn counter_ok(self) -> bool {
+        match self {
+            Scalar::U(_) => true,
+            Scalar::I(v) => v >= 0,
+            Scalar::F(v) => v >= 0.0,
+        }
+    }
+}
+
+/// `name` without `suffix`, if it ends with it and something precedes it.
+fn strip<'n>(name: &'n str, suffix: &str) -> Option<&'n str> {
+    name.strip_suffix(suffix).filter(|b| !b.is_empty())
+}
+
+/// Whether `name` is among the 0xFF-terminated names in `seen`.
+fn repeated(seen: &[u8], name: &str) -> bool {
+    seen.split(|&b| b == 0xFF).any(|n| n == name.as_bytes())
+}
+
+impl Visitor for Writer<'_> {
+    fn family(&mut self, meta: &Meta, kind: Kind) {
+        self.st.family.clear();
+        self.st.family.push_str(meta.name());
+        let (mode, len, keyword) = self.plan(meta.name(), kind);
+        self.mode = mode;
+        self.st.series.clear();
+        if mode == Mode::Skip || self.out.failed() {
+            return;
+        }
+        let help = meta.help();
+        match self.format {
+            Format::Prometheus => {
+                if !help.is_empty() {
+                    self.metadata(b"# HELP ", len);
+                    Self::escaped(&mut self.out, help, false);
+                    self.out.put(b"\n");
+                }
+                self.metadata(b"# TYPE ", len);
+                self.out.put(keyword.as_bytes());
+                self.out.put(b"\n");
+            }
+            Format::OpenMetrics => {
+                self.metadata(b"# TYPE ", len);
+                self.out.put(keyword.as_bytes());
+                self.out.put(b"\n");
+                if let Some(unit) = meta.unit() {
+                    let name = self.st.family.get(..len).unwrap_or("");
+                    let fits = name
+                        .strip_suffix(unit)
+                        .is_some_and(|rest| rest.ends_with('_'));
+                    if !unit.is_empty() && mode != Mode::Info && fits {
+                        self.metadata(b"# UNIT ", len);
+                        self.out.put(unit.as_bytes());
+                        self.out.put(b"\n");
+                    }
+                }
+                if !help.is_empty() {
+                    self.metadata(b"# HELP ", len);
+                    Self::escaped(&mut self.out, help, true);
+                    self.out.put(b"\n");
+                }
+            }
+        }
+    }
+
+    fn series(&mut self, labels: &Labels<'_>, value: Value<'_>) {
+        if self.mode == Mode::Skip || self.out.failed() || !self.render_labels(labels) {
+            return;
+        }
+        // Histogram values belong to histogram families only, in any format.
+        let histogram = matches!(value, Value::Histogram(_));
+        if histogram != (self.mode == Mode::Histogram) {
+            return;
+        }
+        // A label set already written in this family (a collector reporting
+        // it twice) would make the exposition invalid: the first one stands,
+        // even where this format cannot carry its value.
+        if !self.st.series.insert(&self.st.labels) {
+            return;
+        }
+        let scalar = match value {
+            Value::Histogram(h) => {
+                self.sum_allowed = h.bounds().first().is_none_or(|b| *b >= 0.0);
+                self.histogram(h);
+                return;
+            }
+            Value::Info => Scalar::U(1),
+            _ if self.mode == Mode::Info => return,
+            Value::Counter(v) => Scalar::U(v),
+            Value::Gauge(v) => Scalar::I(v),
+            Value::CounterF64(v) | Value::GaugeF64(v) => Scalar::F(v),
+        };
+        if self.mode == Mode::Counter && !scalar.counter_ok() {
+            return;
+        }
+        self.scalar_line(scalar);
+    }
+}
+
+/// A set of byte strings, compared exactly, that keeps its memory between
+/// uses: an open-addressing table of indices into a byte arena. Clearing is
+/// O(1) (a generation stamp), so a per-family set costs nothing per family.
+#[derive(Default)]
+struct KeySet {
+    arena: Vec<u8>,
+    /// (start, end, hash) of each key in `arena`.
+    spans: Vec<(u32, u32, u64)>,
+    /// (generation, 1 + index into `spans`); live only if the generation is
+    /// the current one. Length: zero or a power of two.
+    table: Vec<(u32, u32)>,
+    generation: u32,
+}
+
+impl KeySet {
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.spans.clear();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.table.iter_mut().for_each(|s| *s = (0, 0));
+            self.generation = 1;
+        }
+    }
+
+    fn hash(key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::with_seed(0x6e61_6e6f).hash_one(key)
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn find(&self, key: &[u8], hash: u64) -> Option<(usize, bool)> {
+        let mask = self.table.len().checked_sub(1)?;
+        let mut i = hash as usize & mask;
+        loop {
+            let (generation, index) = *self.table.get(i)?;
+            if generation != self.generation || index == 0 {
+                return Some((i, false));
+            }
+            let (s, e, h) = *self.spans.get(index as usize - 1)?;
+            if h == hash && self.arena.get(s as usize..e as usize) == Some(key) {
+                return Some((i, true));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn contains(&self, key: &[u8]) -> bool {
+        self.find(key, Self::hash(key))
+            .is_some_and(|(_, found)| found)
+    }
+
+    /// Adds `key`; `false` if it was already there.
+    fn insert(&mut self, key: &[u8]) -> bool {
+        let hash = Self::hash(key);
+        if self.find(key, hash).is_some_and(|(_, found)| found) {
+            return false;
+        }
+        if (self.spans.len() + 1) * 2 > self.table.len() {
+            self.grow();
+        }
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(key);
+        self.spans.push((start, self.arena.len() as u32, hash));
+        let entry = (self.generation, self.spans.len() as u32);
+        if let Some((i, _)) = self.find(key, hash) {
+            if let Some(slot) = self.table.get_mut(i) {
+                *slot = entry;
+            }
+        }
+        true
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let size = (self.table.len() * 2).max(16);
+        self.table.clear();
+        self.table.resize(size, (0, 0));
+        let mask = size - 1;
+        for (k, &(_, _, hash)) in self.spans.iter().enumerate() {
+            let mut i = hash as usize & mask;
+            while let Some(slot) = self.table.get_mut(i) {
+                if slot.0 != self.generation || slot.1 == 0 {
+                    *slot = (self.generation, k as u32 + 1);
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_set_is_exact_and_reusable() {
+        let mut s = KeySet::default();
+        assert!(!s.contains(b"a"));
+        for i in 0..1000 {
+            let n = format!("name_{i}_total");
+            assert!(!s.contains(n.as_bytes()));
+            assert!(s.insert(n.as_bytes()));
+            assert!(!s.insert(n.as_bytes()));
+            assert!(s.contains(n.as_bytes()));
+            assert!(!s.contains(&n.as_bytes()[..n.len() - 1]));
+        }
+        assert!(s.insert(b""));
+        assert!(s.contains(b""));
+        let cap = (s.table.capacity(), s.arena.capacity(), s.spans.capacity());
+        for _ in 0..3 {
+            s.clear();
+            assert!(!s.contains(b"name_1_total"));
+            assert!(!s.contains(b""));
+            for i in 0..1000 {
+                assert!(s.insert(format!("name_{i}_total").as_bytes()));
+            }
+        }
+        assert_eq!(
+            cap,
+            (s.table.capacity(), s.arena.capacity(), s.spans.capacity())
+        );
+        s.generation = u32::MAX;
+        s.clear();
+        assert_eq!(s.generation, 1);
+        assert!(!s.contains(b"name_1_total"));
+    }
+
+    #[test]
+    fn escaping_rules() {
+        let esc = |s: &str, quote| {
+            let mut v = Vec::new();
+            Writer::escaped(&mut Out::vec(&mut v), s, quote);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(esc("plain", true), "plain");
+        assert_eq!(esc(r#"a\b"c"#, true), r#"a\\b\"c"#);
+        assert_eq!(esc(r#"a\b"c"#, false), r#"a\\b"c"#);
+        assert_eq!(esc("l1\nl2\n", false), r"l1\nl2\n");
+        assert_eq!(esc("\r\t\0é", true), "\r\t\0é");
+        assert_eq!(esc("\\n", true), r"\\n");
+    }
+
+    #[test]
+    fn streaming_output_splits_anywhere() {
+        struct Chunks(Vec<usize>, Vec<u8>);
+        impl io::Write for Chunks {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.push(b.len());
+                self.1.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = Chunks(Vec::new(), Vec::new());
+        let mut buf = Vec::with_capacity(8);
+        let mut out = Out::streaming(&mut buf, &mut sink, 8);
+        out.put(b"abc");
+        out.put(b"defgh");
+        out.put(b"ij");
+        out.put(b"0123456789abcdef");
+        out.put(b"k");
+        out.drain();
+        assert!(out.error.is_none());
+        assert_eq!(sink.1, b"abcdefghij0123456789abcdefk");
+        assert!(sink.0.iter().all(|&n| n <= 16));
+    }
+}
