@@ -14,9 +14,14 @@ def parse(text):
     rows = []
     cur = None
     for line in text.splitlines():
-        m = re.match(r"^iai::(\w+)::(\w+) ", line)
+        m = re.match(r"^iai::(\w+)::(\w+) (\w+):(.*)$", line)
         if m:
-            cur = {"group": m.group(1), "bench": m.group(2)}
+            bench = m.group(2)
+            # Parameterised runs (`#[benches::x(args = [...])]`): name by argument.
+            arg = re.search(r'"([^"]+)"', m.group(4))
+            if m.group(3) != "run" and arg:
+                bench = f"{bench} {arg.group(1)}"
+            cur = {"group": m.group(1), "bench": bench}
             rows.append(cur)
             continue
         m = re.match(r"^\s+(Instructions|Bc|Bcm):\s+(\d+)\|", line)

@@ -2,7 +2,7 @@
 # Runs the nanometrics benchmark suite and writes its tables.
 #
 #   benches/run.sh            criterion suite + iai-callgrind + allocation profile
-#   benches/run.sh criterion  criterion benches only (about 6 minutes on 2 cores)
+#   benches/run.sh criterion  criterion benches only (about 8 minutes on 2 cores)
 #   benches/run.sh iai        instruction counts only (needs valgrind)
 #   benches/run.sh alloc      allocation and heap profile only
 #
@@ -50,13 +50,13 @@ quiet() {
 criterion() {
   rm -f target/criterion-occupancy.jsonl
   cargo bench -p nanometrics-benches --no-run
-  for b in counter_contention recording insert; do
+  for b in counter_contention recording insert scrape; do
     quiet "$b"
     cargo bench -p nanometrics-benches --bench "$b"
     echo "$b: end load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
   done
   python3 benches/report.py target --json "$out/criterion.json" \
-    --groups counter_contention,counter_inc,gauge_inc_dec,histogram_observe,labeled_static,labeled_dynamic,first_insert \
+    --groups counter_contention,counter_inc,gauge_inc_dec,histogram_observe,labeled_static,labeled_dynamic,first_insert,encode,http_scrape \
     > "$out/criterion.md"
   python3 benches/plot.py "$out/criterion.json" "$out/threads.svg"
   echo "criterion tables: $out/criterion.md, plot: $out/threads.svg"

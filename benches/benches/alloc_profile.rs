@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use nanometrics::{Counter, Family, Histogram, ShardInfo};
 use nanometrics_benches::peers::metrics_builder;
+use nanometrics_benches::scrape::{scraper, ScrapeSet, SCRAPERS};
 use nanometrics_benches::workload::{distinct_values, BUCKETS};
 
 /// Counts allocations and live bytes; forwards to the system allocator.
@@ -254,6 +255,34 @@ fn histograms(values: &[String]) -> Vec<Row> {
     rows
 }
 
+/// Bytes and allocations of one scrape, after a first scrape has grown every
+/// reusable buffer; and the number of sample lines, as a cross-check that every
+/// library wrote the same series.
+fn scrapes() {
+    println!("\n## One scrape (Prometheus text unless noted; buffers reused)\n");
+    println!("| series | library | bytes | sample lines | allocations / scrape | bytes allocated / scrape |");
+    println!("|---|---|---|---|---|---|");
+    for n in [1_000, 10_000] {
+        let set = ScrapeSet::new(n);
+        for name in SCRAPERS {
+            let mut s = scraper(&set, name);
+            let mut out = Vec::new();
+            s.encode(&mut out);
+            let ((), a) = measure(|| s.encode(&mut out));
+            let samples = out
+                .split(|b| *b == b'\n')
+                .filter(|l| l.starts_with(b"bench_family_"))
+                .count();
+            println!(
+                "| {n} | {name} | {} | {samples} | {} | {} |",
+                out.len(),
+                a.allocs,
+                a.bytes
+            );
+        }
+    }
+}
+
 fn per(x: u64) -> String {
     format!("{:.2}", x as f64 / SERIES as f64)
 }
@@ -306,6 +335,7 @@ fn main() {
             per(s.live)
         );
     }
+    scrapes();
     println!("\n## {SERIES} histogram series (12 buckets, 1 label)\n");
     println!("| library | allocations / series | live heap bytes / series |");
     println!("|---|---|---|");

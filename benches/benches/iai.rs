@@ -19,6 +19,7 @@ use nanometrics_benches::peers::{
     nm, Measured, MeasuredDynamic, MeasuredStatic, Metrics, PcDynamic, PcStatic, PeerMethod,
     PeerStatus, Prom, PromClient,
 };
+use nanometrics_benches::scrape::{scraper, ScrapeSet, Scraper};
 use nanometrics_benches::workload::{floor_add, observations, BUCKETS, OBSERVATIONS};
 
 /// The observation every histogram records (inside the 5th bucket).
@@ -302,6 +303,31 @@ library_benchmark_group!(
         dynamic_label_prometheus_client, dynamic_label_metrics, dynamic_label_measured
 );
 
+// ---- encoding 1,000 series (Prometheus text; buffers grown by a first scrape)
+
+fn scrape_setup(name: &'static str) -> (Scraper<'static>, Vec<u8>) {
+    let set: &'static ScrapeSet = Box::leak(Box::new(ScrapeSet::new(1_000)));
+    let mut s = scraper(set, name);
+    let mut out = Vec::new();
+    s.encode(&mut out);
+    (s, out)
+}
+
+#[library_benchmark]
+#[benches::lib(
+    args = ["nanometrics", "nanometrics_openmetrics", "prometheus", "prometheus_client", "metrics", "measured"],
+    setup = scrape_setup
+)]
+fn encode_1000((mut s, mut out): (Scraper<'static>, Vec<u8>)) -> (Scraper<'static>, Vec<u8>) {
+    s.encode(&mut out);
+    (s, out)
+}
+
+library_benchmark_group!(
+    name = encode;
+    benchmarks = encode_1000
+);
+
 // ---- evidence for a proposed core change: the histogram bucket search ----
 //
 // nanometrics finds the bucket with a binary search (`partition_point`, NaN
@@ -368,5 +394,6 @@ main!(
     histogram_observe,
     static_label_inc,
     dynamic_label_inc,
+    encode,
     proposal_bucket_search
 );

@@ -190,4 +190,5 @@ impl Sharded16 {
 }
 
 pub mod peers;
+pub mod scrape;
 pub mod workload;
