@@ -6,8 +6,9 @@ the per-sample figure is time/iterations (ns per op; the contention benches
 already return aggregate time, see benches/src/lib.rs). Reports the median of
 the samples and their interquartile range [p25, p75] as the spread.
 
-Multi-thread cells whose threads were on a CPU less than 90% of the measured
-wall time (another process held a core) are flagged "⚠NN%".
+Cells whose timed threads were on a CPU less than 90% of wall time × threads
+(another process held a core) are flagged "⚠NN%" (see take_occupancy in
+benches/src/lib.rs).
 
 Usage: python3 benches/report.py [TARGET_DIR] [--json OUT.json] [--groups g1,g2]
 """
@@ -38,7 +39,8 @@ def load_occupancy(root):
                     d = json.loads(line)
                 except ValueError:
                     continue
-                occ[d["id"]] = d["occupancy"]
+                if d.get("occupancy"):
+                    occ[d["id"]] = d["occupancy"]
     return occ
 
 
@@ -107,8 +109,8 @@ def table(rows, group):
             else:
                 c = f"{fmt_ns(r['median_ns'])} [{fmt_ns(r['p25_ns'])}–{fmt_ns(r['p75_ns'])}]"
                 occ = r.get("occupancy")
-                # Flag multi-thread runs whose threads were often off-CPU.
-                if occ is not None and p not in ("", "1") and occ < 0.9:
+                # Flag runs whose timed threads were often off-CPU.
+                if occ is not None and occ < 0.9:
                     c += f" ⚠{occ:.0%}"
                 cols.append(c)
         out.append(f"| {fn} | " + " | ".join(cols) + " |")
