@@ -101,3 +101,7 @@ struct GettingStartedDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/configuration.md")]
 struct ConfigurationDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/metrics-reference.md")]
+struct MetricsReferenceDoctests;
