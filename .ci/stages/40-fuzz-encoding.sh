@@ -22,7 +22,8 @@ fi
 # Build once for both targets, then run each for a bounded time.
 cargo +nightly fuzz build --fuzz-dir fuzz text_encode
 cargo +nightly fuzz build --fuzz-dir fuzz label_escape
-for target in text_encode label_escape; do
+cargo +nightly fuzz build --fuzz-dir fuzz accept_negotiation
+for target in text_encode label_escape accept_negotiation; do
   scratch=target/fuzz-corpus/$target
   mkdir -p "$scratch"
   echo "fuzzing $target for ${SECONDS_PER_TARGET}s"
