@@ -24,7 +24,9 @@ use crate::metric::{
     Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, Value, Visitor,
 };
 use crate::shard::Cells;
-use crate::sync::{global_shards, lock, loom_const_fn, AtomicBool, AtomicPtr, Mutex, Ordering};
+use crate::sync::{
+    global_shards, lock, loom_const_fn, ptr_get_mut, AtomicBool, AtomicPtr, Mutex, Ordering,
+};
 use crate::Error;
 
 /// The label value of every label on a family's overflow series.
@@ -386,10 +388,10 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             return None;
         }
         // Grow (or create) so the table stays at most half full.
-        // SAFETY: as above.
         let cap = if t.is_null() {
             0
         } else {
+            // SAFETY: as above.
             unsafe { &*t }.slots.len()
         };
         if (w.order.len() + 1) * 2 > cap {
@@ -515,7 +517,7 @@ impl<K: FamilyKind, const N: usize> Drop for Family<K, N> {
             Ok(w) => w,
             Err(p) => p.into_inner(),
         };
-        let overflow = *self.overflow.get_mut();
+        let overflow = ptr_get_mut(&mut self.overflow);
         for e in w
             .order
             .drain(..)
@@ -525,7 +527,7 @@ impl<K: FamilyKind, const N: usize> Drop for Family<K, N> {
             // `&mut self` means no handle or reader remains.
             drop(unsafe { Box::from_raw(e) });
         }
-        let current = *self.table.get_mut();
+        let current = ptr_get_mut(&mut self.table);
         for t in w
             .retired
             .drain(..)

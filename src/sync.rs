@@ -44,6 +44,23 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
 }
 
+/// The pointer in `a`, read through `&mut` (no other thread can access it).
+///
+/// std's `AtomicPtr::get_mut` has no loom counterpart; loom's `with_mut`
+/// additionally checks that no access races with this one.
+#[cfg(not(nanometrics_loom))]
+#[inline]
+pub(crate) fn ptr_get_mut<T>(a: &mut AtomicPtr<T>) -> *mut T {
+    *a.get_mut()
+}
+
+/// The pointer in `a`, read through `&mut` (no other thread can access it).
+#[cfg(nanometrics_loom)]
+#[inline]
+pub(crate) fn ptr_get_mut<T>(a: &mut AtomicPtr<T>) -> *mut T {
+    a.with_mut(|p| *p)
+}
+
 /// Declares a `const fn` that is a plain `fn` under loom (whose atomics and
 /// mutexes have no const constructors).
 macro_rules! loom_const_fn {
