@@ -114,6 +114,14 @@ impl FamilyKind for Histogram {
     }
 }
 
+/// The table's hasher: randomly seeded per family (so label values chosen by a
+/// client cannot be aimed at one probe sequence), fixed under loom, whose
+/// replay of an execution needs every probe sequence to repeat exactly.
+#[cfg(not(nanometrics_loom))]
+type TableHasher = foldhash::fast::RandomState;
+#[cfg(nanometrics_loom)]
+type TableHasher = foldhash::fast::FixedState;
+
 /// One series: its label values and its cells.
 struct Entry {
     hash: u64,
@@ -123,12 +131,12 @@ struct Entry {
 
 /// An insert-only open-addressing table of entry pointers.
 struct Table {
-    hasher: foldhash::fast::RandomState,
+    hasher: TableHasher,
     slots: Box<[AtomicPtr<Entry>]>,
 }
 
 impl Table {
-    fn new(capacity: usize, hasher: foldhash::fast::RandomState) -> Self {
+    fn new(capacity: usize, hasher: TableHasher) -> Self {
         debug_assert!(capacity.is_power_of_two());
         Self {
             hasher,
@@ -396,7 +404,7 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         };
         if (w.order.len() + 1) * 2 > cap {
             let hasher = if t.is_null() {
-                foldhash::fast::RandomState::default()
+                TableHasher::default()
             } else {
                 // SAFETY: as above.
                 unsafe { &*t }.hasher.clone()

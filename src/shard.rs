@@ -34,8 +34,8 @@ use std::cell::Cell;
 use std::ptr;
 
 use crate::sync::{
-    global_shards, lock, nm_thread_local, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
-    CachePadded, Mutex, Ordering,
+    global_shards, global_shards_handle, lock, nm_thread_local, AtomicPtr, AtomicU32, AtomicU64,
+    AtomicUsize, CachePadded, Mutex, Ordering, ShardsHandle,
 };
 
 /// log2 of the number of cells in one chunk of a slot's arena.
@@ -399,14 +399,19 @@ nm_thread_local! {
     static LEASE: Lease = Lease(Cell::new(None))
 }
 
-struct Lease(Cell<Option<usize>>);
+/// The leased exclusive slot and a handle on the table it belongs to (the
+/// handle keeps a loom model's table alive until the lease is returned; see
+/// [`ShardsHandle`]).
+struct Lease(Cell<Option<(usize, ShardsHandle)>>);
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(i) = self.0.take() {
+        if let Some((i, shards)) = self.0.take() {
             // Stop using the slot before handing it on.
             let _ = CURRENT.try_with(|c| c.set(ptr::null()));
-            global_shards().release(i);
+            // The free-list mutex orders this thread's last stores to the slot
+            // before the next leaseholder's first loads (see `Shards::lease`).
+            shards.release(i);
         }
     }
 }
@@ -419,9 +424,10 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
         return bind_slow(f);
     }
     // SAFETY: CURRENT only holds pointers into the global shard table, which
-    // is never dropped (a 'static OnceLock, or a loom lazy_static that outlives
-    // the execution's threads); an exclusive slot it points at is leased to
-    // this thread until `Lease::drop` clears CURRENT first.
+    // is never dropped while a thread can record (a 'static OnceLock; under
+    // loom a lazy_static that lives until the model closure returns, and
+    // models join every recording thread first); an exclusive slot it points
+    // at is leased to this thread until `Lease::drop` clears CURRENT first.
     f(unsafe { &*p })
 }
 
@@ -430,10 +436,13 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
 fn bind_slow<R>(f: impl FnOnce(&Slot) -> R) -> R {
     let shards = global_shards();
     let leased = LEASE.try_with(|lease| {
-        if lease.0.get().is_none() {
-            lease.0.set(shards.lease());
-        }
-        lease.0.get()
+        let held = match lease.0.take() {
+            Some(held) => Some(held),
+            None => shards.lease().map(|i| (i, global_shards_handle())),
+        };
+        let i = held.as_ref().map(|&(i, _)| i);
+        lease.0.set(held);
+        i
     });
     let slot = match leased {
         Ok(Some(i)) => shards.slot(i),
