@@ -49,7 +49,13 @@ where
     builder.check(move || {
         // Relaxed: a plain tally read after `check` returns on this thread.
         counted.fetch_add(1, Ordering::Relaxed);
-        f();
+        // Unwind the model's own values (metrics whose drop frees cells in
+        // the loom shard table) while the execution is still live, then let
+        // loom see the failure: otherwise they drop after loom has torn the
+        // execution down, and the second panic aborts the test binary.
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&f)) {
+            std::panic::resume_unwind(panic);
+        }
     });
     eprintln!(
         "loom model {name}: {} executions in {:.2?} (preemption bound {:?})",
