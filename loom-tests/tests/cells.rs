@@ -65,4 +65,37 @@ mod loom_cells {
             assert_eq!(c.get(), 7, "the update was lost");
         });
     }
+
+    /// A dropped metric's block is zeroed in every slot (by whichever thread
+    /// drops the last handle) and handed to the next metric allocated with
+    /// the same length. A thread that had written the old metric in its
+    /// exclusive slot then records into the new one: it must start from the
+    /// zero, not from its own stale value. That takes the chain zeroing →
+    /// allocator mutex → Release store of the new index → Acquire load of it
+    /// by the recording thread. Loom explores both orders of the drop and the
+    /// new metric's first touch (reuse or a fresh block).
+    #[test]
+    fn reuse_after_drop() {
+        model("cells::reuse_after_drop", || {
+            let old = Arc::new(Counter::new("old_total", ""));
+            let new = Arc::new(Counter::new("new_total", ""));
+            let t = {
+                let old = old.clone();
+                let new = new.clone();
+                thread::spawn(move || {
+                    old.inc_by(5);
+                    drop(old);
+                    new.inc_by(1);
+                })
+            };
+            drop(old);
+            let r = new.get();
+            assert!(
+                r <= 1,
+                "the new metric read {r}: stale cells from the old one"
+            );
+            t.join().unwrap();
+            assert_eq!(new.get(), 1, "the new metric did not start from zero");
+        });
+    }
 }
