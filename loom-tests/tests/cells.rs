@@ -66,35 +66,40 @@ mod loom_cells {
         });
     }
 
-    /// A dropped metric's block is zeroed in every slot (by whichever thread
-    /// drops the last handle) and handed to the next metric allocated with
-    /// the same length. A thread that had written the old metric in its
-    /// exclusive slot then records into the new one: it must start from the
-    /// zero, not from its own stale value. That takes the chain zeroing →
-    /// allocator mutex → Release store of the new index → Acquire load of it
-    /// by the recording thread. Loom explores both orders of the drop and the
-    /// new metric's first touch (reuse or a fresh block).
+    /// A dropped metric's block is zeroed in every slot and handed to the
+    /// next metric allocated with the same length. Here the old metric was
+    /// written in exclusive slot 0 by a thread that has exited; a second
+    /// thread, spawned before the drop (so not ordered after the zeroing by
+    /// the spawn), may lease that slot once it is handed back and record into
+    /// the new metric: it must start from the zeroes, not from the old
+    /// metric's value it inherited with the lease. That takes the chain
+    /// zeroing → allocator mutex → Release store of the new index → Acquire
+    /// load of it by the recording thread.
     #[test]
     fn reuse_after_drop() {
         model("cells::reuse_after_drop", || {
             let old = Arc::new(Counter::new("old_total", ""));
             let new = Arc::new(Counter::new("new_total", ""));
-            let t = {
+            let first = {
                 let old = old.clone();
-                let new = new.clone();
-                thread::spawn(move || {
-                    old.inc_by(5);
-                    drop(old);
-                    new.inc_by(1);
-                })
+                thread::spawn(move || old.inc_by(5))
             };
+            let second = {
+                let new = new.clone();
+                thread::spawn(move || new.inc_by(1))
+            };
+            first.join().unwrap();
+            // The last handle: the block is zeroed and freed here.
             drop(old);
+            // First touch by the main thread (a read: it leases no slot);
+            // when the second thread has not touched the metric yet, this
+            // reuses the old block.
             let r = new.get();
             assert!(
                 r <= 1,
                 "the new metric read {r}: stale cells from the old one"
             );
-            t.join().unwrap();
+            second.join().unwrap();
             assert_eq!(new.get(), 1, "the new metric did not start from zero");
         });
     }
