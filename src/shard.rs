@@ -39,19 +39,30 @@ use crate::sync::{
 };
 
 /// log2 of the number of cells in one chunk of a slot's arena.
-#[cfg(not(nanometrics_loom))]
-pub(crate) const CHUNK_SHIFT: u32 = 11;
-#[cfg(nanometrics_loom)]
-pub(crate) const CHUNK_SHIFT: u32 = 3;
-/// Cells per chunk: 2048 cells = 16 KiB normally, 8 under loom.
+///
+/// Smaller under loom (every cell is a modelled atomic) and under Miri (which
+/// interprets every initialisation of every chunk and slot table); the code
+/// paths are the same, only the sizes differ.
+pub(crate) const CHUNK_SHIFT: u32 = if cfg!(nanometrics_loom) {
+    3
+} else if cfg!(miri) {
+    6
+} else {
+    11
+};
+/// Cells per chunk: 2048 cells = 16 KiB normally, 64 under Miri, 8 under loom.
 pub(crate) const CHUNK_CELLS: usize = 1 << CHUNK_SHIFT;
 const CHUNK_MASK: usize = CHUNK_CELLS - 1;
-/// Chunks a slot can address.
-#[cfg(not(nanometrics_loom))]
-pub(crate) const MAX_CHUNKS: usize = 2048;
-#[cfg(nanometrics_loom)]
-pub(crate) const MAX_CHUNKS: usize = 8;
-/// Total cells addressable (4 Mi normally): the bound on all live series' cells.
+/// Chunks a slot can address: 2048 normally, 64 under Miri, 8 under loom.
+pub(crate) const MAX_CHUNKS: usize = if cfg!(nanometrics_loom) {
+    8
+} else if cfg!(miri) {
+    64
+} else {
+    2048
+};
+/// Total cells addressable (4 Mi normally, 4 Ki under Miri, 64 under loom):
+/// the bound on all live series' cells.
 pub(crate) const MAX_CELLS: u32 = (CHUNK_CELLS * MAX_CHUNKS) as u32;
 
 /// Marks a [`Cells`] block whose allocation failed for good.
@@ -117,9 +128,10 @@ impl Slot {
         let fresh = Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| {
             AtomicU64::new(0)
         }))));
-        // Release publishes the zeroed chunk; Acquire on failure sees the
-        // winner's. Exclusive slots have one writer, but readers and the
-        // zeroing in `Shards::free_cells` may install too.
+        // Release publishes the zeroed chunk to readers (`peek`, `cell`) and
+        // to `Shards::free_cells`, which only ever peek; Acquire on failure
+        // sees the winner's. A CAS rather than a store because shared and
+        // home slots have several writers that may race to install.
         match entry.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
             // SAFETY: we just published `fresh`; it lives until `Slot::drop`.
             Ok(_) => unsafe { &*fresh },

@@ -19,10 +19,14 @@ if ! grep -q '^miri' <<<"$installed" || ! grep -q '^rust-src' <<<"$installed"; t
   rustup component add miri rust-src --toolchain nightly
 fi
 
-# Strict provenance: the core only casts pointers it got from Box::into_raw
-# back into references. Miri's own target directory keeps it apart from the
-# normal and loom builds.
-export MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}"
+# Strict provenance: the core only turns pointers it got from Box::into_raw
+# back into references, never integers into pointers. Four seeds: each run
+# takes different thread interleavings and weak-memory outcomes through the
+# threaded tests (the seeds run in parallel; about a minute on 2 cores).
+# Under Miri the shard table is smaller (src/shard.rs) and the threaded tests
+# loop fewer times. Miri's own target directory keeps it apart from the normal
+# and loom builds.
+export MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance -Zmiri-many-seeds=0..4}"
 export CARGO_TARGET_DIR="${NANOMETRICS_MIRI_TARGET_DIR:-target/miri}"
 cargo +nightly miri setup
 cargo +nightly miri test -p nanometrics --lib
