@@ -117,7 +117,6 @@ static GLOBAL_SHARDS: std::sync::OnceLock<crate::shard::Shards> = std::sync::Onc
 
 /// The process-wide shard table, created on first use.
 #[cfg(not(nanometrics_loom))]
-#[inline]
 pub(crate) fn global_shards() -> &'static crate::shard::Shards {
     GLOBAL_SHARDS.get_or_init(crate::shard::Shards::from_machine)
 }
