@@ -29,4 +29,9 @@ fi
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance -Zmiri-many-seeds=0..4}"
 export CARGO_TARGET_DIR="${NANOMETRICS_MIRI_TARGET_DIR:-target/miri}"
 cargo +nightly miri setup
-cargo +nightly miri test -p nanometrics --lib
+# The modules that hold `unsafe` (shard, family, process; http/server.rs's
+# one `poll` call is only reached over real sockets, which Miri cannot run)
+# and the metric types and registry that drive the shard code through the
+# real thread-locals. The encoder, HTTP parsing and configuration tests (safe
+# code only) are left to the normal runs: under Miri they would triple the time.
+cargo +nightly miri test -p nanometrics --lib -- shard:: family:: process:: metric:: registry::
