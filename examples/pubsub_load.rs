@@ -184,6 +184,33 @@ struct Totals {
     errors: AtomicU64,
 }
 
+/// Calls `on_line` with each complete line read from `r` while `keep_going()`
+/// holds; returns at EOF or on a read error (read timeouts just poll again).
+fn read_lines(
+    r: &mut BufReader<TcpStream>,
+    mut keep_going: impl FnMut() -> bool,
+    mut on_line: impl FnMut(&str),
+) -> io::Result<()> {
+    let mut line = String::new();
+    while keep_going() {
+        match r.read_line(&mut line) {
+            Ok(0) => return Ok(()),
+            Ok(_) if line.ends_with('\n') => {
+                on_line(line.trim_end());
+                line.clear();
+            }
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     let s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_nodelay(true)?;
@@ -253,42 +280,26 @@ fn run(o: Opts) -> Result<(), String> {
         let (totals, stop, latency) = (totals.clone(), stop_reading.clone(), latency.clone());
         readers.push(thread::spawn(move || {
             let mut local = Latency::new();
-            let mut line = String::new();
             let mut flushed = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                match r.read_line(&mut line) {
-                    Ok(0) => break,
-                    Ok(_) if line.ends_with('\n') => {
-                        if let Some(ts) = line
-                            .trim_end()
-                            .rsplit(' ')
-                            .next()
-                            .and_then(|t| t.parse::<u64>().ok())
-                        {
-                            let now = unix_nanos();
-                            local.record(now.saturating_sub(ts));
-                            totals.delivered.fetch_add(1, Ordering::Relaxed);
+            let read = read_lines(
+                &mut r,
+                || !stop.load(Ordering::Relaxed),
+                |line| {
+                    if let Some(ts) = line.rsplit(' ').next().and_then(|t| t.parse::<u64>().ok()) {
+                        local.record(unix_nanos().saturating_sub(ts));
+                        totals.delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if flushed.elapsed() > Duration::from_millis(500) {
+                        if let Ok(mut l) = latency.lock() {
+                            l.merge(&local);
                         }
-                        line.clear();
+                        local = Latency::new();
+                        flushed = Instant::now();
                     }
-                    Ok(_) => {}
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) => {}
-                    Err(_) => {
-                        totals.errors.fetch_add(1, Ordering::Relaxed);
-                        break;
-                    }
-                }
-                if flushed.elapsed() > Duration::from_millis(500) {
-                    if let Ok(mut l) = latency.lock() {
-                        l.merge(&local);
-                    }
-                    local = Latency::new();
-                    flushed = Instant::now();
-                }
+                },
+            );
+            if read.is_err() {
+                totals.errors.fetch_add(1, Ordering::Relaxed);
             }
             if let Ok(mut l) = latency.lock() {
                 l.merge(&local);
@@ -320,27 +331,18 @@ fn run(o: Opts) -> Result<(), String> {
         // Replies to publishes are errors only (rate limiting): count them.
         let errors_totals = totals.clone();
         let reply_reader = thread::spawn(move || {
-            let mut line = String::new();
-            while Instant::now() < end + Duration::from_secs(2) {
-                match r.read_line(&mut line) {
-                    Ok(0) => break,
-                    Ok(_) if line.ends_with('\n') => {
-                        if line.starts_with("ERR rate limited") {
-                            errors_totals.rate_limited.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            errors_totals.errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        line.clear();
-                    }
-                    Ok(_) => {}
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                        ) => {}
-                    Err(_) => break,
-                }
-            }
+            let _ = read_lines(
+                &mut r,
+                || Instant::now() < end + Duration::from_secs(2),
+                |line| {
+                    let counter = if line.starts_with("ERR rate limited") {
+                        &errors_totals.rate_limited
+                    } else {
+                        &errors_totals.errors
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                },
+            );
         });
         publishers.push(thread::spawn(move || {
             let mut w = io::BufWriter::with_capacity(64 * 1024, s);

@@ -16,13 +16,13 @@
 //! | `SUB <channel>` | subscribes; `private-*` and `presence-*` names are private and presence channels |
 //! | `UNSUB <channel>` | unsubscribes |
 //! | `PUB <channel> <payload>` | sends `MSG <channel> <payload>` to every subscriber (no reply unless an error) |
+//! | `PING` | `PONG` |
 //!
 //! The fan-out latency histogram observes, for every delivery, the time from
 //! the publish to the write to that subscriber. The publish time is the
 //! publisher's clock when the payload ends in ` <unix-nanoseconds>` within a
 //! minute of the server's clock (as `pubsub_load` sends), else the moment the
 //! server read the line.
-//! | `PING` | `PONG` |
 //!
 //! Environment: `PORT` (6001), `PUBSUB_RATE_LIMIT` (publishes per second per
 //! connection, 100000), `PUBSUB_RECORD=0` (record nothing: for measuring the
@@ -342,12 +342,13 @@ fn handle(hub: Arc<Hub>, stream: TcpStream, id: u64, rate: f64) -> io::Result<()
         let reply: &[u8] = match cmd {
             "PING" => b"PONG\n",
             "APP" if !rest.is_empty() && !rest.contains(' ') => {
-                app = Arc::from(rest);
-                // Re-key this connection under the new app: handles are cached
-                // per connection so the hot path does no lookup.
+                // Leave the old app's channels, then re-key this connection
+                // under the new app: handles are cached per connection so the
+                // hot path does no lookup.
                 for ch in subscribed.drain(..) {
                     hub.unsubscribe(&app, &ch, id);
                 }
+                app = Arc::from(rest);
                 conn = Arc::new(Conn {
                     id,
                     out: Mutex::new(reader.get_ref().try_clone()?),

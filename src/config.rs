@@ -31,7 +31,7 @@
 //!
 //! | Limit | Default | What happens past it |
 //! |---|---|---|
-//! | [`max_connections`](HttpConfig::max_connections) | 256 | the oldest idle keep-alive connection, else the oldest connection still sending its request head, is closed to make room; if none can be (all busy in workers), the newcomer gets `503` |
+//! | [`max_connections`](HttpConfig::max_connections) | 256 | the oldest connection least worth keeping is closed to make room: one draining after a refusal, else an idle keep-alive one, else one that has sent nothing, else one still sending its request head; if none can be (all busy in workers), the newcomer gets `503` |
 //! | [`max_head_bytes`](HttpConfig::max_head_bytes) | 8 KiB | `431 Request Header Fields Too Large`, then close |
 //! | [`head_timeout`](HttpConfig::head_timeout) | 5 s | for the whole request head from the connection's first byte (or accept): `408` and close (a silent close if nothing arrived) |
 //! | [`idle_timeout`](HttpConfig::idle_timeout) | 60 s | an idle keep-alive connection is closed |

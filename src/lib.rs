@@ -93,3 +93,15 @@ pub mod fuzz;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/getting-started.md")]
+struct GettingStartedDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/configuration.md")]
+struct ConfigurationDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/metrics-reference.md")]
+struct MetricsReferenceDoctests;

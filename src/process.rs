@@ -298,6 +298,7 @@ mod imp {
         use super::*;
 
         #[test]
+        #[cfg_attr(miri, ignore = "reads /proc: real I/O, which Miri does not support")]
         fn open_fds_counts_a_new_descriptor() {
             let before = open_fds().unwrap();
             let files: Vec<_> = (0..16)
@@ -331,6 +332,7 @@ mod tests {
     use crate::Registry;
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads /proc: real I/O, which Miri does not support")]
     fn collector_exports_every_family_on_linux() {
         struct Names(Vec<(String, Kind)>);
         impl Visitor for Names {

@@ -463,6 +463,10 @@ pub(crate) mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "linkme gathers declare! statics through the linker's __start_/__stop_ section symbols, extern statics Miri does not support"
+    )]
     fn declared_statics_self_register_and_duplicates_are_reported() {
         let _ = (&DECLARED_TWICE_A, &DECLARED_TWICE_B);
         let mut v = Collect::default();

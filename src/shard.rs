@@ -34,24 +34,35 @@ use std::cell::Cell;
 use std::ptr;
 
 use crate::sync::{
-    global_shards, lock, nm_thread_local, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
-    CachePadded, Mutex, Ordering,
+    global_shards, global_shards_handle, lock, nm_thread_local, AtomicPtr, AtomicU32, AtomicU64,
+    AtomicUsize, CachePadded, Mutex, Ordering, ShardsHandle,
 };
 
 /// log2 of the number of cells in one chunk of a slot's arena.
-#[cfg(not(nanometrics_loom))]
-pub(crate) const CHUNK_SHIFT: u32 = 11;
-#[cfg(nanometrics_loom)]
-pub(crate) const CHUNK_SHIFT: u32 = 3;
-/// Cells per chunk: 2048 cells = 16 KiB normally, 8 under loom.
+///
+/// Smaller under loom (every cell is a modelled atomic) and under Miri (which
+/// interprets every initialisation of every chunk and slot table); the code
+/// paths are the same, only the sizes differ.
+pub(crate) const CHUNK_SHIFT: u32 = if cfg!(nanometrics_loom) {
+    3
+} else if cfg!(miri) {
+    6
+} else {
+    11
+};
+/// Cells per chunk: 2048 cells = 16 KiB normally, 64 under Miri, 8 under loom.
 pub(crate) const CHUNK_CELLS: usize = 1 << CHUNK_SHIFT;
 const CHUNK_MASK: usize = CHUNK_CELLS - 1;
-/// Chunks a slot can address.
-#[cfg(not(nanometrics_loom))]
-pub(crate) const MAX_CHUNKS: usize = 2048;
-#[cfg(nanometrics_loom)]
-pub(crate) const MAX_CHUNKS: usize = 8;
-/// Total cells addressable (4 Mi normally): the bound on all live series' cells.
+/// Chunks a slot can address: 2048 normally, 64 under Miri, 8 under loom.
+pub(crate) const MAX_CHUNKS: usize = if cfg!(nanometrics_loom) {
+    8
+} else if cfg!(miri) {
+    64
+} else {
+    2048
+};
+/// Total cells addressable (4 Mi normally, 4 Ki under Miri, 64 under loom):
+/// the bound on all live series' cells.
 pub(crate) const MAX_CELLS: u32 = (CHUNK_CELLS * MAX_CHUNKS) as u32;
 
 /// Marks a [`Cells`] block whose allocation failed for good.
@@ -119,9 +130,10 @@ impl Slot {
         let fresh = Box::into_raw(Box::new(CachePadded::new(std::array::from_fn(|_| {
             AtomicU64::new(0)
         }))));
-        // Release publishes the zeroed chunk; Acquire on failure sees the
-        // winner's. Exclusive slots have one writer, but readers and the
-        // zeroing in `Shards::free_cells` may install too.
+        // Release publishes the zeroed chunk to readers (`peek`, `cell`) and
+        // to `Shards::free_cells`, which only ever peek; Acquire on failure
+        // sees the winner's. A CAS rather than a store because shared and
+        // home slots have several writers that may race to install.
         match entry.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
             // SAFETY: we just published `fresh`; it lives until `Slot::drop`.
             Ok(_) => unsafe { &*fresh },
@@ -191,6 +203,13 @@ pub(crate) fn add_f64_atomic(cell: &AtomicU64, v: f64) {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // Loom drops a failed model's shard table after the execution ended,
+        // where its atomics can no longer be read: leak the chunks rather
+        // than abort the test binary with a second panic.
+        #[cfg(nanometrics_loom)]
+        if std::thread::panicking() {
+            return;
+        }
         for entry in self.chunks.iter() {
             let p = entry.load(Ordering::Acquire);
             if !p.is_null() {
@@ -401,14 +420,26 @@ nm_thread_local! {
     static LEASE: Lease = Lease(Cell::new(None))
 }
 
-struct Lease(Cell<Option<usize>>);
+/// The leased exclusive slot and a handle on the table it belongs to (the
+/// handle keeps a loom model's table alive until the lease is returned; see
+/// [`ShardsHandle`]).
+struct Lease(Cell<Option<(usize, ShardsHandle)>>);
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(i) = self.0.take() {
+        // A loom model that failed is torn down after its execution ended,
+        // where no loom primitive may be touched; there is no one left to hand
+        // the slot to, and a second panic would abort the test binary.
+        #[cfg(nanometrics_loom)]
+        if std::thread::panicking() {
+            return;
+        }
+        if let Some((i, shards)) = self.0.take() {
             // Stop using the slot before handing it on.
             let _ = CURRENT.try_with(|c| c.set(ptr::null()));
-            global_shards().release(i);
+            // The free-list mutex orders this thread's last stores to the slot
+            // before the next leaseholder's first loads (see `Shards::lease`).
+            shards.release(i);
         }
     }
 }
@@ -421,9 +452,10 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
         return bind_slow(f);
     }
     // SAFETY: CURRENT only holds pointers into the global shard table, which
-    // is never dropped (a 'static OnceLock, or a loom lazy_static that outlives
-    // the execution's threads); an exclusive slot it points at is leased to
-    // this thread until `Lease::drop` clears CURRENT first.
+    // is never dropped while a thread can record (a 'static OnceLock; under
+    // loom a lazy_static that lives until the model closure returns, and
+    // models join every recording thread first); an exclusive slot it points
+    // at is leased to this thread until `Lease::drop` clears CURRENT first.
     f(unsafe { &*p })
 }
 
@@ -432,10 +464,13 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
 fn bind_slow<R>(f: impl FnOnce(&Slot) -> R) -> R {
     let shards = global_shards();
     let leased = LEASE.try_with(|lease| {
-        if lease.0.get().is_none() {
-            lease.0.set(shards.lease());
-        }
-        lease.0.get()
+        let held = match lease.0.take() {
+            Some(held) => Some(held),
+            None => shards.lease().map(|i| (i, global_shards_handle())),
+        };
+        let i = held.as_ref().map(|&(i, _)| i);
+        lease.0.set(held);
+        i
     });
     let slot = match leased {
         Ok(Some(i)) => shards.slot(i),
@@ -641,18 +676,20 @@ mod tests {
 
     #[test]
     fn threads_lease_distinct_slots_and_return_them() {
+        // Fewer iterations under Miri, which interprets every access.
+        const PER_THREAD: u64 = if cfg!(miri) { 50 } else { 1000 };
         let shards = global_shards();
         let cells = Cells::new(1);
         let idx = cells.index().unwrap();
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
-                    for _ in 0..1000 {
+                    for _ in 0..PER_THREAD {
                         with_local(|slot| slot.add_u64(idx, 1));
                     }
                 });
             }
         });
-        assert_eq!(shards.sum_u64(idx), 4000);
+        assert_eq!(shards.sum_u64(idx), 4 * PER_THREAD);
     }
 }

@@ -12,7 +12,8 @@
 //!   drops the `const` under loom (models build their metrics as values);
 //! - the process-wide shard table is a `OnceLock` normally and a
 //!   `loom::lazy_static!` under loom, so that every model execution starts
-//!   from a fresh table.
+//!   from a fresh table; leases hold a [`ShardsHandle`] to it (an `Arc`
+//!   under loom) because loom ends a table's life earlier than std would.
 //!
 //! [loom]: https://docs.rs/loom
 
@@ -42,6 +43,23 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         Ok(g) => g,
         Err(poisoned) => poisoned.into_inner(),
     }
+}
+
+/// The pointer in `a`, read through `&mut` (no other thread can access it).
+///
+/// std's `AtomicPtr::get_mut` has no loom counterpart; loom's `with_mut`
+/// additionally checks that no access races with this one.
+#[cfg(not(nanometrics_loom))]
+#[inline]
+pub(crate) fn ptr_get_mut<T>(a: &mut AtomicPtr<T>) -> *mut T {
+    *a.get_mut()
+}
+
+/// The pointer in `a`, read through `&mut` (no other thread can access it).
+#[cfg(nanometrics_loom)]
+#[inline]
+pub(crate) fn ptr_get_mut<T>(a: &mut AtomicPtr<T>) -> *mut T {
+    a.with_mut(|p| *p)
 }
 
 /// Declares a `const fn` that is a plain `fn` under loom (whose atomics and
@@ -77,18 +95,57 @@ macro_rules! nm_thread_local {
 }
 pub(crate) use nm_thread_local;
 
+/// A handle that keeps the shard table alive, held by a thread's lease so
+/// that the lease can be returned from a thread-local destructor.
+///
+/// Normally the table is a never-dropped static and the handle a plain
+/// reference. Under loom it is an `Arc`: loom drops its lazy statics as soon
+/// as the model closure returns, and `loom::thread::JoinHandle::join` returns
+/// when the joined thread's closure has finished but *before* that thread's
+/// thread-local destructors (our `Lease::drop`) have run; the main thread's
+/// own locals are dropped after the statics. Without the `Arc` the hand-back
+/// would touch a freed table (or panic on a lazy static accessed during
+/// shutdown).
+#[cfg(not(nanometrics_loom))]
+pub(crate) type ShardsHandle = &'static crate::shard::Shards;
+/// See the non-loom definition.
+#[cfg(nanometrics_loom)]
+pub(crate) type ShardsHandle = std::sync::Arc<crate::shard::Shards>;
+
+#[cfg(not(nanometrics_loom))]
+static GLOBAL_SHARDS: std::sync::OnceLock<crate::shard::Shards> = std::sync::OnceLock::new();
+
 /// The process-wide shard table, created on first use.
 #[cfg(not(nanometrics_loom))]
 pub(crate) fn global_shards() -> &'static crate::shard::Shards {
-    static GLOBAL: std::sync::OnceLock<crate::shard::Shards> = std::sync::OnceLock::new();
-    GLOBAL.get_or_init(crate::shard::Shards::from_machine)
+    GLOBAL_SHARDS.get_or_init(crate::shard::Shards::from_machine)
+}
+
+/// A handle on the process-wide shard table, for a lease to keep.
+#[cfg(not(nanometrics_loom))]
+pub(crate) fn global_shards_handle() -> ShardsHandle {
+    global_shards()
+}
+
+#[cfg(nanometrics_loom)]
+loom::lazy_static! {
+    /// Fresh in every loom execution.
+    static ref GLOBAL_SHARDS: std::sync::Arc<crate::shard::Shards> =
+        std::sync::Arc::new(crate::shard::Shards::from_machine());
 }
 
 /// The process-wide shard table, fresh in every loom execution.
+///
+/// The reference is valid until the model closure returns: models join every
+/// thread that records before returning. Only leases outlive that point, and
+/// they hold a [`ShardsHandle`].
 #[cfg(nanometrics_loom)]
 pub(crate) fn global_shards() -> &'static crate::shard::Shards {
-    loom::lazy_static! {
-        static ref GLOBAL: crate::shard::Shards = crate::shard::Shards::from_machine();
-    }
-    &GLOBAL
+    &GLOBAL_SHARDS
+}
+
+/// A handle on the process-wide shard table, for a lease to keep.
+#[cfg(nanometrics_loom)]
+pub(crate) fn global_shards_handle() -> ShardsHandle {
+    std::sync::Arc::clone(&GLOBAL_SHARDS)
 }

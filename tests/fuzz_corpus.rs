@@ -69,3 +69,17 @@ fn label_escape_random() {
         nanometrics::fuzz::label_escape,
     );
 }
+
+#[test]
+fn accept_negotiation_corpus() {
+    assert!(replay("accept_negotiation", nanometrics::fuzz::accept_negotiation) >= 5);
+}
+
+#[test]
+fn accept_negotiation_random() {
+    random_inputs(
+        0x0123_4567_89ab_cdef,
+        RANDOM * 4,
+        nanometrics::fuzz::accept_negotiation,
+    );
+}

@@ -6,12 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-if ! command -v prometheus >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-fi
+. .ci/lib.sh
+ensure_prometheus
 prometheus --version 2>&1 | head -1
 
 cargo build -q --example serve_minimal

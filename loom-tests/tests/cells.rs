@@ -1,0 +1,106 @@
+//! The first touch of a metric whose cell block is not allocated yet
+//! (`Cells` lazy allocation under the first-touch mutex, index published with
+//! a Release store and read with Acquire loads).
+#[cfg(nanometrics_loom)]
+mod loom_cells {
+    use loom::sync::Arc;
+    use loom::thread;
+    use nanometrics::{Counter, Histogram};
+    use nanometrics_loom_tests::{model, model_with_branches};
+
+    /// 60 finite bounds: 62 cells per series (60 buckets, +Inf and the sum).
+    static BOUNDS_60: [f64; 60] = nanometrics::linear_buckets(1.0, 1.0);
+
+    /// Two threads touch a fresh counter at once (and also race to create the
+    /// shard table itself): the block is allocated exactly once and neither
+    /// increment is lost.
+    ///
+    /// "Exactly once" is checked through the cell allocator's capacity: under
+    /// loom the table addresses 64 cells and index 0 is reserved, so after a
+    /// one-cell counter exactly 62 cells remain. A second allocation by the
+    /// losing thread would leave 61, and the 62-cell histogram below could not
+    /// be allocated (its observation would be dropped).
+    #[test]
+    fn first_touch_from_two_threads() {
+        // The 62-cell reads after the join take a few hundred branches.
+        model_with_branches("cells::first_touch_from_two_threads", 5_000, || {
+            let c = Arc::new(Counter::new("first_touch_total", ""));
+            let writers: Vec<_> = [1u64, 10]
+                .into_iter()
+                .map(|n| {
+                    let c = c.clone();
+                    thread::spawn(move || c.inc_by(n))
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            assert_eq!(c.get(), 11, "an update was lost");
+
+            let rest = Histogram::new("rest_seconds", "", &BOUNDS_60);
+            assert_eq!(rest.count(), 0);
+            rest.observe(0.5);
+            assert_eq!(rest.count(), 1, "cells were allocated more than once");
+            // The check can fail: nothing is left for even one more cell, and
+            // a metric that cannot be allocated drops its updates.
+            let none_left = Counter::new("none_left_total", "");
+            none_left.inc();
+            assert_eq!(none_left.get(), 0, "the table should be full");
+        });
+    }
+
+    /// A reader touching the metric first (reads allocate too, but never
+    /// lease a slot) races a writer's first touch.
+    #[test]
+    fn first_touch_reader_and_writer() {
+        model("cells::first_touch_reader_and_writer", || {
+            let c = Arc::new(Counter::new("first_touch_total", ""));
+            let w = {
+                let c = c.clone();
+                thread::spawn(move || c.inc_by(7))
+            };
+            let r = c.get();
+            assert!(r == 0 || r == 7, "impossible read {r}");
+            w.join().unwrap();
+            assert_eq!(c.get(), 7, "the update was lost");
+        });
+    }
+
+    /// A dropped metric's block is zeroed in every slot and handed to the
+    /// next metric allocated with the same length. Here the old metric was
+    /// written in exclusive slot 0 by a thread that has exited; a second
+    /// thread, spawned before the drop (so not ordered after the zeroing by
+    /// the spawn), may lease that slot once it is handed back and record into
+    /// the new metric: it must start from the zeroes, not from the old
+    /// metric's value it inherited with the lease. That takes the chain
+    /// zeroing → allocator mutex → Release store of the new index → Acquire
+    /// load of it by the recording thread.
+    #[test]
+    fn reuse_after_drop() {
+        model("cells::reuse_after_drop", || {
+            let old = Arc::new(Counter::new("old_total", ""));
+            let new = Arc::new(Counter::new("new_total", ""));
+            let first = {
+                let old = old.clone();
+                thread::spawn(move || old.inc_by(5))
+            };
+            let second = {
+                let new = new.clone();
+                thread::spawn(move || new.inc_by(1))
+            };
+            first.join().unwrap();
+            // The last handle: the block is zeroed and freed here.
+            drop(old);
+            // First touch by the main thread (a read: it leases no slot);
+            // when the second thread has not touched the metric yet, this
+            // reuses the old block.
+            let r = new.get();
+            assert!(
+                r <= 1,
+                "the new metric read {r}: stale cells from the old one"
+            );
+            second.join().unwrap();
+            assert_eq!(new.get(), 1, "the new metric did not start from zero");
+        });
+    }
+}

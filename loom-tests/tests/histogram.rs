@@ -1,0 +1,50 @@
+//! Histogram observations (a bucket count and the sum in the observing
+//! thread's slot) against concurrent reads.
+#[cfg(nanometrics_loom)]
+mod loom_histogram {
+    use loom::sync::Arc;
+    use loom::thread;
+    use nanometrics::Histogram;
+    use nanometrics_loom_tests::model;
+
+    /// Checks what every read must satisfy and returns the cumulative buckets.
+    fn read_checked(h: &Histogram) -> Vec<u64> {
+        let (buckets, count, _sum) = h.with(()).read();
+        assert_eq!(buckets.len(), 2, "one finite bucket and +Inf");
+        assert_eq!(buckets[1], count, "+Inf bucket and count disagree");
+        assert!(
+            buckets[0] <= buckets[1],
+            "buckets not cumulative: {buckets:?}"
+        );
+        buckets
+    }
+
+    /// Two threads observe into different buckets while a reader reads twice:
+    /// in every read `+Inf` equals the count and buckets are cumulative, no
+    /// bucket goes backwards between the two reads, and after the join the
+    /// histogram holds exactly both observations.
+    #[test]
+    fn observe_against_reads() {
+        model("histogram::observe_against_reads", || {
+            let h = Arc::new(Histogram::new("fanout_seconds", "", &[1.0]));
+            // Allocate the cells from a thread that never records.
+            assert_eq!(h.count(), 0);
+            let writers: Vec<_> = [0.5, 2.0]
+                .into_iter()
+                .map(|v| {
+                    let h = h.clone();
+                    thread::spawn(move || h.observe(v))
+                })
+                .collect();
+            let first = read_checked(&h);
+            let second = read_checked(&h);
+            for (a, b) in first.iter().zip(&second) {
+                assert!(a <= b, "a bucket went backwards: {first:?} then {second:?}");
+            }
+            for w in writers {
+                w.join().unwrap();
+            }
+            assert_eq!(h.with(()).read(), (vec![1, 2], 2, 2.5));
+        });
+    }
+}
