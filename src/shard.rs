@@ -459,6 +459,32 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
     f(unsafe { &*p })
 }
 
+/// This thread's slot, for a handle the thread keeps ([`LocalCounter`](crate::LocalCounter)).
+#[cfg(not(nanometrics_loom))]
+#[inline]
+pub(crate) fn local_slot() -> &'static Slot {
+    let mut p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        p = bind_slow(|s| s as *const Slot);
+    }
+    // SAFETY: outside loom the shard table is a never-dropped `OnceLock`
+    // static, so every slot pointer CURRENT or `bind_slow` yields is valid
+    // for 'static.
+    unsafe { &*p }
+}
+
+/// A cell nobody reads: the target of handles whose metric got no cells.
+#[cfg(not(nanometrics_loom))]
+pub(crate) static DEAD_CELL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Slot {
+    /// Whether this slot's only writer is the thread that leased it.
+    #[inline]
+    pub(crate) fn is_exclusive(&self) -> bool {
+        self.exclusive
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn bind_slow<R>(f: impl FnOnce(&Slot) -> R) -> R {

@@ -89,6 +89,10 @@ fn counter_inc(c: &mut Criterion, p: &Peers) {
         bench(&mut g, "nanometrics", t, |_| {
             || black_box(&nm::COUNTER).inc()
         });
+        bench(&mut g, "nanometrics_local", t, |_| {
+            let local = nm::COUNTER.local();
+            move || black_box(&local).inc()
+        });
         bench(&mut g, "prometheus", t, |_| {
             || black_box(&p.prom.counter).inc()
         });

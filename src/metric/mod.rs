@@ -17,6 +17,8 @@ pub mod gauge;
 pub mod histogram;
 pub mod info;
 
+#[cfg(not(nanometrics_loom))]
+pub use counter::LocalCounter;
 pub use counter::{Counter, CounterF64, CounterF64Ref, CounterRef};
 pub use gauge::{Gauge, GaugeF64, GaugeF64Ref, GaugeRef};
 pub use histogram::{Histogram, HistogramRef, HistogramTimer};
