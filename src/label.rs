@@ -253,6 +253,33 @@ impl<'a> Labels<'a> {
     }
 }
 
+/// A label name as [`Labels::for_each_sourced`] reports it: `'static` names
+/// (dynamic and compile-time labels) can be recognised by address, which lets
+/// the encoder validate them once rather than for every series.
+#[derive(Clone, Copy)]
+pub(crate) enum LabelName<'a> {
+    /// A name that lives for the whole program.
+    Static(&'static str),
+    /// A name borrowed for the call only (constant pairs).
+    Borrowed(&'a str),
+}
+
+impl Labels<'_> {
+    /// [`for_each`](Self::for_each), telling which names are `'static`.
+    #[inline]
+    pub(crate) fn for_each_sourced(&self, mut f: impl FnMut(LabelName<'_>, &str)) {
+        for (n, v) in self.names.iter().zip(self.values.iter()) {
+            f(LabelName::Static(n), v);
+        }
+        if let Some((i, pairs)) = self.fixed {
+            pairs(i, &mut |n, v| f(LabelName::Static(n), v));
+        }
+        for (n, v) in self.constant {
+            f(LabelName::Borrowed(n), v);
+        }
+    }
+}
+
 impl std::fmt::Debug for Labels<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut m = f.debug_map();

@@ -11,7 +11,7 @@ use std::io;
 
 use super::number;
 use super::Format;
-use crate::label::Labels;
+use crate::label::{LabelName, Labels};
 use crate::metric::{HistogramView, Kind, Meta, Value, Visitor};
 use crate::name::is_valid_label_name;
 
@@ -32,6 +32,14 @@ pub(crate) struct State {
     labels: Vec<u8>,
     /// The current series' label names, each followed by 0xFF, to find repeats.
     label_names: Vec<u8>,
+    /// `'static` label names (compared by address) already checked, in order,
+    /// for the current family: a series whose names start the same way needs
+    /// no check.
+    known_names: Vec<&'static str>,
+    /// The current series' names while they are checked (becomes `known_names`).
+    checked_names: Vec<&'static str>,
+    /// The prefixed family name followed by `{`: the start of a sample line.
+    head: Vec<u8>,
 }
 
 /// Where the text goes: a caller's `Vec`, or a fixed buffer drained into an
@@ -251,66 +259,100 @@ impl<'a> Writer<'a> {
     /// Writes `text` escaped: backslash and newline always, double quote
     /// when `quote` is set.
     fn escaped(out: &mut Out<'_>, text: &str, quote: bool) {
-        let mut rest = text.as_bytes();
-        while let Some(i) = rest
-            .iter()
-            .position(|&b| b == b'\\' || b == b'\n' || (quote && b == b'"'))
-        {
-            let (clean, tail) = rest.split_at(i);
-            out.put(clean);
-            let (special, tail) = tail.split_first().unwrap_or((&b'\\', &[]));
-            out.put(match special {
-                b'\n' => b"\\n",
-                b'"' => b"\\\"",
-                _ => b"\\\\",
-            });
-            rest = tail;
+        if quote {
+            escape::<true>(text, |b| out.put(b));
+        } else {
+            escape::<false>(text, |b| out.put(b));
         }
-        out.put(rest);
     }
 
     /// Checks and renders the labels into `st.labels`; `false` if a name is
     /// invalid, repeated, or `le` on a histogram.
+    ///
+    /// `'static` names that match, position by position, a sequence already
+    /// checked in this family are not checked again: such a name is the same
+    /// string, so the same verdict (validity, `le`, repeats) holds.
     fn render_labels(&mut self, labels: &Labels<'_>) -> bool {
         let st = &mut *self.st;
-        st.labels.clear();
-        st.label_names.clear();
         let histogram = self.mode == Mode::Histogram;
+        let rendered = &mut st.labels;
+        let known = &st.known_names;
+        let names = &mut st.label_names;
+        let checked = &mut st.checked_names;
+        rendered.clear();
         let mut ok = true;
-        let mut first = true;
-        labels.for_each(|name, value| {
+        // Labels so far; whether all of them matched `known`; whether all of
+        // them were `'static`.
+        let mut k = 0usize;
+        let mut fast = true;
+        let mut all_static = true;
+        labels.for_each_sourced(|name, value| {
             if !ok {
                 return;
             }
-            if !is_valid_label_name(name)
-                || (histogram && name == "le")
-                || (!first && repeated(&st.label_names, name))
-            {
-                ok = false;
-                return;
+            let text = match name {
+                LabelName::Static(s) => s,
+                LabelName::Borrowed(s) => s,
+            };
+            let hit = fast
+                && match name {
+                    LabelName::Static(s) => known.get(k).is_some_and(|c| std::ptr::eq(*c, s)),
+                    LabelName::Borrowed(_) => false,
+                };
+            if !hit {
+                if fast {
+                    // Leaving the checked prefix: seed the repeat check with it.
+                    fast = false;
+                    names.clear();
+                    checked.clear();
+                    for c in known.iter().take(k) {
+                        names.extend_from_slice(c.as_bytes());
+                        names.push(0xFF);
+                        checked.push(c);
+                    }
+                }
+                if !is_valid_label_name(text)
+                    || (histogram && text == "le")
+                    || (k > 0 && repeated(names, text))
+                {
+                    ok = false;
+                    return;
+                }
+                names.extend_from_slice(text.as_bytes());
+                names.push(0xFF);
+                match name {
+                    LabelName::Static(s) => checked.push(s),
+                    LabelName::Borrowed(_) => all_static = false,
+                }
             }
-            st.label_names.extend_from_slice(name.as_bytes());
-            st.label_names.push(0xFF);
-            if !first {
-                st.labels.push(b',');
+            if k > 0 {
+                rendered.push(b',');
             }
-            first = false;
-            st.labels.extend_from_slice(name.as_bytes());
-            st.labels.extend_from_slice(b"=\"");
-            let mut out = Out::vec(&mut st.labels);
-            Self::escaped(&mut out, value, true);
-            st.labels.push(b'"');
+            k += 1;
+            rendered.extend_from_slice(text.as_bytes());
+            rendered.extend_from_slice(b"=\"");
+            escape::<true>(value, |b| rendered.extend_from_slice(b));
+            rendered.push(b'"');
         });
+        if ok && !fast && all_static {
+            std::mem::swap(&mut st.known_names, &mut st.checked_names);
+        }
         ok
     }
 
     /// Writes `name{labels[,le="…"]} ` (up to the value).
     fn sample_start(&mut self, suffix: &str, le: Option<&[u8]>) {
-        let len = self.st.family.len();
-        self.put_name(len, suffix);
+        let head = self.st.head.as_slice();
+        let name = head.split_last().map_or(head, |(_, name)| name);
         let labels = !self.st.labels.is_empty();
         if labels || le.is_some() {
-            self.out.put(b"{");
+            if suffix.is_empty() {
+                self.out.put(head);
+            } else {
+                self.out.put(name);
+                self.out.put(suffix.as_bytes());
+                self.out.put(b"{");
+            }
             self.out.put(&self.st.labels);
             if let Some(le) = le {
                 self.out.put(if labels { b",le=\"" } else { b"le=\"" });
@@ -319,6 +361,8 @@ impl<'a> Writer<'a> {
             }
             self.out.put(b"} ");
         } else {
+            self.out.put(name);
+            self.out.put(suffix.as_bytes());
             self.out.put(b" ");
         }
     }
@@ -387,6 +431,59 @@ fn strip<'n>(name: &'n str, suffix: &str) -> Option<&'n str> {
     name.strip_suffix(suffix).filter(|b| !b.is_empty())
 }
 
+/// Calls `put` with `text` escaped in pieces: backslash and newline always,
+/// double quote when `QUOTE` is set.
+#[inline]
+fn escape<const QUOTE: bool>(text: &str, mut put: impl FnMut(&[u8])) {
+    let mut rest = text.as_bytes();
+    while let Some(i) = first_special::<QUOTE>(rest) {
+        let (clean, tail) = rest.split_at(i);
+        put(clean);
+        let (special, tail) = tail.split_first().unwrap_or((&b'\\', &[]));
+        put(match special {
+            b'\n' => b"\\n",
+            b'"' => b"\\\"",
+            _ => b"\\\\",
+        });
+        rest = tail;
+    }
+    put(rest);
+}
+
+/// Whether `b` must be escaped.
+#[inline]
+fn special<const QUOTE: bool>(b: u8) -> bool {
+    b == b'\\' || b == b'\n' || (QUOTE && b == b'"')
+}
+
+/// The index of the first byte of `text` to escape: eight bytes at a time
+/// (a word holds a byte `c` iff `word ^ c*LO` has a zero byte, and
+/// `(x - LO) & !x & HI` is non-zero iff `x` has a zero byte), then one by one.
+#[inline]
+fn first_special<const QUOTE: bool>(text: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has = |x: u64, c: u8| {
+        let y = x ^ (LO * u64::from(c));
+        y.wrapping_sub(LO) & !y & HI != 0
+    };
+    let mut start = 0;
+    for chunk in text.chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word);
+        if has(x, b'\\') || has(x, b'\n') || (QUOTE && has(x, b'"')) {
+            break;
+        }
+        start += 8;
+    }
+    let tail = text.get(start..).unwrap_or_default();
+    tail.iter()
+        .position(|&b| special::<QUOTE>(b))
+        .map(|i| i + start)
+}
+
 /// Whether `name` is among the 0xFF-terminated names in `seen`.
 fn repeated(seen: &[u8], name: &str) -> bool {
     seen.split(|&b| b == 0xFF).any(|n| n == name.as_bytes())
@@ -399,6 +496,11 @@ impl Visitor for Writer<'_> {
         let (mode, len, keyword) = self.plan(meta.name(), kind);
         self.mode = mode;
         self.st.series.clear();
+        self.st.known_names.clear();
+        self.st.head.clear();
+        self.st.head.extend_from_slice(self.prefix.as_bytes());
+        self.st.head.extend_from_slice(meta.name().as_bytes());
+        self.st.head.push(b'{');
         if mode == Mode::Skip || self.out.failed() {
             return;
         }
@@ -527,17 +629,19 @@ impl KeySet {
     /// Adds `key`; `false` if it was already there.
     fn insert(&mut self, key: &[u8]) -> bool {
         let hash = Self::hash(key);
-        if self.find(key, hash).is_some_and(|(_, found)| found) {
+        let mut slot = self.find(key, hash);
+        if slot.is_some_and(|(_, found)| found) {
             return false;
         }
         if (self.spans.len() + 1) * 2 > self.table.len() {
             self.grow();
+            slot = self.find(key, hash);
         }
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(key);
         self.spans.push((start, self.arena.len() as u32, hash));
         let entry = (self.generation, self.spans.len() as u32);
-        if let Some((i, _)) = self.find(key, hash) {
+        if let Some((i, _)) = slot {
             if let Some(slot) = self.table.get_mut(i) {
                 *slot = entry;
             }
