@@ -13,6 +13,9 @@
 //! and for any value longer than the value-length limit, lookups return one
 //! overflow series whose labels all read [`OVERFLOW_VALUE`], and the family's
 //! overflow counter (exported as `nanometrics_label_overflow_total`) grows.
+//! A lookup of those very labels returns the overflow series too (without
+//! counting an overflow), so no family ever exposes two series with the same
+//! labels.
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, Hasher};
@@ -370,6 +373,11 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     #[cold]
     #[inline(never)]
     fn with_slow(&self, values: [&str; N]) -> K::Ref<'_> {
+        // The overflow series' own labels name the overflow series: a real
+        // entry with them would be a second series with the same labels.
+        if N > 0 && values.iter().all(|v| *v == OVERFLOW_VALUE) {
+            return self.overflow_series();
+        }
         let too_long = values.iter().any(|v| v.len() > self.max_value_len);
         if too_long || self.full.load(Ordering::Acquire) {
             return self.overflow_ref();
@@ -440,10 +448,16 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         Some(index)
     }
 
+    /// The overflow series, counting the lookup as an overflow.
     fn overflow_ref(&self) -> K::Ref<'_> {
         if let Some(i) = self.overflow_count.index() {
             crate::shard::with_local(|s| s.add_u64(i, 1));
         }
+        self.overflow_series()
+    }
+
+    /// The overflow series, created on first use.
+    fn overflow_series(&self) -> K::Ref<'_> {
         let mut p = self.overflow.load(Ordering::Acquire);
         if p.is_null() {
             let _w = lock(&self.writer);
@@ -577,6 +591,25 @@ mod tests {
         f.with(["ab", "c"]).inc();
         f.with(["a", "bc"]).inc();
         assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn the_overflow_labels_name_the_overflow_series() {
+        let f: Family<Counter, 2> = Family::new("marker_total", "", ["a", "b"]).with_limit(1);
+        f.with([OVERFLOW_VALUE, OVERFLOW_VALUE]).inc();
+        f.with(["x", OVERFLOW_VALUE]).inc();
+        f.with(["y", "y"]).inc();
+        assert_eq!(f.len(), 1, "only (x, marker) is a real entry");
+        assert_eq!(f.overflowed(), 1, "only (y, y) overflowed");
+        assert_eq!(f.with([OVERFLOW_VALUE, OVERFLOW_VALUE]).get(), 2);
+        let mut v = crate::registry::tests::Collect::default();
+        f.visit(&mut v);
+        assert_eq!(
+            v.series.len(),
+            2,
+            "one series per label set: {:?}",
+            v.series
+        );
     }
 
     #[test]

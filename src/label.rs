@@ -104,10 +104,15 @@ impl<A: LabelSet, B: LabelSet, C: LabelSet> LabelSet for (A, B, C) {
 /// assert_eq!(ChannelType::Private.as_str(), "private");
 /// ```
 ///
-/// A label name that Prometheus reserves does not compile:
+/// A label name that Prometheus reserves does not compile, nor does a value
+/// given twice (it would make two identical series):
 ///
 /// ```compile_fail
 /// nanometrics::label_enum! { pub enum Bad: "__reserved" { A => "a" } }
+/// ```
+///
+/// ```compile_fail
+/// nanometrics::label_enum! { pub enum Twice: "kind" { A => "a", B => "a" } }
 /// ```
 #[macro_export]
 macro_rules! label_enum {
@@ -153,6 +158,10 @@ macro_rules! label_enum {
         const _: () = assert!(
             $crate::name::is_valid_label_name($label),
             concat!("invalid label name in label_enum!: ", $label)
+        );
+        const _: () = assert!(
+            $crate::name::all_distinct(&[$($value),+]),
+            concat!("repeated label value in label_enum! ", stringify!($name))
         );
     };
 }

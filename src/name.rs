@@ -74,6 +74,29 @@ pub(crate) const fn const_str_eq(a: &str, b: &str) -> bool {
     true
 }
 
+/// Whether no two of `values` are equal (`const`; `label_enum!` checks its
+/// values with it, so a label set never yields two identical series).
+///
+/// ```
+/// use nanometrics::name::all_distinct;
+/// assert!(all_distinct(&["public", "private", "presence"]));
+/// assert!(!all_distinct(&["a", "b", "a"]));
+/// ```
+pub const fn all_distinct(values: &[&str]) -> bool {
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i + 1;
+        while j < values.len() {
+            if const_str_eq(values[i], values[j]) {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Whether `names` are valid label names, none repeated, none in `forbidden`.
 pub(crate) const fn valid_label_names(names: &[&str], forbidden: &str) -> bool {
     let mut i = 0;
