@@ -6,7 +6,11 @@ alternating runs so that drift on a shared machine hits both alike.
     cargo build --release --example pubsub_server --example pubsub_load
     python3 benches/scripts/instrumentation_cost.py [--runs 5] [--duration 5]
 
-Prints deliveries/s per run, the medians and the on/off ratio.
+Prints, per run, deliveries/s and the server's CPU time (user + system, from
+/proc) per delivered message, then the medians and on/off ratios of both. On
+a small shared machine the load generator competes with the server for the
+cores and throughput swings from run to run; CPU per message is the steadier
+figure.
 """
 import argparse
 import json
@@ -52,7 +56,11 @@ def run(record, args):
             capture_output=True, text=True, timeout=args.duration + 60, check=True,
         ).stdout
         r = json.loads(re.search(r"^RESULT (\{.*\})$", out, re.M).group(1))
-        return r["delivered"] / r["duration_s"]
+        with open(f"/proc/{server.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+        cpu_ns = ticks / os.sysconf("SC_CLK_TCK") * 1e9
+        return r["delivered"] / r["duration_s"], cpu_ns / max(r["delivered"], 1)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
@@ -70,12 +78,17 @@ def main():
     for i in range(args.runs):
         for record, acc in (("1", on), ("0", off)) if i % 2 == 0 else (("0", off), ("1", on)):
             acc.append(run(record, args))
-            print(f"run {i} record={record}: {acc[-1]:,.0f} deliveries/s", flush=True)
-    m_on, m_off = statistics.median(on), statistics.median(off)
-    spread = lambda xs: (max(xs) - min(xs)) / statistics.median(xs) * 100
-    print(f"median on  {m_on:,.0f}/s (spread {spread(on):.1f}%)")
-    print(f"median off {m_off:,.0f}/s (spread {spread(off):.1f}%)")
-    print(f"on/off throughput ratio {m_on / m_off:.4f} ({(m_on / m_off - 1) * 100:+.2f}%)")
+            print(f"run {i} record={record}: {acc[-1][0]:,.0f} deliveries/s, "
+                  f"server CPU {acc[-1][1]:,.0f} ns/delivery", flush=True)
+
+    def spread(xs):
+        return (max(xs) - min(xs)) / statistics.median(xs) * 100
+
+    for k, what, unit in ((0, "throughput", "/s"), (1, "server CPU per delivery", " ns")):
+        a, b = [x[k] for x in on], [x[k] for x in off]
+        m_on, m_off = statistics.median(a), statistics.median(b)
+        print(f"{what}: on {m_on:,.0f}{unit} (spread {spread(a):.1f}%), off {m_off:,.0f}{unit} "
+              f"(spread {spread(b):.1f}%), on/off {m_on / m_off:.4f} ({(m_on / m_off - 1) * 100:+.2f}%)")
 
 
 if __name__ == "__main__":
