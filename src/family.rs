@@ -378,8 +378,22 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         if N > 0 && values.iter().all(|v| *v == OVERFLOW_VALUE) {
             return self.overflow_series();
         }
-        let too_long = values.iter().any(|v| v.len() > self.max_value_len);
-        if too_long || self.full.load(Ordering::Acquire) {
+        if values.iter().any(|v| v.len() > self.max_value_len) {
+            return self.overflow_ref();
+        }
+        // Acquire pairs with the Release store of `full` after the last
+        // insert: a thread that sees the family full also sees every entry,
+        // including one another thread inserted for these very values between
+        // our miss and now, so look again before overflowing.
+        if self.full.load(Ordering::Acquire) {
+            let t = self.table.load(Ordering::Acquire);
+            if !t.is_null() {
+                // SAFETY: as in `with`: tables live until `Family::drop`.
+                let table = unsafe { &*t };
+                if let Some(e) = table.find(table.hash(&values), &values) {
+                    return K::make_ref(e.cells.allocated(), &self.config);
+                }
+            }
             return self.overflow_ref();
         }
         match self.insert(&values) {

@@ -477,6 +477,7 @@ pub(crate) fn local_slot() -> &'static Slot {
 #[cfg(not(nanometrics_loom))]
 pub(crate) static DEAD_CELL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+#[cfg(not(nanometrics_loom))]
 impl Slot {
     /// Whether this slot's only writer is the thread that leased it.
     #[inline]

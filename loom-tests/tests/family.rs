@@ -37,6 +37,29 @@ mod loom_family {
         });
     }
 
+    /// The same as above with a cardinality limit of 1: the first insert
+    /// fills the family, and the other thread, which missed before that
+    /// insert, must still find the entry rather than overflow (a regression
+    /// test: Miri found the race where it saw `full` and overflowed).
+    #[test]
+    fn same_values_at_the_limit() {
+        model("family::same_values_at_the_limit", || {
+            let f = Arc::new(Family::<Counter, 1>::new("sent_total", "", ["app_id"]).with_limit(1));
+            let writers: Vec<_> = [1u64, 10]
+                .into_iter()
+                .map(|n| {
+                    let f = f.clone();
+                    thread::spawn(move || f.with(["app-1"]).inc_by(n))
+                })
+                .collect();
+            for w in writers {
+                w.join().unwrap();
+            }
+            assert_eq!(series(&f), [("app_id=app-1".to_string(), 11)]);
+            assert_eq!(f.overflowed(), 0, "an existing value overflowed");
+        });
+    }
+
     /// A writer inserts a series while a reader looks it up lock-free: the
     /// reader sees either no series or the whole entry with its cells (the
     /// lookup itself inserts on a miss, so it must find the writer's entry
