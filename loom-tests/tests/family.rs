@@ -20,21 +20,31 @@ mod loom_family {
     #[test]
     fn same_values_from_two_threads() {
         model("family::same_values_from_two_threads", || {
-            let f = Arc::new(Family::<Counter, 1>::new("sent_total", "", ["app_id"]));
-            let writers: Vec<_> = [1u64, 10]
-                .into_iter()
-                .map(|n| {
-                    let f = f.clone();
-                    thread::spawn(move || f.with(["app-1"]).inc_by(n))
-                })
-                .collect();
-            for w in writers {
-                w.join().unwrap();
-            }
-            assert_eq!(f.len(), 1, "two series for one label value");
-            assert_eq!(series(&f), [("app_id=app-1".to_string(), 11)]);
-            assert_eq!(f.overflowed(), 0);
+            two_writers_one_value(None)
         });
+    }
+
+    /// Two threads add 1 and 10 to one new label value of a family with the
+    /// given limit: one series with 11, nothing overflowed.
+    fn two_writers_one_value(limit: Option<usize>) {
+        let mut family = Family::<Counter, 1>::new("sent_total", "", ["app_id"]);
+        if let Some(limit) = limit {
+            family = family.with_limit(limit);
+        }
+        let f = Arc::new(family);
+        let writers: Vec<_> = [1u64, 10]
+            .into_iter()
+            .map(|n| {
+                let f = f.clone();
+                thread::spawn(move || f.with(["app-1"]).inc_by(n))
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(f.len(), 1, "two series for one label value");
+        assert_eq!(series(&f), [("app_id=app-1".to_string(), 11)]);
+        assert_eq!(f.overflowed(), 0, "an existing value overflowed");
     }
 
     /// The same as above with a cardinality limit of 1: the first insert
@@ -44,19 +54,7 @@ mod loom_family {
     #[test]
     fn same_values_at_the_limit() {
         model("family::same_values_at_the_limit", || {
-            let f = Arc::new(Family::<Counter, 1>::new("sent_total", "", ["app_id"]).with_limit(1));
-            let writers: Vec<_> = [1u64, 10]
-                .into_iter()
-                .map(|n| {
-                    let f = f.clone();
-                    thread::spawn(move || f.with(["app-1"]).inc_by(n))
-                })
-                .collect();
-            for w in writers {
-                w.join().unwrap();
-            }
-            assert_eq!(series(&f), [("app_id=app-1".to_string(), 11)]);
-            assert_eq!(f.overflowed(), 0, "an existing value overflowed");
+            two_writers_one_value(Some(1))
         });
     }
 
