@@ -649,7 +649,8 @@ fn shutdown_closes_the_port_and_joins() {
     assert_eq!(get(addr, GET).status, 200);
     let t = Instant::now();
     s.shutdown();
-    assert!(t.elapsed() < Duration::from_secs(1));
+    // Prompt (the threads wake within 100 ms), with room for a loaded CI box.
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(TcpStream::connect(addr).is_err(), "port closed");
     assert!(closed(&mut idle), "open connections closed");
     // Drop does the same.
@@ -682,7 +683,7 @@ fn a_client_that_never_reads_cannot_hold_a_worker_or_shutdown() {
     std::thread::sleep(Duration::from_millis(100));
     let t = Instant::now();
     s.shutdown();
-    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     drop((hog, hog2));
 }
 
