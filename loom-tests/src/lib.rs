@@ -96,3 +96,26 @@ impl nanometrics::Visitor for Collect {
         self.series.push((key, v));
     }
 }
+
+/// Spawns one thread per amount, each adding its amount to `c`.
+#[cfg(nanometrics_loom)]
+pub fn spawn_incs(
+    c: &loom::sync::Arc<nanometrics::Counter>,
+    amounts: &[u64],
+) -> Vec<loom::thread::JoinHandle<()>> {
+    amounts
+        .iter()
+        .map(|&n| {
+            let c = c.clone();
+            loom::thread::spawn(move || c.inc_by(n))
+        })
+        .collect()
+}
+
+/// Joins every thread, failing if any panicked.
+#[cfg(nanometrics_loom)]
+pub fn join_all(threads: Vec<loom::thread::JoinHandle<()>>) {
+    for t in threads {
+        t.join().expect("a model thread panicked");
+    }
+}

@@ -6,7 +6,7 @@ mod loom_cells {
     use loom::sync::Arc;
     use loom::thread;
     use nanometrics::{Counter, Histogram};
-    use nanometrics_loom_tests::{model, model_with_branches};
+    use nanometrics_loom_tests::{join_all, model, model_with_branches, spawn_incs};
 
     /// 60 finite bounds: 62 cells per series (60 buckets, +Inf and the sum).
     static BOUNDS_60: [f64; 60] = nanometrics::linear_buckets(1.0, 1.0);
@@ -25,16 +25,8 @@ mod loom_cells {
         // The 62-cell reads after the join take a few hundred branches.
         model_with_branches("cells::first_touch_from_two_threads", 5_000, || {
             let c = Arc::new(Counter::new("first_touch_total", ""));
-            let writers: Vec<_> = [1u64, 10]
-                .into_iter()
-                .map(|n| {
-                    let c = c.clone();
-                    thread::spawn(move || c.inc_by(n))
-                })
-                .collect();
-            for w in writers {
-                w.join().unwrap();
-            }
+            let writers = spawn_incs(&c, &[1u64, 10]);
+            join_all(writers);
             assert_eq!(c.get(), 11, "an update was lost");
 
             let rest = Histogram::new("rest_seconds", "", &BOUNDS_60);

@@ -4,9 +4,8 @@
 #[cfg(nanometrics_loom)]
 mod loom_counter {
     use loom::sync::Arc;
-    use loom::thread;
     use nanometrics::Counter;
-    use nanometrics_loom_tests::model;
+    use nanometrics_loom_tests::{join_all, model, spawn_incs};
 
     fn counter() -> Arc<Counter> {
         let c = Arc::new(Counter::new("requests_total", ""));
@@ -23,20 +22,12 @@ mod loom_counter {
     fn exclusive_slots_with_reader() {
         model("counter::exclusive_slots_with_reader", || {
             let c = counter();
-            let writers: Vec<_> = [1u64, 10]
-                .into_iter()
-                .map(|n| {
-                    let c = c.clone();
-                    thread::spawn(move || c.inc_by(n))
-                })
-                .collect();
+            let writers = spawn_incs(&c, &[1u64, 10]);
             let r1 = c.get();
             let r2 = c.get();
             assert!(r1 <= r2, "reads went backwards: {r1} then {r2}");
             assert!([0, 1, 10, 11].contains(&r2), "impossible total {r2}");
-            for w in writers {
-                w.join().unwrap();
-            }
+            join_all(writers);
             assert_eq!(c.get(), 11, "an update was lost");
         });
     }
@@ -50,16 +41,8 @@ mod loom_counter {
         model("counter::shared_slot_rmw", || {
             let c = counter();
             c.inc_by(1000);
-            let writers: Vec<_> = [1u64, 10, 100]
-                .into_iter()
-                .map(|n| {
-                    let c = c.clone();
-                    thread::spawn(move || c.inc_by(n))
-                })
-                .collect();
-            for w in writers {
-                w.join().unwrap();
-            }
+            let writers = spawn_incs(&c, &[1u64, 10, 100]);
+            join_all(writers);
             assert_eq!(c.get(), 1111, "an update was lost");
         });
     }
@@ -70,19 +53,11 @@ mod loom_counter {
     fn exclusive_and_shared_with_reader() {
         model("counter::exclusive_and_shared_with_reader", || {
             let c = counter();
-            let writers: Vec<_> = [1u64, 10, 100]
-                .into_iter()
-                .map(|n| {
-                    let c = c.clone();
-                    thread::spawn(move || c.inc_by(n))
-                })
-                .collect();
+            let writers = spawn_incs(&c, &[1u64, 10, 100]);
             let r1 = c.get();
             let r2 = c.get();
             assert!(r1 <= r2, "reads went backwards: {r1} then {r2}");
-            for w in writers {
-                w.join().unwrap();
-            }
+            join_all(writers);
             assert_eq!(c.get(), 111, "an update was lost");
         });
     }

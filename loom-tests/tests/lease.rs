@@ -6,7 +6,7 @@ mod loom_lease {
     use loom::sync::Arc;
     use loom::thread;
     use nanometrics::Counter;
-    use nanometrics_loom_tests::model;
+    use nanometrics_loom_tests::{join_all, model, spawn_incs};
 
     /// The main thread records first and so holds exclusive slot 0 for the
     /// whole execution, leaving one exclusive slot. A first thread leases it,
@@ -22,20 +22,12 @@ mod loom_lease {
         model("lease::hand_over_with_reader", || {
             let c = Arc::new(Counter::new("handed_over_total", ""));
             c.inc_by(1);
-            let writers: Vec<_> = [100u64, 10]
-                .into_iter()
-                .map(|n| {
-                    let c = c.clone();
-                    thread::spawn(move || c.inc_by(n))
-                })
-                .collect();
+            let writers = spawn_incs(&c, &[100u64, 10]);
             let r1 = c.get();
             let r2 = c.get();
             assert!(r1 <= r2, "reads went backwards: {r1} then {r2}");
             assert!(r1 >= 1, "the reader's own update is missing");
-            for w in writers {
-                w.join().unwrap();
-            }
+            join_all(writers);
             assert_eq!(c.get(), 111, "an update was lost");
         });
     }
