@@ -67,7 +67,9 @@ iai() {
   # The runner must match the iai-callgrind library version exactly.
   want=$(cargo tree -p nanometrics-benches -e dev --depth 1 --prefix none \
            | sed -n 's/^iai-callgrind v\([0-9.]*\).*/\1/p' | head -1)
-  have=$(iai-callgrind-runner --version 2>/dev/null | awk '{print $2}' || true)
+  # The runner has no usable `--version` (run by hand it only complains that
+  # no library version was passed to it), so ask cargo what it installed.
+  have=$(cargo install --list | sed -n 's/^iai-callgrind-runner v\([0-9.]*\):.*/\1/p' | head -1)
   if [ "$have" != "$want" ]; then
     cargo install --locked iai-callgrind-runner --version "$want"
   fi
