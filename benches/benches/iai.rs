@@ -63,6 +63,16 @@ fn counter_nanometrics(_: ()) {
     black_box(&nm::COUNTER).inc()
 }
 
+// The per-thread handle (`Counter::local`): this thread's own cell, no lookup.
+#[library_benchmark]
+#[bench::run(warm(nm::COUNTER.local(), |l| l.inc()))]
+fn counter_nanometrics_local(
+    l: nanometrics::LocalCounter<'static>,
+) -> nanometrics::LocalCounter<'static> {
+    black_box(&l).inc();
+    l
+}
+
 #[library_benchmark]
 #[bench::run(warm(prom(), |p| p.counter.inc()))]
 fn counter_prometheus(p: &Prom) {
@@ -116,7 +126,7 @@ fn counter_thread_local_floor(_: ()) {
 
 library_benchmark_group!(
     name = counter_inc;
-    benchmarks = empty, counter_nanometrics, counter_prometheus, counter_prometheus_local,
+    benchmarks = empty, counter_nanometrics, counter_nanometrics_local, counter_prometheus, counter_prometheus_local,
         counter_prometheus_client, counter_metrics, counter_metrics_per_call, counter_measured,
         counter_atomic_shared, counter_thread_local_floor
 );
