@@ -134,7 +134,7 @@ impl<L: LabelSet> Histogram<L> {
     pub fn with(&self, labels: L) -> HistogramRef<'_> {
         let per = self.bounds.len() as u32 + 2;
         HistogramRef::at(
-            self.cells.index().map(|i| i + labels.index() as u32 * per),
+            Some(self.cells.at(labels.index() as u32 * per)),
             &self.bounds,
         )
     }
@@ -184,7 +184,12 @@ impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        self.with(()).observe(v)
+        let bounds: &[f64] = &self.bounds;
+        let bucket = bucket_of(bounds, v) as u32;
+        // The stored index, allocated or not: the hot path's chunk test fails
+        // on an unallocated one and its slow path allocates.
+        let sum = bounds.len() as u32 + 1;
+        shard::observe(self.cells.raw(), bucket, sum, v, Some(&self.cells))
     }
     /// A guard that observes the elapsed seconds when dropped.
     pub fn start_timer(&self) -> HistogramTimer<'_> {
@@ -273,15 +278,11 @@ impl<'a> HistogramRef<'a> {
     /// Records one observation.
     #[inline]
     pub fn observe(self, v: f64) {
-        if self.index == 0 {
-            return;
-        }
-        let bucket = self.index + bucket_of(self.bounds, v) as u32;
-        let sum = self.index + self.bounds.len() as u32 + 1;
-        shard::with_local(|s| {
-            s.add_u64(bucket, 1);
-            s.add_f64(sum, v);
-        });
+        // No zero test: index 0 (no cells) fails the hot path's chunk test,
+        // and the slow path drops the observation.
+        let bucket = bucket_of(self.bounds, v) as u32;
+        let sum = self.bounds.len() as u32 + 1;
+        shard::observe(self.index, bucket, sum, v, None)
     }
 
     /// Records a duration in seconds.
