@@ -934,6 +934,96 @@ mod tests {
     }
 
     #[test]
+    fn blocks_up_to_a_chunk_never_straddle() {
+        let shards = Shards::new(1, 1);
+        let chunk = CHUNK_CELLS as u32;
+        let a = shards.alloc_cells(chunk - 1).unwrap();
+        assert_eq!(a, FIRST_CELL, "chunk 0 is reserved");
+        // One cell is left in a's chunk: a two-cell block starts a new chunk.
+        let b = shards.alloc_cells(2).unwrap();
+        assert_eq!(b, a + chunk, "moved to the next chunk");
+        // The skipped cell serves a one-cell request.
+        assert_eq!(shards.alloc_cells(1), Some(a + chunk - 1));
+        // A block longer than a chunk is not moved.
+        let c = shards.alloc_cells(chunk + 1).unwrap();
+        assert_eq!(c, b + 2);
+    }
+
+    #[test]
+    fn indices_without_cells_are_dropped() {
+        // Index 0 (no cells) and FAILED, with and without an offset: every
+        // update takes the slow path, which drops it; chunk 0 stays
+        // unallocated in this thread's slot.
+        let c = Cells::new(1);
+        assert!(c.index().is_some(), "binds the thread and allocates");
+        for index in [0, FAILED, 5] {
+            add_u64(index, 1, None);
+            add_f64(index, 1.0, None);
+            observe(index, 0, 2, 1.0, None);
+        }
+        // Exclusive, or shared when parallel tests hold every exclusive slot.
+        let slot = local_slot();
+        assert!(slot.peek(0).is_none(), "chunk 0 was allocated");
+        assert!(global_shards().home().peek(0).is_none());
+    }
+
+    #[test]
+    fn lazy_cells_allocate_on_the_slow_path() {
+        let c = Cells::new(3);
+        add_u64(c.raw(), 2, Some(&c));
+        let i = c.allocated().expect("allocated by the update");
+        add_f64(c.raw() + 1, 0.5, Some(&c));
+        let h = Cells::new(3);
+        observe(h.raw(), 1, 2, 0.25, Some(&h));
+        let j = h.allocated().expect("allocated by the observation");
+        let shards = global_shards();
+        assert_eq!(shards.sum_u64(i), 2);
+        assert_eq!(shards.sum_f64(i + 1), 0.5);
+        assert_eq!((shards.sum_u64(j + 1), shards.sum_f64(j + 2)), (1, 0.25));
+    }
+
+    #[test]
+    fn observation_straddling_chunks() {
+        // A series inside a block longer than a chunk may straddle two: the
+        // observation then looks both cells up separately.
+        let chunk = CHUNK_CELLS as u32;
+        let cells = Cells::new(chunk + 4);
+        let base = cells.index().unwrap();
+        // A series whose first cell is the last of a chunk.
+        let series = base + (chunk - 1) - (base & (chunk - 1));
+        observe(series, 0, 2, 0.5, None);
+        observe(series, 1, 2, 0.25, None);
+        let shards = global_shards();
+        assert_eq!(shards.sum_u64(series), 1, "bucket in the first chunk");
+        assert_eq!(shards.sum_u64(series + 1), 1, "bucket in the second");
+        assert_eq!(shards.sum_f64(series + 2), 0.75);
+    }
+
+    #[test]
+    fn shared_slot_threads() {
+        // More threads than exclusive slots: the rest record through shared
+        // slots (atomic adds on the slow path), and nothing is lost.
+        const PER_THREAD: u64 = if cfg!(miri) { 20 } else { 1000 };
+        let threads = global_shards().exclusive_len() + 3;
+        let c = Cells::new(1);
+        let idx = c.index().unwrap();
+        let barrier = std::sync::Barrier::new(threads);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    add_u64(idx, 1, None);
+                    // Every thread holds its slot until all have one.
+                    barrier.wait();
+                    for _ in 1..PER_THREAD {
+                        add_u64(idx, 1, None);
+                    }
+                });
+            }
+        });
+        assert_eq!(global_shards().sum_u64(idx), threads as u64 * PER_THREAD);
+    }
+
+    #[test]
     fn f64_cells_add() {
         let shards = Shards::new(1, 1);
         let i = shards.alloc_cells(1).unwrap();

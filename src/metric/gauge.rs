@@ -75,7 +75,7 @@ impl Gauge {
 
     /// Sets the value.
     pub fn set(&self, v: i64) {
-        self.with(()).set(v)
+        GaugeRef::at(self.cells.index()).set(v)
     }
     /// Adds one.
     #[inline]
@@ -177,6 +177,7 @@ impl GaugeRef<'_> {
         self.add(-1)
     }
     /// Sets the value.
+    #[inline]
     pub fn set(self, v: i64) {
         if self.index != 0 {
             let shards = global_shards();
