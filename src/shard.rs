@@ -687,13 +687,25 @@ fn add_f64_slow(index: u32, v: f64, cells: Option<&Cells>) {
 /// One histogram observation in this thread's slot: adds one to cell
 /// `base + bucket` and `v` to the `f64` cell `base + sum`, where
 /// `bucket <= sum`. `base` and `cells` as `index` and `cells` in [`add_u64`].
+///
+/// `contained` says that the caller knows the series to be a whole block of
+/// at most [`CHUNK_CELLS`] cells, which the allocator keeps inside one chunk;
+/// otherwise the series is checked for straddling chunks.
 #[inline]
-pub(crate) fn observe(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>) {
+pub(crate) fn observe(
+    base: u32,
+    bucket: u32,
+    sum: u32,
+    v: f64,
+    contained: bool,
+    cells: Option<&Cells>,
+) {
     let sum_index = base.wrapping_add(sum);
-    // One chunk serves both cells when the series does not straddle chunks
-    // (the allocator keeps blocks of up to a chunk inside one): `base` and
-    // the sum share a chunk, and the bucket lies between them.
-    if (base ^ sum_index) < CHUNK_CELLS as u32 {
+    // One chunk serves both cells when the series does not straddle chunks:
+    // `base` and the sum share a chunk, and the bucket lies between them.
+    // The chunk is looked up through `base`, so that an index without cells
+    // (below FIRST_CELL, in chunk 0) always fails the chunk test.
+    if contained || (base ^ sum_index) < CHUNK_CELLS as u32 {
         if let Some(chunk) = current().chunk(base) {
             let bucket_index = base.wrapping_add(bucket);
             plain_add_u64(&chunk[bucket_index as usize & CHUNK_MASK], 1);
@@ -959,7 +971,7 @@ mod tests {
         for index in [0, FAILED, 5] {
             add_u64(index, 1, None);
             add_f64(index, 1.0, None);
-            observe(index, 0, 2, 1.0, None);
+            observe(index, 0, 2, 1.0, false, None);
         }
         // Exclusive, or shared when parallel tests hold every exclusive slot.
         let slot = local_slot();
@@ -974,7 +986,7 @@ mod tests {
         let i = c.allocated().expect("allocated by the update");
         add_f64(c.raw() + 1, 0.5, Some(&c));
         let h = Cells::new(3);
-        observe(h.raw(), 1, 2, 0.25, Some(&h));
+        observe(h.raw(), 1, 2, 0.25, true, Some(&h));
         let j = h.allocated().expect("allocated by the observation");
         let shards = global_shards();
         assert_eq!(shards.sum_u64(i), 2);
@@ -991,8 +1003,8 @@ mod tests {
         let base = cells.index().unwrap();
         // A series whose first cell is the last of a chunk.
         let series = base + (chunk - 1) - (base & (chunk - 1));
-        observe(series, 0, 2, 0.5, None);
-        observe(series, 1, 2, 0.25, None);
+        observe(series, 0, 2, 0.5, false, None);
+        observe(series, 1, 2, 0.25, false, None);
         let shards = global_shards();
         assert_eq!(shards.sum_u64(series), 1, "bucket in the first chunk");
         assert_eq!(shards.sum_u64(series + 1), 1, "bucket in the second");
