@@ -75,7 +75,9 @@ impl Gauge {
 
     /// Sets the value.
     pub fn set(&self, v: i64) {
-        GaugeRef::at(self.cells.index()).set(v)
+        if let Some(index) = self.cells.index() {
+            set_at(index, v)
+        }
     }
     /// Adds one.
     #[inline]
@@ -139,6 +141,15 @@ fn read_gauge(index: u32) -> i64 {
         .wrapping_add(shards.sum_u64(index)) as i64
 }
 
+/// Sets the gauge series at `index` to `v`: the home slot gets the base that
+/// makes base + Σ slot deltas equal `v`.
+#[inline(always)]
+fn set_at(index: u32, v: i64) {
+    let shards = global_shards();
+    let deltas = shards.sum_u64(index);
+    shards.home().store(index, (v as u64).wrapping_sub(deltas));
+}
+
 /// A handle to one integer gauge series.
 #[derive(Clone, Copy, Debug)]
 pub struct GaugeRef<'a> {
@@ -177,14 +188,9 @@ impl GaugeRef<'_> {
         self.add(-1)
     }
     /// Sets the value.
-    #[inline]
     pub fn set(self, v: i64) {
         if self.index != 0 {
-            let shards = global_shards();
-            let deltas = shards.sum_u64(self.index);
-            shards
-                .home()
-                .store(self.index, (v as u64).wrapping_sub(deltas));
+            set_at(self.index, v)
         }
     }
     /// Sets the value to the current Unix time in whole seconds.
