@@ -65,8 +65,15 @@ pub(crate) const MAX_CHUNKS: usize = if cfg!(nanometrics_loom) {
 /// the bound on all live series' cells.
 pub(crate) const MAX_CELLS: u32 = (CHUNK_CELLS * MAX_CHUNKS) as u32;
 
-/// Marks a [`Cells`] block whose allocation failed for good.
-const FAILED: u32 = u32::MAX;
+/// The first cell index handed out. Chunk 0 is never allocated in any slot:
+/// an index below this one (a metric without cells, or one not allocated yet)
+/// finds a null chunk on the hot path and so reaches the slow path through the
+/// same test that catches a slot's first touch of a chunk, with no separate
+/// "is this index valid" test.
+pub(crate) const FIRST_CELL: u32 = CHUNK_CELLS as u32;
+/// Marks a [`Cells`] block whose allocation failed for good (below
+/// [`FIRST_CELL`], like "not allocated yet", 0).
+const FAILED: u32 = 1;
 
 type Chunk = CachePadded<[AtomicU64; CHUNK_CELLS]>;
 
@@ -87,6 +94,21 @@ impl Slot {
         }
     }
 
+    /// The sentinel a thread's slot pointer holds before the thread has an
+    /// exclusive slot: every chunk is null, so the hot path's chunk test sends
+    /// the first update to the binding code (see [`current`]).
+    #[cfg(not(nanometrics_loom))]
+    const fn unbound() -> Self {
+        // A `const` item is the way to repeat a non-`Copy` value in an array
+        // initialiser; each element is a fresh null pointer.
+        #[allow(clippy::declare_interior_mutable_const)]
+        const NULL: AtomicPtr<Chunk> = AtomicPtr::new(ptr::null_mut());
+        Self {
+            exclusive: false,
+            chunks: [NULL; MAX_CHUNKS],
+        }
+    }
+
     #[inline]
     fn entry(&self, index: u32) -> &AtomicPtr<Chunk> {
         // The mask keeps the index in bounds (the cell allocator never hands
@@ -97,6 +119,7 @@ impl Slot {
     /// The cell `index` of this slot, allocating its chunk on first use.
     #[inline]
     pub(crate) fn cell(&self, index: u32) -> &AtomicU64 {
+        debug_assert!(index >= FIRST_CELL, "chunk 0 is never allocated");
         let entry = self.entry(index);
         // Acquire pairs with the Release CAS in `install`, so the zeroed chunk
         // is visible before we touch its cells.
@@ -112,17 +135,24 @@ impl Slot {
         &chunk[index as usize & CHUNK_MASK]
     }
 
-    /// The cell `index` if its chunk exists (readers never allocate).
+    /// The chunk holding cell `index`, if it was ever allocated in this slot.
     #[inline]
-    pub(crate) fn peek(&self, index: u32) -> Option<&AtomicU64> {
+    fn chunk(&self, index: u32) -> Option<&Chunk> {
+        // Acquire pairs with the Release CAS in `install` (see `cell`).
         let p = self.entry(index).load(Ordering::Acquire);
         if p.is_null() {
             None
         } else {
             // SAFETY: as in `cell`: installed chunks live until `Slot::drop`.
-            let chunk = unsafe { &*p };
-            Some(&chunk[index as usize & CHUNK_MASK])
+            Some(unsafe { &*p })
         }
+    }
+
+    /// The cell `index` if its chunk exists (readers never allocate).
+    #[inline]
+    pub(crate) fn peek(&self, index: u32) -> Option<&AtomicU64> {
+        self.chunk(index)
+            .map(|chunk| &chunk[index as usize & CHUNK_MASK])
     }
 
     #[cold]
@@ -221,8 +251,11 @@ impl Drop for Slot {
     }
 }
 
-/// Hands out cell indices. Index 0 is never handed out: it marks "not yet
-/// allocated" in [`Cells`].
+/// Hands out cell indices, from [`FIRST_CELL`] on (the indices below it are
+/// the "no cells" states of [`Cells`]). A block of at most [`CHUNK_CELLS`]
+/// cells never straddles two chunks, so that an update touching several cells
+/// of one series (a histogram's bucket and sum) finds them all through one
+/// chunk pointer.
 struct CellAlloc {
     next: u32,
     /// Freed blocks `(start, len)`, reused for requests of the same length.
@@ -242,6 +275,10 @@ pub(crate) struct Shards {
     shared_used: AtomicUsize,
     next_shared: AtomicUsize,
     cells: Mutex<CellAlloc>,
+    /// The sentinel slot of threads without an exclusive slot (a static
+    /// outside loom): never written, every chunk null.
+    #[cfg(nanometrics_loom)]
+    unbound: Slot,
 }
 
 impl Shards {
@@ -278,9 +315,11 @@ impl Shards {
             shared_used: AtomicUsize::new(0),
             next_shared: AtomicUsize::new(0),
             cells: Mutex::new(CellAlloc {
-                next: 1,
+                next: FIRST_CELL,
                 free: Vec::new(),
             }),
+            #[cfg(nanometrics_loom)]
+            unbound: Slot::new(false),
         }
     }
 
@@ -383,10 +422,21 @@ impl Shards {
         if let Some(pos) = a.free.iter().position(|&(_, l)| l == len) {
             return Some(a.free.swap_remove(pos).0);
         }
-        let start = a.next;
+        let mut start = a.next;
+        let room = CHUNK_CELLS as u32 - (start & CHUNK_MASK as u32);
+        if len <= CHUNK_CELLS as u32 && len > room {
+            // Start the block on the next chunk rather than straddle.
+            start += room;
+        }
         let end = start.checked_add(len)?;
         if end > MAX_CELLS {
             return None;
+        }
+        if start != a.next {
+            // The skipped tail of the chunk serves a later request of its
+            // exact length, like a freed block (it lies in one chunk too).
+            let gap = (a.next, start - a.next);
+            a.free.push(gap);
         }
         a.next = end;
         Some(start)
@@ -411,9 +461,48 @@ impl Shards {
     }
 }
 
+/// The sentinel slot of threads without an exclusive slot (see [`current`]).
+#[cfg(not(nanometrics_loom))]
+static UNBOUND: Slot = Slot::unbound();
+
+/// The sentinel, for the thread-local's `const` initialiser.
+#[cfg(not(nanometrics_loom))]
+const fn unbound() -> *const Slot {
+    ptr::addr_of!(UNBOUND)
+}
+
+/// Under loom the sentinel belongs to each execution's table (loom's atomics
+/// have no `const` constructor for a static).
+#[cfg(nanometrics_loom)]
+fn unbound() -> *const Slot {
+    &global_shards().unbound
+}
+
+/// Whether `p` is the sentinel of the table `shards`.
+#[cfg(not(nanometrics_loom))]
+#[inline]
+fn is_unbound(p: *const Slot, _shards: &Shards) -> bool {
+    ptr::eq(p, unbound())
+}
+
+/// Whether `p` is the sentinel of the table `shards`.
+#[cfg(nanometrics_loom)]
+#[inline]
+fn is_unbound(p: *const Slot, shards: &Shards) -> bool {
+    ptr::eq(p, &shards.unbound)
+}
+
 nm_thread_local! {
-    /// The slot this thread writes, null until its first update.
-    static CURRENT: Cell<*const Slot> = const { Cell::new(ptr::null()) }
+    /// The slot the hot path writes: this thread's exclusive slot, or the
+    /// unbound sentinel (never null). It never holds a shared slot, so the hot
+    /// path always updates with a plain load and store.
+    static CURRENT: Cell<*const Slot> = const { Cell::new(unbound()) }
+}
+nm_thread_local! {
+    /// The shared slot of a thread that found no exclusive slot free, or that
+    /// recorded while its locals were being torn down; null until then. Its
+    /// updates take the slow path (they are atomic read-modify-writes anyway).
+    static SHARED: Cell<*const Slot> = const { Cell::new(ptr::null()) }
 }
 nm_thread_local! {
     /// The exclusive slot this thread leases; returned when the thread exits.
@@ -435,8 +524,14 @@ impl Drop for Lease {
             return;
         }
         if let Some((i, shards)) = self.0.take() {
-            // Stop using the slot before handing it on.
-            let _ = CURRENT.try_with(|c| c.set(ptr::null()));
+            // Stop using the slot before handing it on: later updates from
+            // this thread's other destructors find the sentinel, then no
+            // lease (LEASE is gone), and go to a shared slot.
+            #[cfg(not(nanometrics_loom))]
+            let sentinel = unbound();
+            #[cfg(nanometrics_loom)]
+            let sentinel: *const Slot = &shards.unbound;
+            let _ = CURRENT.try_with(|c| c.set(sentinel));
             // The free-list mutex orders this thread's last stores to the slot
             // before the next leaseholder's first loads (see `Shards::lease`).
             shards.release(i);
@@ -444,33 +539,191 @@ impl Drop for Lease {
     }
 }
 
-/// Runs `f` on this thread's slot of the global shard table.
+/// The slot in CURRENT: this thread's exclusive slot or the sentinel.
 #[inline]
-pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
+fn current() -> &'static Slot {
     let p = CURRENT.with(|c| c.get());
-    if p.is_null() {
-        return bind_slow(f);
-    }
-    // SAFETY: CURRENT only holds pointers into the global shard table, which
-    // is never dropped while a thread can record (a 'static OnceLock; under
-    // loom a lazy_static that lives until the model closure returns, and
-    // models join every recording thread first); an exclusive slot it points
-    // at is leased to this thread until `Lease::drop` clears CURRENT first.
-    f(unsafe { &*p })
+    // SAFETY: CURRENT holds the sentinel (a static; under loom a field of
+    // the table) or a pointer into the global shard table, which is never
+    // dropped while a thread can record (a 'static OnceLock; under loom a
+    // lazy_static that lives until the model closure returns, and models join
+    // every recording thread first, so the reference never outlives it); an
+    // exclusive slot it points at is leased to this thread until `Lease::drop`
+    // resets CURRENT first.
+    unsafe { &*p }
 }
 
-/// This thread's slot, for a handle the thread keeps ([`LocalCounter`](crate::LocalCounter)).
-#[cfg(not(nanometrics_loom))]
+/// The slot for an update that missed the fast path: this thread's exclusive
+/// slot (the chunk was missing), a newly leased one, or its shared one.
+#[cold]
+#[inline(never)]
+fn slow_slot() -> &'static Slot {
+    let shards = global_shards();
+    let p = CURRENT.try_with(|c| c.get()).unwrap_or(ptr::null());
+    if !p.is_null() && !is_unbound(p, shards) {
+        // SAFETY: as in `current`.
+        return unsafe { &*p };
+    }
+    let shared = SHARED.try_with(|c| c.get()).unwrap_or(ptr::null());
+    if !shared.is_null() {
+        // SAFETY: SHARED only holds slots of the global table (see `current`).
+        return unsafe { &*shared };
+    }
+    let leased = LEASE.try_with(|lease| {
+        let held = match lease.0.take() {
+            Some(held) => Some(held),
+            None => shards.lease().map(|i| (i, global_shards_handle())),
+        };
+        let i = held.as_ref().map(|&(i, _)| i);
+        lease.0.set(held);
+        i
+    });
+    match leased {
+        Ok(Some(i)) => {
+            let slot = shards.slot(i);
+            let _ = CURRENT.try_with(|c| c.set(slot));
+            slot
+        }
+        // No exclusive slot free, or this thread's locals are being torn down.
+        _ => {
+            let slot = shards.shared();
+            let _ = SHARED.try_with(|c| c.set(slot));
+            slot
+        }
+    }
+}
+
+/// Runs `f` on this thread's slot of the global shard table (exclusive or
+/// shared); the update methods of [`Slot`] pick plain or atomic writes.
+#[inline]
+pub(crate) fn with_local<R>(f: impl FnOnce(&Slot) -> R) -> R {
+    f(local_slot())
+}
+
+/// This thread's slot, exclusive or shared, binding one on first use.
 #[inline]
 pub(crate) fn local_slot() -> &'static Slot {
-    let mut p = CURRENT.with(|c| c.get());
-    if p.is_null() {
-        p = bind_slow(|s| s as *const Slot);
+    let slot = current();
+    if slot.exclusive {
+        slot
+    } else {
+        slow_slot()
     }
-    // SAFETY: outside loom the shard table is a never-dropped `OnceLock`
-    // static, so every slot pointer CURRENT or `bind_slow` yields is valid
-    // for 'static.
-    unsafe { &*p }
+}
+
+/// A plain add: `cell` is in this thread's exclusive slot, whose only writer
+/// is this thread.
+#[inline]
+fn plain_add_u64(cell: &AtomicU64, n: u64) {
+    // Relaxed: readers only need each cell's own modification order
+    // (coherence), see the module docs.
+    cell.store(
+        cell.load(Ordering::Relaxed).wrapping_add(n),
+        Ordering::Relaxed,
+    );
+}
+
+/// A plain float add, as [`plain_add_u64`].
+#[inline]
+fn plain_add_f64(cell: &AtomicU64, v: f64) {
+    // Relaxed: as in `plain_add_u64`.
+    let old = f64::from_bits(cell.load(Ordering::Relaxed));
+    cell.store((old + v).to_bits(), Ordering::Relaxed);
+}
+
+/// The first cell of `cells`, allocating the block if `index` (read from it)
+/// is not an allocated index; a resolved `index` is returned as it is when
+/// valid, `None` for a metric without cells.
+#[inline]
+fn resolve(index: u32, cells: Option<&Cells>) -> Option<u32> {
+    match cells {
+        Some(cells) if index < FIRST_CELL => cells.index(),
+        _ => (index >= FIRST_CELL).then_some(index),
+    }
+}
+
+/// Adds `n` to cell `index` of this thread's slot, wrapping at 2^64.
+///
+/// `index` below [`FIRST_CELL`] means no cells: with `cells`, whose first
+/// cell `index` was read from, the block is allocated now; without, the update
+/// is dropped (the metric got no cells).
+#[inline]
+pub(crate) fn add_u64(index: u32, n: u64, cells: Option<&Cells>) {
+    // The hot path: TLS → slot → chunk → cell. The sentinel, a slot's first
+    // touch of a chunk and indices without cells (chunk 0 is never
+    // allocated) all fail the one chunk test.
+    match current().chunk(index) {
+        Some(chunk) => plain_add_u64(&chunk[index as usize & CHUNK_MASK], n),
+        None => add_u64_slow(index, n, cells),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn add_u64_slow(index: u32, n: u64, cells: Option<&Cells>) {
+    if let Some(index) = resolve(index, cells) {
+        slow_slot().add_u64(index, n);
+    }
+}
+
+/// Adds `v` to the `f64` cell `index` of this thread's slot; `index` and
+/// `cells` as in [`add_u64`].
+#[inline]
+pub(crate) fn add_f64(index: u32, v: f64, cells: Option<&Cells>) {
+    match current().chunk(index) {
+        Some(chunk) => plain_add_f64(&chunk[index as usize & CHUNK_MASK], v),
+        None => add_f64_slow(index, v, cells),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn add_f64_slow(index: u32, v: f64, cells: Option<&Cells>) {
+    if let Some(index) = resolve(index, cells) {
+        slow_slot().add_f64(index, v);
+    }
+}
+
+/// One histogram observation in this thread's slot: adds one to cell
+/// `base + bucket` and `v` to the `f64` cell `base + sum`, where
+/// `bucket <= sum`. `base` and `cells` as `index` and `cells` in [`add_u64`].
+///
+/// `contained` says that the caller knows the series to be a whole block of
+/// at most [`CHUNK_CELLS`] cells, which the allocator keeps inside one chunk;
+/// otherwise the series is checked for straddling chunks.
+#[inline]
+pub(crate) fn observe(
+    base: u32,
+    bucket: u32,
+    sum: u32,
+    v: f64,
+    contained: bool,
+    cells: Option<&Cells>,
+) {
+    let sum_index = base.wrapping_add(sum);
+    // One chunk serves both cells when the series does not straddle chunks:
+    // `base` and the sum share a chunk, and the bucket lies between them.
+    // The chunk is looked up through `base`, so that an index without cells
+    // (below FIRST_CELL, in chunk 0) always fails the chunk test.
+    if contained || (base ^ sum_index) < CHUNK_CELLS as u32 {
+        if let Some(chunk) = current().chunk(base) {
+            let bucket_index = base.wrapping_add(bucket);
+            plain_add_u64(&chunk[bucket_index as usize & CHUNK_MASK], 1);
+            plain_add_f64(&chunk[sum_index as usize & CHUNK_MASK], v);
+            return;
+        }
+    }
+    observe_slow(base, bucket, sum, v, cells)
+}
+
+#[cold]
+#[inline(never)]
+fn observe_slow(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>) {
+    if let Some(base) = resolve(base, cells) {
+        let slot = slow_slot();
+        slot.add_u64(base + bucket, 1);
+        slot.add_f64(base + sum, v);
+    }
 }
 
 /// A cell nobody reads: the target of handles whose metric got no cells.
@@ -486,32 +739,11 @@ impl Slot {
     }
 }
 
-#[cold]
-#[inline(never)]
-fn bind_slow<R>(f: impl FnOnce(&Slot) -> R) -> R {
-    let shards = global_shards();
-    let leased = LEASE.try_with(|lease| {
-        let held = match lease.0.take() {
-            Some(held) => Some(held),
-            None => shards.lease().map(|i| (i, global_shards_handle())),
-        };
-        let i = held.as_ref().map(|&(i, _)| i);
-        lease.0.set(held);
-        i
-    });
-    let slot = match leased {
-        Ok(Some(i)) => shards.slot(i),
-        // No exclusive slot free, or this thread's locals are being torn down.
-        _ => shards.shared(),
-    };
-    let _ = CURRENT.try_with(|c| c.set(slot));
-    f(slot)
-}
-
 /// A metric's block of cells in the global shard table, allocated on first
 /// use so that it can live in a `static` built by a `const fn`.
 pub(crate) struct Cells {
-    /// 0: not yet allocated; FAILED: the table is full; else the first index.
+    /// 0: not yet allocated; FAILED: the table is full; else (at least
+    /// [`FIRST_CELL`]) the first index.
     index: AtomicU32,
     len: u32,
 }
@@ -528,21 +760,50 @@ impl Cells {
     /// if the shard table is out of cells.
     #[inline]
     pub(crate) fn index(&self) -> Option<u32> {
-        // Acquire pairs with the Release in `alloc_slow`: a block reused after
-        // `free_cells` is seen zeroed.
-        let i = self.index.load(Ordering::Acquire);
-        if i.wrapping_sub(1) < FAILED - 1 {
+        let i = self.raw();
+        if i >= FIRST_CELL {
             Some(i)
         } else {
             self.alloc_slow()
         }
     }
 
+    /// The index `offset` cells into the block, allocating the block on first
+    /// use; 0 (which the update paths drop) if the table is out of cells.
+    #[inline]
+    pub(crate) fn at(&self, offset: u32) -> u32 {
+        let i = self.raw();
+        if i >= FIRST_CELL {
+            i + offset
+        } else {
+            // The offset goes to the cold call, so that nothing the caller
+            // computed has to be kept across it.
+            self.at_slow(offset)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn at_slow(&self, offset: u32) -> u32 {
+        self.index().map_or(0, |i| i + offset)
+    }
+
+    /// The first cell index as stored: below [`FIRST_CELL`] while the block
+    /// is not allocated (or could not be). For the hot paths, which hand such
+    /// an index and `self` to [`add_u64`] and friends: their chunk test fails
+    /// on it, and their slow path allocates.
+    #[inline]
+    pub(crate) fn raw(&self) -> u32 {
+        // Acquire pairs with the Release in `alloc_slow`: a block reused after
+        // `free_cells` is seen zeroed.
+        self.index.load(Ordering::Acquire)
+    }
+
     /// The first cell index if the block was ever allocated (readers).
     #[inline]
     pub(crate) fn allocated(&self) -> Option<u32> {
-        let i = self.index.load(Ordering::Acquire);
-        (i.wrapping_sub(1) < FAILED - 1).then_some(i)
+        let i = self.raw();
+        (i >= FIRST_CELL).then_some(i)
     }
 
     #[cold]
@@ -682,6 +943,96 @@ mod tests {
         assert_eq!(shards.sum_u64(big + CHUNK_CELLS as u32 + 1), 2);
         assert!(shards.alloc_cells(MAX_CELLS).is_none());
         assert!(shards.alloc_cells(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn blocks_up_to_a_chunk_never_straddle() {
+        let shards = Shards::new(1, 1);
+        let chunk = CHUNK_CELLS as u32;
+        let a = shards.alloc_cells(chunk - 1).unwrap();
+        assert_eq!(a, FIRST_CELL, "chunk 0 is reserved");
+        // One cell is left in a's chunk: a two-cell block starts a new chunk.
+        let b = shards.alloc_cells(2).unwrap();
+        assert_eq!(b, a + chunk, "moved to the next chunk");
+        // The skipped cell serves a one-cell request.
+        assert_eq!(shards.alloc_cells(1), Some(a + chunk - 1));
+        // A block longer than a chunk is not moved.
+        let c = shards.alloc_cells(chunk + 1).unwrap();
+        assert_eq!(c, b + 2);
+    }
+
+    #[test]
+    fn indices_without_cells_are_dropped() {
+        // Index 0 (no cells) and FAILED, with and without an offset: every
+        // update takes the slow path, which drops it; chunk 0 stays
+        // unallocated in this thread's slot.
+        let c = Cells::new(1);
+        assert!(c.index().is_some(), "binds the thread and allocates");
+        for index in [0, FAILED, 5] {
+            add_u64(index, 1, None);
+            add_f64(index, 1.0, None);
+            observe(index, 0, 2, 1.0, false, None);
+        }
+        // Exclusive, or shared when parallel tests hold every exclusive slot.
+        let slot = local_slot();
+        assert!(slot.peek(0).is_none(), "chunk 0 was allocated");
+        assert!(global_shards().home().peek(0).is_none());
+    }
+
+    #[test]
+    fn lazy_cells_allocate_on_the_slow_path() {
+        let c = Cells::new(3);
+        add_u64(c.raw(), 2, Some(&c));
+        let i = c.allocated().expect("allocated by the update");
+        add_f64(c.raw() + 1, 0.5, Some(&c));
+        let h = Cells::new(3);
+        observe(h.raw(), 1, 2, 0.25, true, Some(&h));
+        let j = h.allocated().expect("allocated by the observation");
+        let shards = global_shards();
+        assert_eq!(shards.sum_u64(i), 2);
+        assert_eq!(shards.sum_f64(i + 1), 0.5);
+        assert_eq!((shards.sum_u64(j + 1), shards.sum_f64(j + 2)), (1, 0.25));
+    }
+
+    #[test]
+    fn observation_straddling_chunks() {
+        // A series inside a block longer than a chunk may straddle two: the
+        // observation then looks both cells up separately.
+        let chunk = CHUNK_CELLS as u32;
+        let cells = Cells::new(chunk + 4);
+        let base = cells.index().unwrap();
+        // A series whose first cell is the last of a chunk.
+        let series = base + (chunk - 1) - (base & (chunk - 1));
+        observe(series, 0, 2, 0.5, false, None);
+        observe(series, 1, 2, 0.25, false, None);
+        let shards = global_shards();
+        assert_eq!(shards.sum_u64(series), 1, "bucket in the first chunk");
+        assert_eq!(shards.sum_u64(series + 1), 1, "bucket in the second");
+        assert_eq!(shards.sum_f64(series + 2), 0.75);
+    }
+
+    #[test]
+    fn shared_slot_threads() {
+        // More threads than exclusive slots: the rest record through shared
+        // slots (atomic adds on the slow path), and nothing is lost.
+        const PER_THREAD: u64 = if cfg!(miri) { 20 } else { 1000 };
+        let threads = global_shards().exclusive_len() + 3;
+        let c = Cells::new(1);
+        let idx = c.index().unwrap();
+        let barrier = std::sync::Barrier::new(threads);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    add_u64(idx, 1, None);
+                    // Every thread holds its slot until all have one.
+                    barrier.wait();
+                    for _ in 1..PER_THREAD {
+                        add_u64(idx, 1, None);
+                    }
+                });
+            }
+        });
+        assert_eq!(global_shards().sum_u64(idx), threads as u64 * PER_THREAD);
     }
 
     #[test]

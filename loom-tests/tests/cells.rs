@@ -8,28 +8,29 @@ mod loom_cells {
     use nanometrics::{Counter, Histogram};
     use nanometrics_loom_tests::{join_all, model, model_with_branches, spawn_incs};
 
-    /// 60 finite bounds: 62 cells per series (60 buckets, +Inf and the sum).
-    static BOUNDS_60: [f64; 60] = nanometrics::linear_buckets(1.0, 1.0);
+    /// 53 finite bounds: 55 cells per series (53 buckets, +Inf and the sum).
+    static BOUNDS_53: [f64; 53] = nanometrics::linear_buckets(1.0, 1.0);
 
     /// Two threads touch a fresh counter at once (and also race to create the
     /// shard table itself): the block is allocated exactly once and neither
     /// increment is lost.
     ///
     /// "Exactly once" is checked through the cell allocator's capacity: under
-    /// loom the table addresses 64 cells and index 0 is reserved, so after a
-    /// one-cell counter exactly 62 cells remain. A second allocation by the
-    /// losing thread would leave 61, and the 62-cell histogram below could not
-    /// be allocated (its observation would be dropped).
+    /// loom the table addresses 64 cells and the first chunk (8 cells) is
+    /// reserved, so after a one-cell counter exactly 55 cells remain. A second
+    /// allocation by the losing thread would leave 54, and the 55-cell
+    /// histogram below could not be allocated (its observation would be
+    /// dropped).
     #[test]
     fn first_touch_from_two_threads() {
-        // The 62-cell reads after the join take a few hundred branches.
+        // The 55-cell reads after the join take a few hundred branches.
         model_with_branches("cells::first_touch_from_two_threads", 5_000, || {
             let c = Arc::new(Counter::new("first_touch_total", ""));
             let writers = spawn_incs(&c, &[1u64, 10]);
             join_all(writers);
             assert_eq!(c.get(), 11, "an update was lost");
 
-            let rest = Histogram::new("rest_seconds", "", &BOUNDS_60);
+            let rest = Histogram::new("rest_seconds", "", &BOUNDS_53);
             assert_eq!(rest.count(), 0);
             rest.observe(0.5);
             assert_eq!(rest.count(), 1, "cells were allocated more than once");

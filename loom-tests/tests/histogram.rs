@@ -47,4 +47,36 @@ mod loom_histogram {
             assert_eq!(h.with(()).read(), (vec![1, 2], 2, 2.5));
         });
     }
+
+    /// Seven bounds: 9 cells per series, more than a loom chunk (8 cells).
+    static BOUNDS_7: [f64; 7] = nanometrics::linear_buckets(1.0, 1.0);
+
+    /// A series longer than a chunk straddles two (its first bucket in one,
+    /// its sum in the next), so observations take the slow path that looks
+    /// each cell up on its own, against a concurrent read: as in
+    /// `observe_against_reads`, `+Inf` equals the count in every read and
+    /// both observations are there after the join.
+    #[test]
+    fn straddling_series_against_read() {
+        model("histogram::straddling_series_against_read", || {
+            let h = Arc::new(Histogram::new("wide_seconds", "", &BOUNDS_7));
+            assert_eq!(h.count(), 0);
+            let writers: Vec<_> = [0.5, 9.0]
+                .into_iter()
+                .map(|v| {
+                    let h = h.clone();
+                    thread::spawn(move || h.observe(v))
+                })
+                .collect();
+            let (buckets, count, _) = h.with(()).read();
+            assert_eq!(buckets.len(), 8);
+            assert_eq!(buckets[7], count, "+Inf bucket and count disagree");
+            assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+            for w in writers {
+                w.join().unwrap();
+            }
+            let (buckets, count, sum) = h.with(()).read();
+            assert_eq!((buckets[0], buckets[6], count, sum), (1, 1, 2, 9.5));
+        });
+    }
 }

@@ -46,7 +46,7 @@ impl<L: LabelSet> Counter<L> {
     /// The series for `labels`: an array index, no hashing, no lock.
     #[inline]
     pub fn with(&self, labels: L) -> CounterRef<'_> {
-        CounterRef::at(self.cells.index().map(|i| i + labels.index() as u32))
+        CounterRef::at(Some(self.cells.at(labels.index() as u32)))
     }
 }
 
@@ -71,13 +71,15 @@ impl Counter {
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.with(()).inc_by(1)
+        self.inc_by(1)
     }
 
     /// Adds `n`.
     #[inline]
     pub fn inc_by(&self, n: u64) {
-        self.with(()).inc_by(n)
+        // The stored index, allocated or not: the hot path's chunk test fails
+        // on an unallocated one and its slow path allocates.
+        shard::add_u64(self.cells.raw(), n, Some(&self.cells))
     }
 
     /// The current total (sums every shard; for tests and tools, not hot paths).
@@ -142,9 +144,9 @@ impl<'a> CounterRef<'a> {
     /// Adds `n`.
     #[inline]
     pub fn inc_by(self, n: u64) {
-        if self.index != 0 {
-            shard::with_local(|s| s.add_u64(self.index, n));
-        }
+        // No zero test: index 0 (no cells) fails the hot path's chunk test,
+        // and the slow path drops the update.
+        shard::add_u64(self.index, n, None)
     }
 
     /// The current total.
@@ -270,7 +272,7 @@ impl<L: LabelSet> CounterF64<L> {
     /// The series for `labels`.
     #[inline]
     pub fn with(&self, labels: L) -> CounterF64Ref<'_> {
-        CounterF64Ref::at(self.cells.index().map(|i| i + labels.index() as u32))
+        CounterF64Ref::at(Some(self.cells.at(labels.index() as u32)))
     }
 }
 
@@ -295,7 +297,10 @@ impl CounterF64 {
     /// Adds `v` if it is finite and not negative.
     #[inline]
     pub fn inc_by(&self, v: f64) {
-        self.with(()).inc_by(v)
+        if v.is_finite() && v > 0.0 {
+            // As in `Counter::inc_by`.
+            shard::add_f64(self.cells.raw(), v, Some(&self.cells))
+        }
     }
 
     /// The current total.
@@ -346,8 +351,9 @@ impl CounterF64Ref<'_> {
     /// Adds `v` if it is finite and not negative.
     #[inline]
     pub fn inc_by(self, v: f64) {
-        if self.index != 0 && v.is_finite() && v > 0.0 {
-            shard::with_local(|s| s.add_f64(self.index, v));
+        if v.is_finite() && v > 0.0 {
+            // As in `CounterRef::inc_by`.
+            shard::add_f64(self.index, v, None)
         }
     }
 

@@ -51,7 +51,7 @@ impl<L: LabelSet> Gauge<L> {
     /// The series for `labels`.
     #[inline]
     pub fn with(&self, labels: L) -> GaugeRef<'_> {
-        GaugeRef::at(self.cells.index().map(|i| i + labels.index() as u32))
+        GaugeRef::at(Some(self.cells.at(labels.index() as u32)))
     }
 }
 
@@ -75,27 +75,31 @@ impl Gauge {
 
     /// Sets the value.
     pub fn set(&self, v: i64) {
-        self.with(()).set(v)
+        if let Some(index) = self.cells.index() {
+            set_at(index, v)
+        }
     }
     /// Adds one.
     #[inline]
     pub fn inc(&self) {
-        self.with(()).add(1)
+        self.add(1)
     }
     /// Subtracts one.
     #[inline]
     pub fn dec(&self) {
-        self.with(()).add(-1)
+        self.add(-1)
     }
     /// Adds `n`.
     #[inline]
     pub fn add(&self, n: i64) {
-        self.with(()).add(n)
+        // The stored index, allocated or not: the hot path's chunk test fails
+        // on an unallocated one and its slow path allocates.
+        shard::add_u64(self.cells.raw(), n as u64, Some(&self.cells))
     }
     /// Subtracts `n`.
     #[inline]
     pub fn sub(&self, n: i64) {
-        self.with(()).add(n.wrapping_neg())
+        self.add(n.wrapping_neg())
     }
     /// Sets the value to the current Unix time in whole seconds.
     pub fn set_to_current_time(&self) {
@@ -137,6 +141,15 @@ fn read_gauge(index: u32) -> i64 {
         .wrapping_add(shards.sum_u64(index)) as i64
 }
 
+/// Sets the gauge series at `index` to `v`: the home slot gets the base that
+/// makes base + Σ slot deltas equal `v`.
+#[inline(always)]
+fn set_at(index: u32, v: i64) {
+    let shards = global_shards();
+    let deltas = shards.sum_u64(index);
+    shards.home().store(index, (v as u64).wrapping_sub(deltas));
+}
+
 /// A handle to one integer gauge series.
 #[derive(Clone, Copy, Debug)]
 pub struct GaugeRef<'a> {
@@ -155,9 +168,9 @@ impl GaugeRef<'_> {
     /// Adds `n` (negative to subtract).
     #[inline]
     pub fn add(self, n: i64) {
-        if self.index != 0 {
-            shard::with_local(|s| s.add_u64(self.index, n as u64));
-        }
+        // No zero test: index 0 (no cells) fails the hot path's chunk test,
+        // and the slow path drops the update.
+        shard::add_u64(self.index, n as u64, None)
     }
     /// Subtracts `n`.
     #[inline]
@@ -177,11 +190,7 @@ impl GaugeRef<'_> {
     /// Sets the value.
     pub fn set(self, v: i64) {
         if self.index != 0 {
-            let shards = global_shards();
-            let deltas = shards.sum_u64(self.index);
-            shards
-                .home()
-                .store(self.index, (v as u64).wrapping_sub(deltas));
+            set_at(self.index, v)
         }
     }
     /// Sets the value to the current Unix time in whole seconds.
@@ -237,7 +246,7 @@ impl<L: LabelSet> GaugeF64<L> {
     /// The series for `labels`.
     #[inline]
     pub fn with(&self, labels: L) -> GaugeF64Ref<'_> {
-        GaugeF64Ref::at(self.cells.index().map(|i| i + labels.index() as u32))
+        GaugeF64Ref::at(Some(self.cells.at(labels.index() as u32)))
     }
 }
 

@@ -134,7 +134,7 @@ impl<L: LabelSet> Histogram<L> {
     pub fn with(&self, labels: L) -> HistogramRef<'_> {
         let per = self.bounds.len() as u32 + 2;
         HistogramRef::at(
-            self.cells.index().map(|i| i + labels.index() as u32 * per),
+            Some(self.cells.at(labels.index() as u32 * per)),
             &self.bounds,
         )
     }
@@ -184,7 +184,19 @@ impl Histogram {
     /// Records one observation.
     #[inline]
     pub fn observe(&self, v: f64) {
-        self.with(()).observe(v)
+        let bounds: &[f64] = &self.bounds;
+        let sum = bounds.len() as u32 + 1;
+        // The stored index, allocated or not: the hot path's chunk test fails
+        // on an unallocated one and its slow path allocates.
+        let base = self.cells.raw();
+        let cells = Some(&self.cells);
+        if bounds.len() <= FEW_BOUNDS {
+            // The whole block is this one series, at most a chunk long: the
+            // allocator keeps it inside one chunk.
+            shard::observe(base, count_below(bounds, v) as u32, sum, v, true, cells)
+        } else {
+            shard::observe(base, bucket_of(bounds, v) as u32, sum, v, false, cells)
+        }
     }
     /// A guard that observes the elapsed seconds when dropped.
     pub fn start_timer(&self) -> HistogramTimer<'_> {
@@ -243,15 +255,32 @@ impl<L: LabelSet> Metric for Histogram<L> {
 /// observation on latency-like data); beyond, it searches.
 #[inline]
 pub(crate) fn bucket_of(bounds: &[f64], v: f64) -> usize {
-    if v.is_nan() {
-        return bounds.len();
-    }
     if bounds.len() <= 32 {
-        // Sorted bounds: the number below `v` is the first index `>= v`.
-        bounds.iter().map(|b| usize::from(v > *b)).sum()
+        count_below(bounds, v)
+    } else if v.is_nan() {
+        bounds.len()
     } else {
         bounds.partition_point(|b| v > *b)
     }
+}
+
+/// Bounds up to which an unlabeled histogram's observation counts the bounds
+/// below the value (see [`bucket_of`]) and knows its series to lie in one
+/// chunk (it is a block of at most `bounds + 2` cells).
+const FEW_BOUNDS: usize = if 32 + 2 <= shard::CHUNK_CELLS {
+    32
+} else {
+    shard::CHUNK_CELLS - 2
+};
+
+/// [`bucket_of`] by counting, for few bounds.
+#[inline]
+fn count_below(bounds: &[f64], v: f64) -> usize {
+    if v.is_nan() {
+        return bounds.len();
+    }
+    // Sorted bounds: the number below `v` is the first index `>= v`.
+    bounds.iter().map(|b| usize::from(v > *b)).sum()
 }
 
 /// A handle to one histogram series.
@@ -273,15 +302,11 @@ impl<'a> HistogramRef<'a> {
     /// Records one observation.
     #[inline]
     pub fn observe(self, v: f64) {
-        if self.index == 0 {
-            return;
-        }
-        let bucket = self.index + bucket_of(self.bounds, v) as u32;
-        let sum = self.index + self.bounds.len() as u32 + 1;
-        shard::with_local(|s| {
-            s.add_u64(bucket, 1);
-            s.add_f64(sum, v);
-        });
+        // No zero test: index 0 (no cells) fails the hot path's chunk test,
+        // and the slow path drops the observation.
+        let bucket = bucket_of(self.bounds, v) as u32;
+        let sum = self.bounds.len() as u32 + 1;
+        shard::observe(self.index, bucket, sum, v, false, None)
     }
 
     /// Records a duration in seconds.
