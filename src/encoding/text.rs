@@ -12,7 +12,7 @@ use std::io;
 use super::number;
 use super::Format;
 use crate::label::{LabelName, Labels};
-use crate::metric::{HistogramView, Kind, Meta, Value, Visitor};
+use crate::metric::{HistogramView, Kind, Meta, UniqueSeries, Value, Visitor};
 use crate::name::is_valid_label_name;
 
 /// Scratch space kept by the [`Encoder`](super::Encoder) between scrapes.
@@ -42,11 +42,17 @@ pub(crate) struct State {
     head: Vec<u8>,
 }
 
-/// Where the text goes: a caller's `Vec`, or a fixed buffer drained into an
-/// `io::Write` whenever the next piece would not fit.
+/// Where the text goes: a caller's `Vec`, or a buffer drained into an
+/// `io::Write` at the first series boundary past a limit.
+///
+/// Pieces are appended with no check; only [`boundary`](Self::boundary),
+/// called between series and after each family's metadata, may drain. A
+/// streaming buffer therefore holds at most `limit` bytes plus one series (or
+/// one family's metadata) before it is written out.
 pub(crate) struct Out<'a> {
     buf: &'a mut Vec<u8>,
     sink: Option<&'a mut dyn io::Write>,
+    /// Drain once this many bytes are buffered (`usize::MAX`: never).
     limit: usize,
     error: Option<io::Error>,
 }
@@ -62,7 +68,8 @@ impl<'a> Out<'a> {
         }
     }
 
-    /// Fills `buf` up to `limit` bytes, then drains it into `sink`.
+    /// Fills `buf` until it holds at least `limit` bytes at a boundary, then
+    /// drains it into `sink`.
     pub(crate) fn streaming(
         buf: &'a mut Vec<u8>,
         sink: &'a mut dyn io::Write,
@@ -78,29 +85,20 @@ impl<'a> Out<'a> {
 
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
-        if self.sink.is_some() && bytes.len() > self.limit.saturating_sub(self.buf.len()) {
-            self.spill(bytes);
-        } else {
-            self.buf.extend_from_slice(bytes);
-        }
+        self.buf.extend_from_slice(bytes);
     }
 
-    #[cold]
-    fn spill(&mut self, bytes: &[u8]) {
-        self.drain();
-        if bytes.len() > self.limit {
-            // Larger than the whole buffer: write it through.
-            if let (Some(sink), None) = (self.sink.as_mut(), &self.error) {
-                if let Err(e) = sink.write_all(bytes) {
-                    self.error = Some(e);
-                }
-            }
-        } else if self.error.is_none() {
-            self.buf.extend_from_slice(bytes);
+    /// A place where the text may be cut: drains the buffer if it holds
+    /// `limit` bytes or more (streaming only; `limit` is `usize::MAX` else).
+    #[inline]
+    fn boundary(&mut self) {
+        if self.buf.len() >= self.limit {
+            self.drain();
         }
     }
 
     /// Writes out what is buffered (streaming only); after an error, drops it.
+    #[cold]
     fn drain(&mut self) {
         if let Some(sink) = self.sink.as_mut() {
             if self.error.is_none() && !self.buf.is_empty() {
@@ -141,6 +139,12 @@ pub(crate) struct Writer<'a> {
     mode: Mode,
     /// OpenMetrics only: whether histogram series may carry `_sum`/`_count`.
     sum_allowed: bool,
+    /// The metric being visited claims distinct series
+    /// ([`Visitor::next_metric`]).
+    claimed: bool,
+    /// The current family's series have distinct label sets by construction:
+    /// no duplicate check.
+    unique: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -153,6 +157,8 @@ impl<'a> Writer<'a> {
             out,
             mode: Mode::Skip,
             sum_allowed: true,
+            claimed: false,
+            unique: false,
         }
     }
 
@@ -266,8 +272,9 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Checks and renders the labels into `st.labels`; `false` if a name is
-    /// invalid, repeated, or `le` on a histogram.
+    /// Checks the labels and appends them to the output, rendered
+    /// (`a="x",b="y"`); `false` if a name is invalid, repeated, or `le` on a
+    /// histogram (the output then holds part of them: the caller cuts it).
     ///
     /// `'static` names that match, position by position, a sequence already
     /// checked in this family are not checked again: such a name is the same
@@ -275,11 +282,10 @@ impl<'a> Writer<'a> {
     fn render_labels(&mut self, labels: &Labels<'_>) -> bool {
         let st = &mut *self.st;
         let histogram = self.mode == Mode::Histogram;
-        let rendered = &mut st.labels;
+        let rendered = &mut *self.out.buf;
         let known = &st.known_names;
         let names = &mut st.label_names;
         let checked = &mut st.checked_names;
-        rendered.clear();
         let mut ok = true;
         // Labels so far; whether all of them matched `known`; whether all of
         // them were `'static`.
@@ -365,16 +371,6 @@ impl<'a> Writer<'a> {
             self.out.put(suffix.as_bytes());
             self.out.put(b" ");
         }
-    }
-
-    fn scalar_line(&mut self, value: Scalar) {
-        self.sample_start("", None);
-        match value {
-            Scalar::U(v) => number::with_u64(v, |b| self.out.put(b)),
-            Scalar::I(v) => number::with_i64(v, |b| self.out.put(b)),
-            Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
-        }
-        self.out.put(b"\n");
     }
 
     fn histogram(&mut self, h: HistogramView<'_>) {
@@ -495,6 +491,7 @@ impl Visitor for Writer<'_> {
         self.st.family.push_str(meta.name());
         let (mode, len, keyword) = self.plan(meta.name(), kind);
         self.mode = mode;
+        self.unique = self.claimed;
         self.st.series.clear();
         self.st.known_names.clear();
         self.st.head.clear();
@@ -538,39 +535,76 @@ impl Visitor for Writer<'_> {
                 }
             }
         }
+        self.out.boundary();
+    }
+
+    fn next_metric(&mut self, unique: Option<UniqueSeries>) {
+        self.claimed = unique.is_some();
     }
 
     fn series(&mut self, labels: &Labels<'_>, value: Value<'_>) {
-        if self.mode == Mode::Skip || self.out.failed() || !self.render_labels(labels) {
+        if self.mode == Mode::Skip || self.out.failed() {
             return;
         }
+        // The sample line is written in place and cut back to `start` if the
+        // series turns out not to be written.
+        let start = self.out.buf.len();
+        self.out.put(&self.st.head);
+        let from = self.out.buf.len();
+        if !self.render_labels(labels) {
+            self.out.buf.truncate(start);
+            return;
+        }
+        let rendered = self.out.buf.get(from..).unwrap_or_default();
+        let labeled = !rendered.is_empty();
         // Histogram values belong to histogram families only, in any format.
-        let histogram = matches!(value, Value::Histogram(_));
-        if histogram != (self.mode == Mode::Histogram) {
-            return;
-        }
         // A label set already written in this family (a collector reporting
         // it twice) would make the exposition invalid: the first one stands,
         // even where this format cannot carry its value.
-        if !self.st.series.insert(&self.st.labels) {
+        let histogram = matches!(value, Value::Histogram(_));
+        if histogram != (self.mode == Mode::Histogram)
+            || (!self.unique && !self.st.series.insert(rendered))
+        {
+            self.out.buf.truncate(start);
             return;
         }
         let scalar = match value {
             Value::Histogram(h) => {
+                self.st.labels.clear();
+                self.st.labels.extend_from_slice(rendered);
+                self.out.buf.truncate(start);
                 self.sum_allowed = h.bounds().first().is_none_or(|b| *b >= 0.0);
                 self.histogram(h);
+                self.out.boundary();
                 return;
             }
             Value::Info => Scalar::U(1),
-            _ if self.mode == Mode::Info => return,
-            Value::Counter(v) => Scalar::U(v),
-            Value::Gauge(v) => Scalar::I(v),
-            Value::CounterF64(v) | Value::GaugeF64(v) => Scalar::F(v),
+            Value::Counter(v) if self.mode != Mode::Info => Scalar::U(v),
+            Value::Gauge(v) if self.mode != Mode::Info => Scalar::I(v),
+            Value::CounterF64(v) | Value::GaugeF64(v) if self.mode != Mode::Info => Scalar::F(v),
+            _ => {
+                self.out.buf.truncate(start);
+                return;
+            }
         };
         if self.mode == Mode::Counter && !scalar.counter_ok() {
+            self.out.buf.truncate(start);
             return;
         }
-        self.scalar_line(scalar);
+        if !labeled {
+            // No labels: `name ` instead of `name{`.
+            self.out.buf.truncate(from - 1);
+            self.out.put(b" ");
+        } else {
+            self.out.put(b"} ");
+        }
+        match scalar {
+            Scalar::U(v) => number::with_u64(v, |b| self.out.put(b)),
+            Scalar::I(v) => number::with_i64(v, |b| self.out.put(b)),
+            Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
+        }
+        self.out.put(b"\n");
+        self.out.boundary();
     }
 }
 
@@ -721,7 +755,7 @@ mod tests {
     }
 
     #[test]
-    fn streaming_output_splits_anywhere() {
+    fn streaming_output_drains_at_boundaries_past_the_limit() {
         struct Chunks(Vec<usize>, Vec<u8>);
         impl io::Write for Chunks {
             fn write(&mut self, b: &[u8]) -> io::Result<usize> {
@@ -737,13 +771,43 @@ mod tests {
         let mut buf = Vec::with_capacity(8);
         let mut out = Out::streaming(&mut buf, &mut sink, 8);
         out.put(b"abc");
+        out.boundary();
         out.put(b"defgh");
+        out.boundary();
         out.put(b"ij");
         out.put(b"0123456789abcdef");
+        assert_eq!(out.buf.len(), 18, "no drain between boundaries");
+        out.boundary();
+        assert!(out.buf.is_empty());
         out.put(b"k");
+        out.boundary();
         out.drain();
         assert!(out.error.is_none());
         assert_eq!(sink.1, b"abcdefghij0123456789abcdefk");
-        assert!(sink.0.iter().all(|&n| n <= 16));
+        assert_eq!(sink.0, [8, 18, 1]);
+
+        // After a write error nothing more is written, and the buffer stays
+        // bounded by the limit plus one piece.
+        struct Broken(usize);
+        impl io::Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                Err(io::Error::other("closed"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut broken = Broken(0);
+        let mut buf = Vec::new();
+        let mut out = Out::streaming(&mut buf, &mut broken, 8);
+        for _ in 0..100 {
+            out.put(b"0123456");
+            assert!(out.buf.len() < 8 + 7);
+            out.boundary();
+        }
+        assert!(out.failed());
+        drop(out);
+        assert_eq!(broken.0, 1);
     }
 }
