@@ -38,6 +38,11 @@ pub(crate) struct State {
     known_names: Vec<&'static str>,
     /// The current series' names while they are checked (becomes `known_names`).
     checked_names: Vec<&'static str>,
+    /// For each of `known_names`, its text as written, ready to copy:
+    /// `name="` (`,name="` after the first), as `(start, end)` in `pieces`.
+    known_pieces: Vec<(usize, usize)>,
+    /// The bytes `known_pieces` index.
+    pieces: Vec<u8>,
     /// The prefixed family name followed by `{`: the start of a sample line.
     head: Vec<u8>,
 }
@@ -284,6 +289,8 @@ impl<'a> Writer<'a> {
         let histogram = self.mode == Mode::Histogram;
         let rendered = &mut *self.out.buf;
         let known = &st.known_names;
+        let pieces = &st.pieces;
+        let known_pieces = &st.known_pieces;
         let names = &mut st.label_names;
         let checked = &mut st.checked_names;
         let mut ok = true;
@@ -293,6 +300,19 @@ impl<'a> Writer<'a> {
         let mut fast = true;
         let mut all_static = true;
         labels.for_each_sourced(|name, value| {
+            if fast {
+                if let LabelName::Static(s) = name {
+                    if let (Some(c), Some(&(a, b))) = (known.get(k), known_pieces.get(k)) {
+                        if std::ptr::eq(*c, s) {
+                            k += 1;
+                            rendered.extend_from_slice(pieces.get(a..b).unwrap_or_default());
+                            escape_value(rendered, value);
+                            rendered.push(b'"');
+                            return;
+                        }
+                    }
+                }
+            }
             if !ok {
                 return;
             }
@@ -300,36 +320,29 @@ impl<'a> Writer<'a> {
                 LabelName::Static(s) => s,
                 LabelName::Borrowed(s) => s,
             };
-            let hit = fast
-                && match name {
-                    LabelName::Static(s) => known.get(k).is_some_and(|c| std::ptr::eq(*c, s)),
-                    LabelName::Borrowed(_) => false,
-                };
-            if !hit {
-                if fast {
-                    // Leaving the checked prefix: seed the repeat check with it.
-                    fast = false;
-                    names.clear();
-                    checked.clear();
-                    for c in known.iter().take(k) {
-                        names.extend_from_slice(c.as_bytes());
-                        names.push(0xFF);
-                        checked.push(c);
-                    }
+            if fast {
+                // Leaving the checked prefix: seed the repeat check with it.
+                fast = false;
+                names.clear();
+                checked.clear();
+                for c in known.iter().take(k) {
+                    names.extend_from_slice(c.as_bytes());
+                    names.push(0xFF);
+                    checked.push(c);
                 }
-                if !is_valid_label_name(text)
-                    || (histogram && text == "le")
-                    || (k > 0 && repeated(names, text))
-                {
-                    ok = false;
-                    return;
-                }
-                names.extend_from_slice(text.as_bytes());
-                names.push(0xFF);
-                match name {
-                    LabelName::Static(s) => checked.push(s),
-                    LabelName::Borrowed(_) => all_static = false,
-                }
+            }
+            if !is_valid_label_name(text)
+                || (histogram && text == "le")
+                || (k > 0 && repeated(names, text))
+            {
+                ok = false;
+                return;
+            }
+            names.extend_from_slice(text.as_bytes());
+            names.push(0xFF);
+            match name {
+                LabelName::Static(s) => checked.push(s),
+                LabelName::Borrowed(_) => all_static = false,
             }
             if k > 0 {
                 rendered.push(b',');
@@ -337,11 +350,22 @@ impl<'a> Writer<'a> {
             k += 1;
             rendered.extend_from_slice(text.as_bytes());
             rendered.extend_from_slice(b"=\"");
-            escape::<true>(value, |b| rendered.extend_from_slice(b));
+            escape_value(rendered, value);
             rendered.push(b'"');
         });
         if ok && !fast && all_static {
             std::mem::swap(&mut st.known_names, &mut st.checked_names);
+            st.pieces.clear();
+            st.known_pieces.clear();
+            for (i, n) in st.known_names.iter().enumerate() {
+                let a = st.pieces.len();
+                if i > 0 {
+                    st.pieces.push(b',');
+                }
+                st.pieces.extend_from_slice(n.as_bytes());
+                st.pieces.extend_from_slice(b"=\"");
+                st.known_pieces.push((a, st.pieces.len()));
+            }
         }
         ok
     }
@@ -446,6 +470,71 @@ fn escape<const QUOTE: bool>(text: &str, mut put: impl FnMut(&[u8])) {
     put(rest);
 }
 
+/// Whether the word holds none of backslash, newline, double quote (a word
+/// holds a byte `c` iff `x ^ c*LO` has a zero byte, and `(y - LO) & !y & HI`
+/// is non-zero iff `y` has a zero byte).
+#[inline(always)]
+fn clean_word(x: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |y: u64| y.wrapping_sub(LO) & !y;
+    (zero(x ^ (LO * u64::from(b'\\')))
+        | zero(x ^ (LO * u64::from(b'\n')))
+        | zero(x ^ (LO * u64::from(b'"'))))
+        & HI
+        == 0
+}
+
+/// Appends a label value, escaped (backslash, newline, double quote).
+#[inline]
+fn escape_value(out: &mut Vec<u8>, value: &str) {
+    if is_clean(value.as_bytes()) {
+        out.extend_from_slice(value.as_bytes());
+    } else {
+        escape_slow(out, value);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn escape_slow(out: &mut Vec<u8>, value: &str) {
+    escape::<true>(value, |b| out.extend_from_slice(b));
+}
+
+/// Whether `text` holds no backslash, newline or double quote: a word at a
+/// time (see [`clean_word`]), the last word overlapping the one before it;
+/// shorter text in two overlapping 4-byte halves, or byte by byte.
+#[inline]
+fn is_clean(text: &[u8]) -> bool {
+    let word = |at: usize| {
+        text.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let n = text.len();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            if !clean_word(word(at)) {
+                return false;
+            }
+            at += 8;
+        }
+        clean_word(word(n - 8))
+    } else if n >= 4 {
+        let half = |at: usize| {
+            text.get(at..at + 4)
+                .and_then(|w| <[u8; 4]>::try_from(w).ok())
+                .map_or(0, u32::from_le_bytes)
+        };
+        // Both halves (overlapping when n < 8) in one word: every byte of
+        // `text` is in it, and none of it is special unless one of text's is.
+        clean_word(u64::from(half(0)) | u64::from(half(n - 4)) << 32)
+    } else {
+        !text.iter().any(|&b| special::<true>(b))
+    }
+}
+
 /// Whether `b` must be escaped.
 #[inline]
 fn special<const QUOTE: bool>(b: u8) -> bool {
@@ -494,6 +583,7 @@ impl Visitor for Writer<'_> {
         self.unique = self.claimed;
         self.st.series.clear();
         self.st.known_names.clear();
+        self.st.known_pieces.clear();
         self.st.head.clear();
         self.st.head.extend_from_slice(self.prefix.as_bytes());
         self.st.head.extend_from_slice(meta.name().as_bytes());
@@ -737,6 +827,23 @@ mod tests {
         s.clear();
         assert_eq!(s.generation, 1);
         assert!(!s.contains(b"name_1_total"));
+    }
+
+    #[test]
+    fn clean_check_agrees_with_the_byte_rule() {
+        for n in 0..40 {
+            let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(is_clean(&base), "{n}");
+
+            for at in 0..n {
+                for c in [b'\\', b'\n', b'"', b'\r', 0x80, b'\'', 0xFF, 0] {
+                    let mut t = base.clone();
+                    t[at] = c;
+                    let want = !matches!(c, b'\\' | b'\n' | b'"');
+                    assert_eq!(is_clean(&t), want, "{n} {at} {c}");
+                }
+            }
+        }
     }
 
     #[test]
