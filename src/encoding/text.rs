@@ -39,7 +39,8 @@ pub(crate) struct State {
     /// The current series' names while they are checked (becomes `known_names`).
     checked_names: Vec<&'static str>,
     /// For each of `known_names`, its text as written, ready to copy:
-    /// `name="` (`,name="` after the first), as `(start, end)` in `pieces`.
+    /// `,name="`, and for the first the start of the line, `head` then
+    /// `name="`; as `(start, end)` in `pieces`.
     known_pieces: Vec<(usize, usize)>,
     /// The bytes `known_pieces` index.
     pieces: Vec<u8>,
@@ -277,9 +278,10 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Checks the labels and appends them to the output, rendered
-    /// (`a="x",b="y"`); `false` if a name is invalid, repeated, or `le` on a
-    /// histogram (the output then holds part of them: the caller cuts it).
+    /// Checks the labels and appends them to the output, rendered and after
+    /// `head` (`name{a="x",b="y"`), or nothing if there are none; `false` if a
+    /// name is invalid, repeated, or `le` on a histogram (the output then
+    /// holds part of them: the caller cuts it).
     ///
     /// `'static` names that match, position by position, a sequence already
     /// checked in this family are not checked again: such a name is the same
@@ -289,6 +291,7 @@ impl<'a> Writer<'a> {
         let histogram = self.mode == Mode::Histogram;
         let rendered = &mut *self.out.buf;
         let known = &st.known_names;
+        let head = &st.head;
         let pieces = &st.pieces;
         let known_pieces = &st.known_pieces;
         let names = &mut st.label_names;
@@ -346,6 +349,8 @@ impl<'a> Writer<'a> {
             }
             if k > 0 {
                 rendered.push(b',');
+            } else {
+                rendered.extend_from_slice(head);
             }
             k += 1;
             rendered.extend_from_slice(text.as_bytes());
@@ -361,6 +366,8 @@ impl<'a> Writer<'a> {
                 let a = st.pieces.len();
                 if i > 0 {
                     st.pieces.push(b',');
+                } else {
+                    st.pieces.extend_from_slice(&st.head);
                 }
                 st.pieces.extend_from_slice(n.as_bytes());
                 st.pieces.extend_from_slice(b"=\"");
@@ -639,14 +646,13 @@ impl Visitor for Writer<'_> {
         // The sample line is written in place and cut back to `start` if the
         // series turns out not to be written.
         let start = self.out.buf.len();
-        self.out.put(&self.st.head);
-        let from = self.out.buf.len();
         if !self.render_labels(labels) {
             self.out.buf.truncate(start);
             return;
         }
+        let labeled = self.out.buf.len() > start;
+        let from = start + self.st.head.len();
         let rendered = self.out.buf.get(from..).unwrap_or_default();
-        let labeled = !rendered.is_empty();
         // Histogram values belong to histogram families only, in any format.
         // A label set already written in this family (a collector reporting
         // it twice) would make the exposition invalid: the first one stands,
@@ -682,8 +688,9 @@ impl Visitor for Writer<'_> {
             return;
         }
         if !labeled {
-            // No labels: `name ` instead of `name{`.
-            self.out.buf.truncate(from - 1);
+            let head = self.st.head.as_slice();
+            self.out
+                .put(head.split_last().map_or(head, |(_, name)| name));
             self.out.put(b" ");
         } else {
             self.out.put(b"} ");
