@@ -41,7 +41,7 @@ pub(crate) struct State {
     /// For each of `known_names`, its text as written, ready to copy:
     /// `,name="`, and for the first the start of the line, `head` then
     /// `name="`; as `(start, end)` in `pieces`.
-    known_pieces: Vec<(usize, usize)>,
+    known_pieces: Vec<(&'static str, usize, usize)>,
     /// The bytes `known_pieces` index.
     pieces: Vec<u8>,
     /// The prefixed family name followed by `{`: the start of a sample line.
@@ -288,76 +288,27 @@ impl<'a> Writer<'a> {
     /// string, so the same verdict (validity, `le`, repeats) holds.
     fn render_labels(&mut self, labels: &Labels<'_>) -> bool {
         let st = &mut *self.st;
-        let histogram = self.mode == Mode::Histogram;
-        let rendered = &mut *self.out.buf;
-        let known = &st.known_names;
-        let head = &st.head;
-        let pieces = &st.pieces;
-        let known_pieces = &st.known_pieces;
-        let names = &mut st.label_names;
-        let checked = &mut st.checked_names;
-        let mut ok = true;
-        // Labels so far; whether all of them matched `known`; whether all of
-        // them were `'static`.
-        let mut k = 0usize;
-        let mut fast = true;
-        let mut all_static = true;
-        labels.for_each_sourced(|name, value| {
-            if fast {
-                if let LabelName::Static(s) = name {
-                    if let (Some(c), Some(&(a, b))) = (known.get(k), known_pieces.get(k)) {
-                        if std::ptr::eq(*c, s) {
-                            k += 1;
-                            rendered.extend_from_slice(pieces.get(a..b).unwrap_or_default());
-                            escape_value(rendered, value);
-                            rendered.push(b'"');
-                            return;
-                        }
-                    }
-                }
-            }
-            if !ok {
-                return;
-            }
-            let text = match name {
-                LabelName::Static(s) => s,
-                LabelName::Borrowed(s) => s,
-            };
-            if fast {
-                // Leaving the checked prefix: seed the repeat check with it.
-                fast = false;
-                names.clear();
-                checked.clear();
-                for c in known.iter().take(k) {
-                    names.extend_from_slice(c.as_bytes());
-                    names.push(0xFF);
-                    checked.push(c);
-                }
-            }
-            if !is_valid_label_name(text)
-                || (histogram && text == "le")
-                || (k > 0 && repeated(names, text))
-            {
-                ok = false;
-                return;
-            }
-            names.extend_from_slice(text.as_bytes());
-            names.push(0xFF);
-            match name {
-                LabelName::Static(s) => checked.push(s),
-                LabelName::Borrowed(_) => all_static = false,
-            }
-            if k > 0 {
-                rendered.push(b',');
-            } else {
-                rendered.extend_from_slice(head);
-            }
-            k += 1;
-            rendered.extend_from_slice(text.as_bytes());
-            rendered.extend_from_slice(b"=\"");
-            escape_value(rendered, value);
-            rendered.push(b'"');
-        });
+        let mut r = Render {
+            out: &mut *self.out.buf,
+            known: &st.known_names,
+            known_pieces: &st.known_pieces,
+            pieces: &st.pieces,
+            head: &st.head,
+            names: &mut st.label_names,
+            checked: &mut st.checked_names,
+            histogram: self.mode == Mode::Histogram,
+            k: 0,
+            fast: true,
+            ok: true,
+            all_static: true,
+        };
+        labels.for_each_sourced(|name, value| r.label(name, value));
+        let Render {
+            ok,
+            fast,
+            all_static,
+            ..
+        } = r;
         if ok && !fast && all_static {
             std::mem::swap(&mut st.known_names, &mut st.checked_names);
             st.pieces.clear();
@@ -371,7 +322,7 @@ impl<'a> Writer<'a> {
                 }
                 st.pieces.extend_from_slice(n.as_bytes());
                 st.pieces.extend_from_slice(b"=\"");
-                st.known_pieces.push((a, st.pieces.len()));
+                st.known_pieces.push((n, a, st.pieces.len()));
             }
         }
         ok
@@ -431,6 +382,96 @@ impl<'a> Writer<'a> {
         }
         buckets.clear();
         std::mem::swap(&mut self.st.buckets, &mut buckets);
+    }
+}
+
+/// One series' labels being checked and written (see
+/// [`Writer::render_labels`]).
+struct Render<'s> {
+    out: &'s mut Vec<u8>,
+    known: &'s [&'static str],
+    known_pieces: &'s [(&'static str, usize, usize)],
+    pieces: &'s [u8],
+    head: &'s [u8],
+    /// The names so far, each followed by 0xFF, to find repeats.
+    names: &'s mut Vec<u8>,
+    /// The `'static` names so far.
+    checked: &'s mut Vec<&'static str>,
+    histogram: bool,
+    /// Labels so far.
+    k: usize,
+    /// Whether all of them matched `known`.
+    fast: bool,
+    /// Whether all of them were valid.
+    ok: bool,
+    /// Whether all of them were `'static`.
+    all_static: bool,
+}
+
+impl Render<'_> {
+    #[inline]
+    fn label(&mut self, name: LabelName<'_>, value: &str) {
+        if self.fast {
+            if let (LabelName::Static(s), Some(&(c, a, b))) = (name, self.known_pieces.get(self.k))
+            {
+                if std::ptr::eq(c, s) {
+                    self.k += 1;
+                    self.out
+                        .extend_from_slice(self.pieces.get(a..b).unwrap_or_default());
+                    escape_value(self.out, value);
+                    self.out.push(b'"');
+                    return;
+                }
+            }
+        }
+        self.checked_label(name, value);
+    }
+
+    /// A label past the names already known for this family: checked.
+    #[inline(never)]
+    fn checked_label(&mut self, name: LabelName<'_>, value: &str) {
+        if !self.ok {
+            return;
+        }
+        let text = match name {
+            LabelName::Static(s) => s,
+            LabelName::Borrowed(s) => s,
+        };
+        let k = self.k;
+        if self.fast {
+            // Leaving the checked prefix: seed the repeat check with it.
+            self.fast = false;
+            self.names.clear();
+            self.checked.clear();
+            for c in self.known.iter().take(k) {
+                self.names.extend_from_slice(c.as_bytes());
+                self.names.push(0xFF);
+                self.checked.push(c);
+            }
+        }
+        if !is_valid_label_name(text)
+            || (self.histogram && text == "le")
+            || (k > 0 && repeated(self.names, text))
+        {
+            self.ok = false;
+            return;
+        }
+        self.names.extend_from_slice(text.as_bytes());
+        self.names.push(0xFF);
+        match name {
+            LabelName::Static(s) => self.checked.push(s),
+            LabelName::Borrowed(_) => self.all_static = false,
+        }
+        if k > 0 {
+            self.out.push(b',');
+        } else {
+            self.out.extend_from_slice(self.head);
+        }
+        self.k += 1;
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"=\"");
+        escape_value(self.out, value);
+        self.out.push(b'"');
     }
 }
 
