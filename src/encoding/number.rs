@@ -55,7 +55,7 @@ impl NumBuf {
 }
 
 /// Calls `f` with the decimal spelling of `v`.
-#[inline]
+#[inline(always)]
 pub(crate) fn with_u64<R>(v: u64, f: impl FnOnce(&[u8]) -> R) -> R {
     let mut b = itoa::Buffer::new();
     f(b.format(v).as_bytes())

@@ -534,7 +534,7 @@ fn clean_word(x: u64) -> bool {
 }
 
 /// Appends a label value, escaped (backslash, newline, double quote).
-#[inline]
+#[inline(always)]
 fn escape_value(out: &mut Vec<u8>, value: &str) {
     if is_clean(value.as_bytes()) {
         out.extend_from_slice(value.as_bytes());
