@@ -30,22 +30,36 @@ pub(crate) struct State {
     family: String,
     /// The current series' labels, rendered: `a="x",b="y"`.
     labels: Vec<u8>,
-    /// The current series' label names, each followed by 0xFF, to find repeats.
-    label_names: Vec<u8>,
+    /// What the current family's series start with.
+    known: Known,
+    /// Scratch for checking label names.
+    check: Check,
+}
+
+/// The start of the current family's sample lines, as far as known.
+#[derive(Default)]
+struct Known {
+    /// The prefixed family name followed by `{`: the start of a sample line.
+    head: Vec<u8>,
     /// `'static` label names (compared by address) already checked, in order,
     /// for the current family: a series whose names start the same way needs
     /// no check.
-    known_names: Vec<&'static str>,
-    /// The current series' names while they are checked (becomes `known_names`).
-    checked_names: Vec<&'static str>,
-    /// For each of `known_names`, its text as written, ready to copy:
-    /// `,name="`, and for the first the start of the line, `head` then
-    /// `name="`; as `(start, end)` in `pieces`.
-    known_pieces: Vec<(&'static str, usize, usize)>,
-    /// The bytes `known_pieces` index.
+    names: Vec<&'static str>,
+    /// For each of `names`: the name and its text as written, ready to copy,
+    /// as `(start, end)` in `pieces`: `,name="`, and for the first the start
+    /// of the line, `head` then `name="`.
+    spans: Vec<(&'static str, usize, usize)>,
+    /// The bytes `spans` index.
     pieces: Vec<u8>,
-    /// The prefixed family name followed by `{`: the start of a sample line.
-    head: Vec<u8>,
+}
+
+/// Scratch for checking one series' label names.
+#[derive(Default)]
+struct Check {
+    /// The names so far, each followed by 0xFF, to find repeats.
+    names: Vec<u8>,
+    /// The `'static` names so far (become `Known::names`).
+    checked: Vec<&'static str>,
 }
 
 /// Where the text goes: a caller's `Vec`, or a buffer drained into an
@@ -290,12 +304,8 @@ impl<'a> Writer<'a> {
         let st = &mut *self.st;
         let mut r = Render {
             out: &mut *self.out.buf,
-            known: &st.known_names,
-            known_pieces: &st.known_pieces,
-            pieces: &st.pieces,
-            head: &st.head,
-            names: &mut st.label_names,
-            checked: &mut st.checked_names,
+            known: &st.known,
+            check: &mut st.check,
             histogram: self.mode == Mode::Histogram,
             k: 0,
             fast: true,
@@ -310,19 +320,20 @@ impl<'a> Writer<'a> {
             ..
         } = r;
         if ok && !fast && all_static {
-            std::mem::swap(&mut st.known_names, &mut st.checked_names);
-            st.pieces.clear();
-            st.known_pieces.clear();
-            for (i, n) in st.known_names.iter().enumerate() {
-                let a = st.pieces.len();
+            let known = &mut st.known;
+            std::mem::swap(&mut known.names, &mut st.check.checked);
+            known.pieces.clear();
+            known.spans.clear();
+            for (i, n) in known.names.iter().enumerate() {
+                let a = known.pieces.len();
                 if i > 0 {
-                    st.pieces.push(b',');
+                    known.pieces.push(b',');
                 } else {
-                    st.pieces.extend_from_slice(&st.head);
+                    known.pieces.extend_from_slice(&known.head);
                 }
-                st.pieces.extend_from_slice(n.as_bytes());
-                st.pieces.extend_from_slice(b"=\"");
-                st.known_pieces.push((n, a, st.pieces.len()));
+                known.pieces.extend_from_slice(n.as_bytes());
+                known.pieces.extend_from_slice(b"=\"");
+                known.spans.push((n, a, known.pieces.len()));
             }
         }
         ok
@@ -330,7 +341,7 @@ impl<'a> Writer<'a> {
 
     /// Writes `name{labels[,le="…"]} ` (up to the value).
     fn sample_start(&mut self, suffix: &str, le: Option<&[u8]>) {
-        let head = self.st.head.as_slice();
+        let head = self.st.known.head.as_slice();
         let name = head.split_last().map_or(head, |(_, name)| name);
         let labels = !self.st.labels.is_empty();
         if labels || le.is_some() {
@@ -389,14 +400,8 @@ impl<'a> Writer<'a> {
 /// [`Writer::render_labels`]).
 struct Render<'s> {
     out: &'s mut Vec<u8>,
-    known: &'s [&'static str],
-    known_pieces: &'s [(&'static str, usize, usize)],
-    pieces: &'s [u8],
-    head: &'s [u8],
-    /// The names so far, each followed by 0xFF, to find repeats.
-    names: &'s mut Vec<u8>,
-    /// The `'static` names so far.
-    checked: &'s mut Vec<&'static str>,
+    known: &'s Known,
+    check: &'s mut Check,
     histogram: bool,
     /// Labels so far.
     k: usize,
@@ -412,12 +417,11 @@ impl Render<'_> {
     #[inline]
     fn label(&mut self, name: LabelName<'_>, value: &str) {
         if self.fast {
-            if let (LabelName::Static(s), Some(&(c, a, b))) = (name, self.known_pieces.get(self.k))
-            {
+            if let (LabelName::Static(s), Some(&(c, a, b))) = (name, self.known.spans.get(self.k)) {
                 if std::ptr::eq(c, s) {
                     self.k += 1;
                     self.out
-                        .extend_from_slice(self.pieces.get(a..b).unwrap_or_default());
+                        .extend_from_slice(self.known.pieces.get(a..b).unwrap_or_default());
                     escape_value(self.out, value);
                     self.out.push(b'"');
                     return;
@@ -441,31 +445,31 @@ impl Render<'_> {
         if self.fast {
             // Leaving the checked prefix: seed the repeat check with it.
             self.fast = false;
-            self.names.clear();
-            self.checked.clear();
-            for c in self.known.iter().take(k) {
-                self.names.extend_from_slice(c.as_bytes());
-                self.names.push(0xFF);
-                self.checked.push(c);
+            self.check.names.clear();
+            self.check.checked.clear();
+            for c in self.known.names.iter().take(k) {
+                self.check.names.extend_from_slice(c.as_bytes());
+                self.check.names.push(0xFF);
+                self.check.checked.push(c);
             }
         }
         if !is_valid_label_name(text)
             || (self.histogram && text == "le")
-            || (k > 0 && repeated(self.names, text))
+            || (k > 0 && repeated(&self.check.names, text))
         {
             self.ok = false;
             return;
         }
-        self.names.extend_from_slice(text.as_bytes());
-        self.names.push(0xFF);
+        self.check.names.extend_from_slice(text.as_bytes());
+        self.check.names.push(0xFF);
         match name {
-            LabelName::Static(s) => self.checked.push(s),
+            LabelName::Static(s) => self.check.checked.push(s),
             LabelName::Borrowed(_) => self.all_static = false,
         }
         if k > 0 {
             self.out.push(b',');
         } else {
-            self.out.extend_from_slice(self.head);
+            self.out.extend_from_slice(&self.known.head);
         }
         self.k += 1;
         self.out.extend_from_slice(text.as_bytes());
@@ -630,12 +634,13 @@ impl Visitor for Writer<'_> {
         self.mode = mode;
         self.unique = self.claimed;
         self.st.series.clear();
-        self.st.known_names.clear();
-        self.st.known_pieces.clear();
-        self.st.head.clear();
-        self.st.head.extend_from_slice(self.prefix.as_bytes());
-        self.st.head.extend_from_slice(meta.name().as_bytes());
-        self.st.head.push(b'{');
+        let known = &mut self.st.known;
+        known.names.clear();
+        known.spans.clear();
+        known.head.clear();
+        known.head.extend_from_slice(self.prefix.as_bytes());
+        known.head.extend_from_slice(meta.name().as_bytes());
+        known.head.push(b'{');
         if mode == Mode::Skip || self.out.failed() {
             return;
         }
@@ -692,7 +697,7 @@ impl Visitor for Writer<'_> {
             return;
         }
         let labeled = self.out.buf.len() > start;
-        let from = start + self.st.head.len();
+        let from = start + self.st.known.head.len();
         let rendered = self.out.buf.get(from..).unwrap_or_default();
         // Histogram values belong to histogram families only, in any format.
         // A label set already written in this family (a collector reporting
@@ -729,7 +734,7 @@ impl Visitor for Writer<'_> {
             return;
         }
         if !labeled {
-            let head = self.st.head.as_slice();
+            let head = self.st.known.head.as_slice();
             self.out
                 .put(head.split_last().map_or(head, |(_, name)| name));
             self.out.put(b" ");
