@@ -44,6 +44,7 @@ use std::io;
 
 use crate::{Error, Registry};
 
+mod copy;
 pub(crate) mod number;
 #[doc(hidden)]
 pub mod parse;

@@ -9,6 +9,7 @@
 
 use std::io;
 
+use super::copy;
 use super::number;
 use super::Format;
 use crate::label::{LabelName, Labels};
@@ -420,8 +421,7 @@ impl Render<'_> {
             if let (LabelName::Static(s), Some(&(c, a, b))) = (name, self.known.spans.get(self.k)) {
                 if std::ptr::eq(c, s) {
                     self.k += 1;
-                    self.out
-                        .extend_from_slice(self.known.pieces.get(a..b).unwrap_or_default());
+                    copy::put(self.out, self.known.pieces.get(a..b).unwrap_or_default());
                     escape_value(self.out, value);
                     self.out.push(b'"');
                     return;
@@ -541,7 +541,7 @@ fn clean_word(x: u64) -> bool {
 #[inline(always)]
 fn escape_value(out: &mut Vec<u8>, value: &str) {
     if is_clean(value.as_bytes()) {
-        out.extend_from_slice(value.as_bytes());
+        copy::put(out, value.as_bytes());
     } else {
         escape_slow(out, value);
     }
@@ -742,8 +742,8 @@ impl Visitor for Writer<'_> {
             self.out.put(b"} ");
         }
         match scalar {
-            Scalar::U(v) => number::with_u64(v, |b| self.out.put(b)),
-            Scalar::I(v) => number::with_i64(v, |b| self.out.put(b)),
+            Scalar::U(v) => number::with_u64(v, |b| copy::put(self.out.buf, b)),
+            Scalar::I(v) => number::with_i64(v, |b| copy::put(self.out.buf, b)),
             Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
         }
         self.out.put(b"\n");
@@ -897,6 +897,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The sample-line path end to end (label pieces, values of every short
+    /// length, escaped ones, numbers) against text built independently; it
+    /// also runs under Miri for the copies in `copy.rs`.
+    #[test]
+    fn sample_lines_of_every_short_length() {
+        use crate::{Counter, Encoder, Family, Format, Registry};
+        let r = Registry::new();
+        let f = r
+            .register(Family::<Counter, 2>::new("lines_total", "", ["a", "b"]))
+            .unwrap();
+        let mut want = String::from("# TYPE lines_total counter\n");
+        for n in 0..40usize {
+            let value: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let odd = if n % 5 == 1 {
+                format!("{value}\"\n\\")
+            } else {
+                value.clone()
+            };
+            let odd_escaped = odd
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            f.with([value.as_str(), odd.as_str()])
+                .inc_by(10u64.pow(n as u32 % 20) + n as u64);
+            want.push_str(&format!(
+                "lines_total{{a=\"{value}\",b=\"{odd_escaped}\"}} {}\n",
+                10u64.pow(n as u32 % 20) + n as u64
+            ));
+        }
+        let mut out = Vec::new();
+        let mut enc = Encoder::new();
+        enc.encode(&r, Format::Prometheus, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let (families, overflow) = text.split_at(want.len());
+        assert_eq!(families, want);
+        assert!(overflow.starts_with("# HELP nanometrics_label_overflow_total"));
     }
 
     #[test]
