@@ -742,8 +742,8 @@ impl Visitor for Writer<'_> {
             self.out.put(b"} ");
         }
         match scalar {
-            Scalar::U(v) => number::with_u64(v, |b| copy::put(self.out.buf, b)),
-            Scalar::I(v) => number::with_i64(v, |b| copy::put(self.out.buf, b)),
+            Scalar::U(v) => copy::put(self.out.buf, number::u64_text(&mut itoa::Buffer::new(), v)),
+            Scalar::I(v) => copy::put(self.out.buf, number::i64_text(&mut itoa::Buffer::new(), v)),
             Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
         }
         self.out.put(b"\n");
