@@ -24,7 +24,7 @@ use std::ptr;
 use crate::label::{check_label_names, Labels};
 use crate::metric::{
     Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
-    Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, Value, Visitor,
+    Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
 };
 use crate::shard::Cells;
 use crate::sync::{
@@ -541,6 +541,15 @@ impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
             let labels = Labels::dynamic(&self.label_names, &e.values);
             v.series(&labels, K::value(e.cells.allocated(), &self.config));
         }
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        // Entries are inserted only under the writer lock after a miss on the
+        // exact values, so no two entries have equal values; and a lookup of
+        // all-`OVERFLOW_VALUE` labels returns the overflow series, so no
+        // entry has the overflow series' values. With no labels (N = 0) the
+        // one entry and the overflow series (reached when the shard table is
+        // full) would both have none: that family keeps the check.
+        (N > 0).then(UniqueSeries::new)
     }
     fn reserve(&self) -> bool {
         self.overflow_count.index().is_some()

@@ -39,10 +39,27 @@ pub trait LabelSet: Copy + Send + Sync + 'static {
     fn for_each_pair(index: usize, f: &mut dyn FnMut(&'static str, &'static str));
     /// Calls `f(name)` for each label name, in declaration order.
     fn for_each_name(f: &mut dyn FnMut(&'static str));
+    /// Whether different indices always report different label values, which
+    /// lets a scrape skip its check for two series with the same labels.
+    /// [`label_enum!`](crate::label_enum) checks its values at compile time
+    /// and sets it; `()` and tuples of sets that set it do too. A hand-written
+    /// set should leave it `false` unless sure: a wrong `true` can expose two
+    /// series with the same labels, which scrapers reject.
+    ///
+    /// ```
+    /// use nanometrics::LabelSet;
+    /// nanometrics::label_enum! {
+    ///     /// Direction.
+    ///     pub enum Dir: "dir" { In => "in", Out => "out" }
+    /// }
+    /// assert!(<(Dir, ())>::DISTINCT);
+    /// ```
+    const DISTINCT: bool = false;
 }
 
 impl LabelSet for () {
     const CARDINALITY: usize = 1;
+    const DISTINCT: bool = true;
     #[inline]
     fn index(self) -> usize {
         0
@@ -53,6 +70,8 @@ impl LabelSet for () {
 
 impl<A: LabelSet, B: LabelSet> LabelSet for (A, B) {
     const CARDINALITY: usize = A::CARDINALITY * B::CARDINALITY;
+    // Row-major: two indices differ in A's or in B's part.
+    const DISTINCT: bool = A::DISTINCT && B::DISTINCT;
     #[inline]
     fn index(self) -> usize {
         self.0.index() * B::CARDINALITY + self.1.index()
@@ -71,6 +90,7 @@ impl<A: LabelSet, B: LabelSet> LabelSet for (A, B) {
 
 impl<A: LabelSet, B: LabelSet, C: LabelSet> LabelSet for (A, B, C) {
     const CARDINALITY: usize = A::CARDINALITY * B::CARDINALITY * C::CARDINALITY;
+    const DISTINCT: bool = <((A, B), C)>::DISTINCT;
     #[inline]
     fn index(self) -> usize {
         ((self.0, self.1), self.2).index()
@@ -141,6 +161,8 @@ macro_rules! label_enum {
 
         impl $crate::LabelSet for $name {
             const CARDINALITY: usize = [$($value),+].len();
+            // The values are checked distinct below.
+            const DISTINCT: bool = true;
             #[inline]
             fn index(self) -> usize {
                 self as usize

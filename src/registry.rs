@@ -206,12 +206,17 @@ impl Registry {
     }
 
     /// Walks every family in a deterministic order (see the module docs),
-    /// allocating nothing.
+    /// allocating nothing. Before each registered metric it passes the
+    /// metric's [`Metric::unique_series`] claim to
+    /// [`Visitor::next_metric`], and `None` before the collectors.
     pub fn visit(&self, v: &mut dyn Visitor) {
         let inner = lock(&self.inner);
         for e in &inner.metrics {
-            e.get().visit(v);
+            let m = e.get();
+            v.next_metric(m.unique_series());
+            m.visit(v);
         }
+        v.next_metric(None);
         for c in &inner.collectors {
             c.collect(v);
         }

@@ -473,6 +473,73 @@ fn invalid_repeated_or_duplicate_labels_drop_the_series() {
     assert_eq!(encode(&r, Format::OpenMetrics), format!("{want}# EOF\n"));
 }
 
+/// A family's own series skip the duplicate check (distinct by
+/// construction), but series anyone else adds to that family are still
+/// checked against them: a collector that lets a family write into the
+/// encoder and then reports more series, and a registered wrapper metric.
+#[test]
+fn series_added_to_a_unique_family_are_still_checked() {
+    static USERS: Family<Counter, 1> = Family::new("logins_total", "", ["user"]);
+    USERS.with(["ann"]).inc();
+    USERS.with(["bob"]).inc_by(2);
+
+    struct Appends;
+    impl Collector for Appends {
+        fn collect(&self, v: &mut dyn Visitor) {
+            USERS.visit(v);
+            v.series(&Labels::constant(&[("user", "bob")]), Value::Counter(9));
+            v.series(&Labels::constant(&[("user", "cy")]), Value::Counter(3));
+        }
+    }
+    let r = Registry::new();
+    r.register_collector(Appends);
+    let want = "# TYPE logins_total counter\nlogins_total{user=\"ann\"} 1\nlogins_total{user=\"bob\"} 2\nlogins_total{user=\"cy\"} 3\n";
+    assert_eq!(encode(&r, Format::Prometheus), want);
+
+    struct Wrapper;
+    impl Metric for Wrapper {
+        fn meta(&self) -> &Meta {
+            USERS.meta()
+        }
+        fn kind(&self) -> Kind {
+            Kind::Counter
+        }
+        fn visit(&self, v: &mut dyn Visitor) {
+            USERS.visit(v);
+            v.series(&Labels::constant(&[("user", "ann")]), Value::Counter(7));
+        }
+    }
+    assert!(Wrapper.unique_series().is_none(), "no claim unless made");
+    let r = Registry::new();
+    r.register(Wrapper).unwrap();
+    let want =
+        "# TYPE logins_total counter\nlogins_total{user=\"ann\"} 1\nlogins_total{user=\"bob\"} 2\n";
+    assert_eq!(encode(&r, Format::Prometheus), want);
+    assert_eq!(
+        encode(&r, Format::OpenMetrics),
+        format!(
+            "# TYPE logins counter\n{}# EOF\n",
+            want.strip_prefix("# TYPE logins_total counter\n").unwrap()
+        )
+    );
+}
+
+/// The overflow series and a lookup of its own labels are one series.
+#[test]
+fn a_family_with_overflow_writes_each_label_set_once() {
+    let f: Family<Gauge, 2> = Family::new("rooms", "", ["a", "b"]).with_limit(1);
+    f.with(["x", "y"]).inc();
+    f.with(["p", "q"]).inc();
+    f.with([nanometrics::OVERFLOW_VALUE, nanometrics::OVERFLOW_VALUE])
+        .inc();
+    let r = Registry::new();
+    r.register(f).unwrap();
+    assert_eq!(
+        encode(&r, Format::Prometheus),
+        "# TYPE rooms gauge\nrooms{a=\"x\",b=\"y\"} 1\nrooms{a=\"__overflow__\",b=\"__overflow__\"} 2\n# HELP nanometrics_label_overflow_total Lookups of new label values past a family's cardinality limit, sent to its overflow series.\n# TYPE nanometrics_label_overflow_total counter\nnanometrics_label_overflow_total{family=\"rooms\"} 1\n"
+    );
+}
+
 #[test]
 fn clashing_families() {
     let r = Registry::new();

@@ -29,9 +29,11 @@ fi
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance -Zmiri-many-seeds=0..4}"
 export CARGO_TARGET_DIR="${NANOMETRICS_MIRI_TARGET_DIR:-target/miri}"
 cargo +nightly miri setup
-# The modules that hold `unsafe` (shard, family, process; http/server.rs's
-# one `poll` call is only reached over real sockets, which Miri cannot run)
-# and the metric types and registry that drive the shard code through the
-# real thread-locals. The encoder, HTTP parsing and configuration tests (safe
-# code only) are left to the normal runs: under Miri they would triple the time.
-cargo +nightly miri test -p nanometrics --lib -- shard:: family:: process:: metric:: registry::
+# The modules that hold `unsafe` (shard, family, process, encoding::copy;
+# http/server.rs's one `poll` call is only reached over real sockets, which
+# Miri cannot run), the metric types and registry that drive the shard code
+# through the real thread-locals, and the encoder test that drives the short
+# copies through real sample lines. The other encoder, HTTP parsing and
+# configuration tests (safe code only) are left to the normal runs: under
+# Miri they would triple the time.
+cargo +nightly miri test -p nanometrics --lib -- shard:: family:: process:: metric:: registry:: encoding::copy:: encoding::text::tests::sample_lines

@@ -44,6 +44,7 @@ use std::io;
 
 use crate::{Error, Registry};
 
+mod copy;
 pub(crate) mod number;
 #[doc(hidden)]
 pub mod parse;
@@ -190,6 +191,10 @@ fn parse_q(v: &str) -> Option<u16> {
 /// Size of the buffer [`Encoder::encode_to`] streams through.
 const STREAM_BUF: usize = 32 * 1024;
 
+/// The buffer is drained at the first series boundary past this many bytes,
+/// so a series of up to 4 KiB never grows it.
+const STREAM_DRAIN: usize = STREAM_BUF - 4 * 1024;
+
 /// Writes a registry in a text format; keep one per scraping thread and
 /// reuse it.
 ///
@@ -292,9 +297,10 @@ impl Encoder {
         let _ = w.finish();
     }
 
-    /// Writes the exposition to `w` through the encoder's fixed 32 KiB buffer
-    /// (allocated by the first call): memory stays bounded however large the
-    /// registry.
+    /// Writes the exposition to `w` through the encoder's 32 KiB buffer
+    /// (allocated by the first call), drained between series: memory stays
+    /// bounded however large the registry (by 28 KiB plus the largest series,
+    /// which grows the buffer only if it is over 4 KiB).
     ///
     /// ```
     /// use nanometrics::{Counter, Encoder, Format, Registry};
@@ -315,7 +321,7 @@ impl Encoder {
     ) -> io::Result<()> {
         self.stream.clear();
         self.stream.reserve_exact(STREAM_BUF);
-        let out = text::Out::streaming(&mut self.stream, &mut w, STREAM_BUF);
+        let out = text::Out::streaming(&mut self.stream, &mut w, STREAM_DRAIN);
         let mut tw = text::Writer::new(format, &self.prefix, &mut self.state, out);
         registry.visit(&mut tw);
         tw.finish().and_then(|()| w.flush())

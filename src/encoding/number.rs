@@ -54,16 +54,21 @@ impl NumBuf {
     }
 }
 
-/// Calls `f` with the decimal spelling of `v`.
-#[inline]
-pub(crate) fn with_u64<R>(v: u64, f: impl FnOnce(&[u8]) -> R) -> R {
-    let mut b = itoa::Buffer::new();
-    f(b.format(v).as_bytes())
+/// The decimal spelling of `v`, formatted in `buf`.
+#[inline(always)]
+pub(crate) fn u64_text(buf: &mut itoa::Buffer, v: u64) -> &[u8] {
+    buf.format(v).as_bytes()
+}
+
+/// The decimal spelling of `v`, formatted in `buf`.
+#[inline(always)]
+pub(crate) fn i64_text(buf: &mut itoa::Buffer, v: i64) -> &[u8] {
+    buf.format(v).as_bytes()
 }
 
 /// Calls `f` with the decimal spelling of `v`.
-#[inline]
-pub(crate) fn with_i64<R>(v: i64, f: impl FnOnce(&[u8]) -> R) -> R {
+#[inline(always)]
+pub(crate) fn with_u64<R>(v: u64, f: impl FnOnce(&[u8]) -> R) -> R {
     let mut b = itoa::Buffer::new();
     f(b.format(v).as_bytes())
 }
@@ -290,6 +295,10 @@ mod tests {
         assert_eq!(float(1e16), "1e16");
         assert_eq!(float(1.5e-7), "1.5e-7");
         assert_eq!(with_u64(u64::MAX, |b| b.to_vec()), b"18446744073709551615");
-        assert_eq!(with_i64(i64::MIN, |b| b.to_vec()), b"-9223372036854775808");
+        assert_eq!(
+            i64_text(&mut itoa::Buffer::new(), i64::MIN),
+            b"-9223372036854775808"
+        );
+        assert_eq!(u64_text(&mut itoa::Buffer::new(), 42), b"42");
     }
 }

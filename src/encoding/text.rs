@@ -9,10 +9,11 @@
 
 use std::io;
 
+use super::copy;
 use super::number;
 use super::Format;
 use crate::label::{LabelName, Labels};
-use crate::metric::{HistogramView, Kind, Meta, Value, Visitor};
+use crate::metric::{HistogramView, Kind, Meta, UniqueSeries, Value, Visitor};
 use crate::name::is_valid_label_name;
 
 /// Scratch space kept by the [`Encoder`](super::Encoder) between scrapes.
@@ -30,23 +31,49 @@ pub(crate) struct State {
     family: String,
     /// The current series' labels, rendered: `a="x",b="y"`.
     labels: Vec<u8>,
-    /// The current series' label names, each followed by 0xFF, to find repeats.
-    label_names: Vec<u8>,
+    /// What the current family's series start with.
+    known: Known,
+    /// Scratch for checking label names.
+    check: Check,
+}
+
+/// The start of the current family's sample lines, as far as known.
+#[derive(Default)]
+struct Known {
+    /// The prefixed family name followed by `{`: the start of a sample line.
+    head: Vec<u8>,
     /// `'static` label names (compared by address) already checked, in order,
     /// for the current family: a series whose names start the same way needs
     /// no check.
-    known_names: Vec<&'static str>,
-    /// The current series' names while they are checked (becomes `known_names`).
-    checked_names: Vec<&'static str>,
-    /// The prefixed family name followed by `{`: the start of a sample line.
-    head: Vec<u8>,
+    names: Vec<&'static str>,
+    /// For each of `names`: the name and its text as written, ready to copy,
+    /// as `(start, end)` in `pieces`: `,name="`, and for the first the start
+    /// of the line, `head` then `name="`.
+    spans: Vec<(&'static str, usize, usize)>,
+    /// The bytes `spans` index.
+    pieces: Vec<u8>,
 }
 
-/// Where the text goes: a caller's `Vec`, or a fixed buffer drained into an
-/// `io::Write` whenever the next piece would not fit.
+/// Scratch for checking one series' label names.
+#[derive(Default)]
+struct Check {
+    /// The names so far, each followed by 0xFF, to find repeats.
+    names: Vec<u8>,
+    /// The `'static` names so far (become `Known::names`).
+    checked: Vec<&'static str>,
+}
+
+/// Where the text goes: a caller's `Vec`, or a buffer drained into an
+/// `io::Write` at the first series boundary past a limit.
+///
+/// Pieces are appended with no check; only [`boundary`](Self::boundary),
+/// called between series and after each family's metadata, may drain. A
+/// streaming buffer therefore holds at most `limit` bytes plus one series (or
+/// one family's metadata) before it is written out.
 pub(crate) struct Out<'a> {
     buf: &'a mut Vec<u8>,
     sink: Option<&'a mut dyn io::Write>,
+    /// Drain once this many bytes are buffered (`usize::MAX`: never).
     limit: usize,
     error: Option<io::Error>,
 }
@@ -62,7 +89,8 @@ impl<'a> Out<'a> {
         }
     }
 
-    /// Fills `buf` up to `limit` bytes, then drains it into `sink`.
+    /// Fills `buf` until it holds at least `limit` bytes at a boundary, then
+    /// drains it into `sink`.
     pub(crate) fn streaming(
         buf: &'a mut Vec<u8>,
         sink: &'a mut dyn io::Write,
@@ -78,29 +106,20 @@ impl<'a> Out<'a> {
 
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
-        if self.sink.is_some() && bytes.len() > self.limit.saturating_sub(self.buf.len()) {
-            self.spill(bytes);
-        } else {
-            self.buf.extend_from_slice(bytes);
-        }
+        self.buf.extend_from_slice(bytes);
     }
 
-    #[cold]
-    fn spill(&mut self, bytes: &[u8]) {
-        self.drain();
-        if bytes.len() > self.limit {
-            // Larger than the whole buffer: write it through.
-            if let (Some(sink), None) = (self.sink.as_mut(), &self.error) {
-                if let Err(e) = sink.write_all(bytes) {
-                    self.error = Some(e);
-                }
-            }
-        } else if self.error.is_none() {
-            self.buf.extend_from_slice(bytes);
+    /// A place where the text may be cut: drains the buffer if it holds
+    /// `limit` bytes or more (streaming only; `limit` is `usize::MAX` else).
+    #[inline]
+    fn boundary(&mut self) {
+        if self.buf.len() >= self.limit {
+            self.drain();
         }
     }
 
     /// Writes out what is buffered (streaming only); after an error, drops it.
+    #[cold]
     fn drain(&mut self) {
         if let Some(sink) = self.sink.as_mut() {
             if self.error.is_none() && !self.buf.is_empty() {
@@ -141,6 +160,12 @@ pub(crate) struct Writer<'a> {
     mode: Mode,
     /// OpenMetrics only: whether histogram series may carry `_sum`/`_count`.
     sum_allowed: bool,
+    /// The metric being visited claims distinct series
+    /// ([`Visitor::next_metric`]).
+    claimed: bool,
+    /// The current family's series have distinct label sets by construction:
+    /// no duplicate check.
+    unique: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -153,6 +178,8 @@ impl<'a> Writer<'a> {
             out,
             mode: Mode::Skip,
             sum_allowed: true,
+            claimed: false,
+            unique: false,
         }
     }
 
@@ -266,83 +293,56 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Checks and renders the labels into `st.labels`; `false` if a name is
-    /// invalid, repeated, or `le` on a histogram.
+    /// Checks the labels and appends them to the output, rendered and after
+    /// `head` (`name{a="x",b="y"`), or nothing if there are none; `false` if a
+    /// name is invalid, repeated, or `le` on a histogram (the output then
+    /// holds part of them: the caller cuts it).
     ///
     /// `'static` names that match, position by position, a sequence already
     /// checked in this family are not checked again: such a name is the same
     /// string, so the same verdict (validity, `le`, repeats) holds.
     fn render_labels(&mut self, labels: &Labels<'_>) -> bool {
         let st = &mut *self.st;
-        let histogram = self.mode == Mode::Histogram;
-        let rendered = &mut st.labels;
-        let known = &st.known_names;
-        let names = &mut st.label_names;
-        let checked = &mut st.checked_names;
-        rendered.clear();
-        let mut ok = true;
-        // Labels so far; whether all of them matched `known`; whether all of
-        // them were `'static`.
-        let mut k = 0usize;
-        let mut fast = true;
-        let mut all_static = true;
-        labels.for_each_sourced(|name, value| {
-            if !ok {
-                return;
-            }
-            let text = match name {
-                LabelName::Static(s) => s,
-                LabelName::Borrowed(s) => s,
-            };
-            let hit = fast
-                && match name {
-                    LabelName::Static(s) => known.get(k).is_some_and(|c| std::ptr::eq(*c, s)),
-                    LabelName::Borrowed(_) => false,
-                };
-            if !hit {
-                if fast {
-                    // Leaving the checked prefix: seed the repeat check with it.
-                    fast = false;
-                    names.clear();
-                    checked.clear();
-                    for c in known.iter().take(k) {
-                        names.extend_from_slice(c.as_bytes());
-                        names.push(0xFF);
-                        checked.push(c);
-                    }
-                }
-                if !is_valid_label_name(text)
-                    || (histogram && text == "le")
-                    || (k > 0 && repeated(names, text))
-                {
-                    ok = false;
-                    return;
-                }
-                names.extend_from_slice(text.as_bytes());
-                names.push(0xFF);
-                match name {
-                    LabelName::Static(s) => checked.push(s),
-                    LabelName::Borrowed(_) => all_static = false,
-                }
-            }
-            if k > 0 {
-                rendered.push(b',');
-            }
-            k += 1;
-            rendered.extend_from_slice(text.as_bytes());
-            rendered.extend_from_slice(b"=\"");
-            escape::<true>(value, |b| rendered.extend_from_slice(b));
-            rendered.push(b'"');
-        });
+        let mut r = Render {
+            out: &mut *self.out.buf,
+            known: &st.known,
+            check: &mut st.check,
+            histogram: self.mode == Mode::Histogram,
+            k: 0,
+            fast: true,
+            ok: true,
+            all_static: true,
+        };
+        labels.for_each_sourced(|name, value| r.label(name, value));
+        let Render {
+            ok,
+            fast,
+            all_static,
+            ..
+        } = r;
         if ok && !fast && all_static {
-            std::mem::swap(&mut st.known_names, &mut st.checked_names);
+            let known = &mut st.known;
+            std::mem::swap(&mut known.names, &mut st.check.checked);
+            known.pieces.clear();
+            known.spans.clear();
+            for (i, n) in known.names.iter().enumerate() {
+                let a = known.pieces.len();
+                if i > 0 {
+                    known.pieces.push(b',');
+                } else {
+                    known.pieces.extend_from_slice(&known.head);
+                }
+                known.pieces.extend_from_slice(n.as_bytes());
+                known.pieces.extend_from_slice(b"=\"");
+                known.spans.push((n, a, known.pieces.len()));
+            }
         }
         ok
     }
 
     /// Writes `name{labels[,le="…"]} ` (up to the value).
     fn sample_start(&mut self, suffix: &str, le: Option<&[u8]>) {
-        let head = self.st.head.as_slice();
+        let head = self.st.known.head.as_slice();
         let name = head.split_last().map_or(head, |(_, name)| name);
         let labels = !self.st.labels.is_empty();
         if labels || le.is_some() {
@@ -365,16 +365,6 @@ impl<'a> Writer<'a> {
             self.out.put(suffix.as_bytes());
             self.out.put(b" ");
         }
-    }
-
-    fn scalar_line(&mut self, value: Scalar) {
-        self.sample_start("", None);
-        match value {
-            Scalar::U(v) => number::with_u64(v, |b| self.out.put(b)),
-            Scalar::I(v) => number::with_i64(v, |b| self.out.put(b)),
-            Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
-        }
-        self.out.put(b"\n");
     }
 
     fn histogram(&mut self, h: HistogramView<'_>) {
@@ -404,6 +394,88 @@ impl<'a> Writer<'a> {
         }
         buckets.clear();
         std::mem::swap(&mut self.st.buckets, &mut buckets);
+    }
+}
+
+/// One series' labels being checked and written (see
+/// [`Writer::render_labels`]).
+struct Render<'s> {
+    out: &'s mut Vec<u8>,
+    known: &'s Known,
+    check: &'s mut Check,
+    histogram: bool,
+    /// Labels so far.
+    k: usize,
+    /// Whether all of them matched `known`.
+    fast: bool,
+    /// Whether all of them were valid.
+    ok: bool,
+    /// Whether all of them were `'static`.
+    all_static: bool,
+}
+
+impl Render<'_> {
+    #[inline]
+    fn label(&mut self, name: LabelName<'_>, value: &str) {
+        if self.fast {
+            if let (LabelName::Static(s), Some(&(c, a, b))) = (name, self.known.spans.get(self.k)) {
+                if std::ptr::eq(c, s) {
+                    self.k += 1;
+                    copy::put(self.out, self.known.pieces.get(a..b).unwrap_or_default());
+                    escape_value(self.out, value);
+                    self.out.push(b'"');
+                    return;
+                }
+            }
+        }
+        self.checked_label(name, value);
+    }
+
+    /// A label past the names already known for this family: checked.
+    #[inline(never)]
+    fn checked_label(&mut self, name: LabelName<'_>, value: &str) {
+        if !self.ok {
+            return;
+        }
+        let text = match name {
+            LabelName::Static(s) => s,
+            LabelName::Borrowed(s) => s,
+        };
+        let k = self.k;
+        if self.fast {
+            // Leaving the checked prefix: seed the repeat check with it.
+            self.fast = false;
+            self.check.names.clear();
+            self.check.checked.clear();
+            for c in self.known.names.iter().take(k) {
+                self.check.names.extend_from_slice(c.as_bytes());
+                self.check.names.push(0xFF);
+                self.check.checked.push(c);
+            }
+        }
+        if !is_valid_label_name(text)
+            || (self.histogram && text == "le")
+            || (k > 0 && repeated(&self.check.names, text))
+        {
+            self.ok = false;
+            return;
+        }
+        self.check.names.extend_from_slice(text.as_bytes());
+        self.check.names.push(0xFF);
+        match name {
+            LabelName::Static(s) => self.check.checked.push(s),
+            LabelName::Borrowed(_) => self.all_static = false,
+        }
+        if k > 0 {
+            self.out.push(b',');
+        } else {
+            self.out.extend_from_slice(&self.known.head);
+        }
+        self.k += 1;
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"=\"");
+        escape_value(self.out, value);
+        self.out.push(b'"');
     }
 }
 
@@ -448,6 +520,71 @@ fn escape<const QUOTE: bool>(text: &str, mut put: impl FnMut(&[u8])) {
         rest = tail;
     }
     put(rest);
+}
+
+/// Whether the word holds none of backslash, newline, double quote (a word
+/// holds a byte `c` iff `x ^ c*LO` has a zero byte, and `(y - LO) & !y & HI`
+/// is non-zero iff `y` has a zero byte).
+#[inline(always)]
+fn clean_word(x: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |y: u64| y.wrapping_sub(LO) & !y;
+    (zero(x ^ (LO * u64::from(b'\\')))
+        | zero(x ^ (LO * u64::from(b'\n')))
+        | zero(x ^ (LO * u64::from(b'"'))))
+        & HI
+        == 0
+}
+
+/// Appends a label value, escaped (backslash, newline, double quote).
+#[inline(always)]
+fn escape_value(out: &mut Vec<u8>, value: &str) {
+    if is_clean(value.as_bytes()) {
+        copy::put(out, value.as_bytes());
+    } else {
+        escape_slow(out, value);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn escape_slow(out: &mut Vec<u8>, value: &str) {
+    escape::<true>(value, |b| out.extend_from_slice(b));
+}
+
+/// Whether `text` holds no backslash, newline or double quote: a word at a
+/// time (see [`clean_word`]), the last word overlapping the one before it;
+/// shorter text in two overlapping 4-byte halves, or byte by byte.
+#[inline]
+fn is_clean(text: &[u8]) -> bool {
+    let word = |at: usize| {
+        text.get(at..at + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let n = text.len();
+    if n >= 8 {
+        let mut at = 0;
+        while at + 8 < n {
+            if !clean_word(word(at)) {
+                return false;
+            }
+            at += 8;
+        }
+        clean_word(word(n - 8))
+    } else if n >= 4 {
+        let half = |at: usize| {
+            text.get(at..at + 4)
+                .and_then(|w| <[u8; 4]>::try_from(w).ok())
+                .map_or(0, u32::from_le_bytes)
+        };
+        // Both halves (overlapping when n < 8) in one word: every byte of
+        // `text` is in it, and none of it is special unless one of text's is.
+        clean_word(u64::from(half(0)) | u64::from(half(n - 4)) << 32)
+    } else {
+        !text.iter().any(|&b| special::<true>(b))
+    }
 }
 
 /// Whether `b` must be escaped.
@@ -495,12 +632,15 @@ impl Visitor for Writer<'_> {
         self.st.family.push_str(meta.name());
         let (mode, len, keyword) = self.plan(meta.name(), kind);
         self.mode = mode;
+        self.unique = self.claimed;
         self.st.series.clear();
-        self.st.known_names.clear();
-        self.st.head.clear();
-        self.st.head.extend_from_slice(self.prefix.as_bytes());
-        self.st.head.extend_from_slice(meta.name().as_bytes());
-        self.st.head.push(b'{');
+        let known = &mut self.st.known;
+        known.names.clear();
+        known.spans.clear();
+        known.head.clear();
+        known.head.extend_from_slice(self.prefix.as_bytes());
+        known.head.extend_from_slice(meta.name().as_bytes());
+        known.head.push(b'{');
         if mode == Mode::Skip || self.out.failed() {
             return;
         }
@@ -538,39 +678,76 @@ impl Visitor for Writer<'_> {
                 }
             }
         }
+        self.out.boundary();
+    }
+
+    fn next_metric(&mut self, unique: Option<UniqueSeries>) {
+        self.claimed = unique.is_some();
     }
 
     fn series(&mut self, labels: &Labels<'_>, value: Value<'_>) {
-        if self.mode == Mode::Skip || self.out.failed() || !self.render_labels(labels) {
+        if self.mode == Mode::Skip || self.out.failed() {
             return;
         }
+        // The sample line is written in place and cut back to `start` if the
+        // series turns out not to be written.
+        let start = self.out.buf.len();
+        if !self.render_labels(labels) {
+            self.out.buf.truncate(start);
+            return;
+        }
+        let labeled = self.out.buf.len() > start;
+        let from = start + self.st.known.head.len();
+        let rendered = self.out.buf.get(from..).unwrap_or_default();
         // Histogram values belong to histogram families only, in any format.
-        let histogram = matches!(value, Value::Histogram(_));
-        if histogram != (self.mode == Mode::Histogram) {
-            return;
-        }
         // A label set already written in this family (a collector reporting
         // it twice) would make the exposition invalid: the first one stands,
         // even where this format cannot carry its value.
-        if !self.st.series.insert(&self.st.labels) {
+        let histogram = matches!(value, Value::Histogram(_));
+        if histogram != (self.mode == Mode::Histogram)
+            || (!self.unique && !self.st.series.insert(rendered))
+        {
+            self.out.buf.truncate(start);
             return;
         }
         let scalar = match value {
             Value::Histogram(h) => {
+                self.st.labels.clear();
+                self.st.labels.extend_from_slice(rendered);
+                self.out.buf.truncate(start);
                 self.sum_allowed = h.bounds().first().is_none_or(|b| *b >= 0.0);
                 self.histogram(h);
+                self.out.boundary();
                 return;
             }
             Value::Info => Scalar::U(1),
-            _ if self.mode == Mode::Info => return,
-            Value::Counter(v) => Scalar::U(v),
-            Value::Gauge(v) => Scalar::I(v),
-            Value::CounterF64(v) | Value::GaugeF64(v) => Scalar::F(v),
+            Value::Counter(v) if self.mode != Mode::Info => Scalar::U(v),
+            Value::Gauge(v) if self.mode != Mode::Info => Scalar::I(v),
+            Value::CounterF64(v) | Value::GaugeF64(v) if self.mode != Mode::Info => Scalar::F(v),
+            _ => {
+                self.out.buf.truncate(start);
+                return;
+            }
         };
         if self.mode == Mode::Counter && !scalar.counter_ok() {
+            self.out.buf.truncate(start);
             return;
         }
-        self.scalar_line(scalar);
+        if !labeled {
+            let head = self.st.known.head.as_slice();
+            self.out
+                .put(head.split_last().map_or(head, |(_, name)| name));
+            self.out.put(b" ");
+        } else {
+            self.out.put(b"} ");
+        }
+        match scalar {
+            Scalar::U(v) => copy::put(self.out.buf, number::u64_text(&mut itoa::Buffer::new(), v)),
+            Scalar::I(v) => copy::put(self.out.buf, number::i64_text(&mut itoa::Buffer::new(), v)),
+            Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
+        }
+        self.out.put(b"\n");
+        self.out.boundary();
     }
 }
 
@@ -706,6 +883,61 @@ mod tests {
     }
 
     #[test]
+    fn clean_check_agrees_with_the_byte_rule() {
+        for n in 0..40 {
+            let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(is_clean(&base), "{n}");
+
+            for at in 0..n {
+                for c in [b'\\', b'\n', b'"', b'\r', 0x80, b'\'', 0xFF, 0] {
+                    let mut t = base.clone();
+                    t[at] = c;
+                    let want = !matches!(c, b'\\' | b'\n' | b'"');
+                    assert_eq!(is_clean(&t), want, "{n} {at} {c}");
+                }
+            }
+        }
+    }
+
+    /// The sample-line path end to end (label pieces, values of every short
+    /// length, escaped ones, numbers) against text built independently; it
+    /// also runs under Miri for the copies in `copy.rs`.
+    #[test]
+    fn sample_lines_of_every_short_length() {
+        use crate::{Counter, Encoder, Family, Format, Registry};
+        let r = Registry::new();
+        let f = r
+            .register(Family::<Counter, 2>::new("lines_total", "", ["a", "b"]))
+            .unwrap();
+        let mut want = String::from("# TYPE lines_total counter\n");
+        for n in 0..40usize {
+            let value: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let odd = if n % 5 == 1 {
+                format!("{value}\"\n\\")
+            } else {
+                value.clone()
+            };
+            let odd_escaped = odd
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            f.with([value.as_str(), odd.as_str()])
+                .inc_by(10u64.pow(n as u32 % 20) + n as u64);
+            want.push_str(&format!(
+                "lines_total{{a=\"{value}\",b=\"{odd_escaped}\"}} {}\n",
+                10u64.pow(n as u32 % 20) + n as u64
+            ));
+        }
+        let mut out = Vec::new();
+        let mut enc = Encoder::new();
+        enc.encode(&r, Format::Prometheus, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        let (families, overflow) = text.split_at(want.len());
+        assert_eq!(families, want);
+        assert!(overflow.starts_with("# HELP nanometrics_label_overflow_total"));
+    }
+
+    #[test]
     fn escaping_rules() {
         let esc = |s: &str, quote| {
             let mut v = Vec::new();
@@ -721,7 +953,7 @@ mod tests {
     }
 
     #[test]
-    fn streaming_output_splits_anywhere() {
+    fn streaming_output_drains_at_boundaries_past_the_limit() {
         struct Chunks(Vec<usize>, Vec<u8>);
         impl io::Write for Chunks {
             fn write(&mut self, b: &[u8]) -> io::Result<usize> {
@@ -737,13 +969,43 @@ mod tests {
         let mut buf = Vec::with_capacity(8);
         let mut out = Out::streaming(&mut buf, &mut sink, 8);
         out.put(b"abc");
+        out.boundary();
         out.put(b"defgh");
+        out.boundary();
         out.put(b"ij");
         out.put(b"0123456789abcdef");
+        assert_eq!(out.buf.len(), 18, "no drain between boundaries");
+        out.boundary();
+        assert!(out.buf.is_empty());
         out.put(b"k");
+        out.boundary();
         out.drain();
         assert!(out.error.is_none());
         assert_eq!(sink.1, b"abcdefghij0123456789abcdefk");
-        assert!(sink.0.iter().all(|&n| n <= 16));
+        assert_eq!(sink.0, [8, 18, 1]);
+
+        // After a write error nothing more is written, and the buffer stays
+        // bounded by the limit plus one piece.
+        struct Broken(usize);
+        impl io::Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                Err(io::Error::other("closed"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut broken = Broken(0);
+        let mut buf = Vec::new();
+        let mut out = Out::streaming(&mut buf, &mut broken, 8);
+        for _ in 0..100 {
+            out.put(b"0123456");
+            assert!(out.buf.len() < 8 + 7);
+            out.boundary();
+        }
+        assert!(out.failed());
+        drop(out);
+        assert_eq!(broken.0, 1);
     }
 }

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use crate::label::{check_label_names, LabelSet};
-use crate::metric::{visit_label_set, Kind, Meta, Metric, Value, Visitor};
+use crate::metric::{visit_label_set, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
 use crate::shard::{self, Cells};
 use crate::sync::{global_shards, loom_const_fn};
 use crate::Error;
@@ -108,6 +108,9 @@ impl<L: LabelSet> Metric for Counter<L> {
     }
     fn reserve(&self) -> bool {
         self.cells.index().is_some()
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        UniqueSeries::label_set::<L>()
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Counter);
@@ -322,6 +325,9 @@ impl<L: LabelSet> Metric for CounterF64<L> {
     }
     fn reserve(&self) -> bool {
         self.cells.index().is_some()
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        UniqueSeries::label_set::<L>()
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Counter);

@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 
 use crate::label::{check_label_names, LabelSet};
-use crate::metric::{unix_now, visit_label_set, Kind, Meta, Metric, Value, Visitor};
+use crate::metric::{unix_now, visit_label_set, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
 use crate::shard::{self, add_f64_atomic, Cells};
 use crate::sync::{global_shards, loom_const_fn, Ordering};
 use crate::Error;
@@ -124,6 +124,9 @@ impl<L: LabelSet> Metric for Gauge<L> {
     }
     fn reserve(&self) -> bool {
         self.cells.index().is_some()
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        UniqueSeries::label_set::<L>()
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Gauge);
@@ -311,6 +314,9 @@ impl<L: LabelSet> Metric for GaugeF64<L> {
     }
     fn reserve(&self) -> bool {
         self.cells.index().is_some()
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        UniqueSeries::label_set::<L>()
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Gauge);

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use crate::label::{check_label_names, LabelSet};
-use crate::metric::{HistogramView, Kind, Meta, Metric, Value, Visitor};
+use crate::metric::{HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
 use crate::shard::{self, Cells};
 use crate::sync::{global_shards, loom_const_fn};
 use crate::Error;
@@ -230,6 +230,9 @@ impl<L: LabelSet> Metric for Histogram<L> {
     }
     fn reserve(&self) -> bool {
         self.cells.index().is_some()
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        UniqueSeries::label_set::<L>()
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Histogram);

@@ -1,7 +1,7 @@
 //! Info metrics (`build_info{version="…"} 1`) and a process start time.
 
 use crate::label::Labels;
-use crate::metric::{unix_now, Kind, Meta, Metric, Value, Visitor};
+use crate::metric::{unix_now, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
 use crate::sync::OnceLock;
 use crate::Error;
 
@@ -65,6 +65,10 @@ impl Metric for Info {
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Info);
         v.series(&Labels::constant(self.labels), Value::Info);
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        // One series.
+        Some(UniqueSeries::new())
     }
 }
 
@@ -143,5 +147,9 @@ impl Metric for StartTime {
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Gauge);
         v.series(&Labels::EMPTY, Value::GaugeF64(self.get()));
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        // One series.
+        Some(UniqueSeries::new())
     }
 }

@@ -255,6 +255,60 @@ pub trait Visitor {
     fn family(&mut self, meta: &Meta, kind: Kind);
     /// One series of the current family.
     fn series(&mut self, labels: &Labels<'_>, value: Value<'_>);
+    /// Called by a registry before each metric it visits: `unique` is that
+    /// metric's [`Metric::unique_series`] claim that no two series of each of
+    /// its families have the same labels (so a visitor need not check; the
+    /// text encoder otherwise keeps the first of two such series). `None`
+    /// before collectors. The default ignores it.
+    ///
+    /// ```
+    /// use nanometrics::metric::UniqueSeries;
+    /// use nanometrics::{Counter, Kind, Labels, Meta, Registry, Value, Visitor};
+    /// #[derive(Default)]
+    /// struct Claims(Vec<bool>);
+    /// impl Visitor for Claims {
+    ///     fn family(&mut self, _: &Meta, _: Kind) {}
+    ///     fn series(&mut self, _: &Labels<'_>, _: Value<'_>) {}
+    ///     fn next_metric(&mut self, unique: Option<UniqueSeries>) {
+    ///         self.0.push(unique.is_some())
+    ///     }
+    /// }
+    /// let r = Registry::new();
+    /// r.register(Counter::new("jobs_total", "Jobs.")).unwrap();
+    /// let mut v = Claims::default();
+    /// r.visit(&mut v);
+    /// assert_eq!(v.0, [true, false], "the counter, then the collectors");
+    /// ```
+    fn next_metric(&mut self, unique: Option<UniqueSeries>) {
+        let _ = unique;
+    }
+}
+
+/// The claim that no two series of a family have the same label set (see
+/// [`Metric::unique_series`]). Only this crate constructs one, for metrics
+/// whose series are distinct by construction: a [`LabelSet`](crate::LabelSet)
+/// metric whose set is [`DISTINCT`](crate::LabelSet::DISTINCT) (labels
+/// declared with [`label_enum!`](crate::label_enum), or none), a
+/// [`Family`](crate::Family) with at least one label, and the one-series
+/// [`Info`] and [`StartTime`]. Collectors and other [`Metric`] implementations
+/// get `None`, so their series are still checked.
+#[derive(Debug, Clone, Copy)]
+pub struct UniqueSeries(());
+
+impl UniqueSeries {
+    /// Only for metrics whose series have distinct labels by construction.
+    pub(crate) const fn new() -> Self {
+        Self(())
+    }
+
+    /// The claim for a metric over label set `L`.
+    pub(crate) const fn label_set<L: crate::LabelSet>() -> Option<Self> {
+        if L::DISTINCT {
+            Some(Self::new())
+        } else {
+            None
+        }
+    }
 }
 
 /// A family of series the registry can walk: every metric type, dynamic
@@ -274,6 +328,19 @@ pub trait Metric: Send + Sync {
     /// `false` if the shard table is full. Registries call it.
     fn reserve(&self) -> bool {
         true
+    }
+    /// `Some` if no two series [`visit`](Self::visit) reports within one
+    /// family can have the same labels, which lets an encoder skip its check
+    /// for repeats. Only this crate's metrics can claim it; a wrapper that
+    /// forwards its inner metric's claim must report only that metric's
+    /// series.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Metric};
+    /// assert!(Counter::new("jobs_total", "Jobs.").unique_series().is_some());
+    /// ```
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        None
     }
     /// For a dynamic [`Family`](crate::Family): lookups sent to its overflow
     /// series. Registries export it as `nanometrics_label_overflow_total`.
