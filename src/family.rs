@@ -333,12 +333,28 @@ impl<const N: usize> Entry<N> {
 
 /// A value of at most 16 bytes as two little-endian words, zero-padded: the
 /// words an entry stores for it. Overlapping loads of the first and last
-/// bytes, as in foldhash, read it without a loop.
+/// bytes, as in foldhash, read it without a loop; the dispatch on the length
+/// is one jump, to code with that length's offsets and shifts built in.
 #[inline(always)]
 fn short_words(v: &[u8]) -> [u64; 2] {
+    macro_rules! by_len {
+        ($($len:literal)*) => {
+            match v.len() {
+                $($len => words_of::<$len>(v),)*
+                // Longer values are not read as words.
+                _ => [0, 0],
+            }
+        };
+    }
+    debug_assert!(v.len() <= SHORT);
+    by_len!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+/// [`short_words`] of a value of `L` bytes (zeroes if `v` is not that long).
+#[inline(always)]
+fn words_of<const L: usize>(v: &[u8]) -> [u64; 2] {
     /// The `W` bytes of `v` at `at` (zeroes where `v` is too short, which the
-    /// length checks below rule out; they let the compiler drop the bounds
-    /// checks).
+    /// caller rules out; it lets the compiler drop the bounds checks).
     #[inline(always)]
     fn load<const W: usize>(v: &[u8], at: usize) -> [u8; W] {
         let mut w = [0; W];
@@ -347,21 +363,21 @@ fn short_words(v: &[u8]) -> [u64; 2] {
         }
         w
     }
-    let n = v.len();
-    debug_assert!(n <= 16);
-    if n > 8 {
-        let hi = u64::from_le_bytes(load(v, n - 8)) >> ((16 - n) * 8);
+    if L > 8 {
+        let hi = u64::from_le_bytes(load(v, L - 8)) >> ((16 - L) * 8);
         [u64::from_le_bytes(load(v, 0)), hi]
-    } else if n >= 4 {
+    } else if L >= 4 {
         let lo = u32::from_le_bytes(load(v, 0)) as u64;
-        let hi = u32::from_le_bytes(load(v, n - 4)) as u64;
-        [lo | hi << ((n - 4) * 8), 0]
-    } else if n >= 2 {
+        let hi = u32::from_le_bytes(load(v, L - 4)) as u64;
+        [lo | hi << ((L - 4) * 8), 0]
+    } else if L >= 2 {
         let lo = u16::from_le_bytes(load(v, 0)) as u64;
-        let hi = u16::from_le_bytes(load(v, n - 2)) as u64;
-        [lo | hi << ((n - 2) * 8), 0]
-    } else {
+        let hi = u16::from_le_bytes(load(v, L - 2)) as u64;
+        [lo | hi << ((L - 2) * 8), 0]
+    } else if L == 1 {
         [v.first().map_or(0, |&b| b as u64), 0]
+    } else {
+        [0, 0]
     }
 }
 
@@ -459,8 +475,9 @@ impl<const N: usize> Table<N> {
     fn find(&self, key: &Key<'_, N>) -> Option<u32> {
         let mask = self.slots.len() - 1;
         let mut i = key.hash as usize & mask;
-        // At most half the slots are full, so the probe meets a null.
-        for _ in 0..self.slots.len() {
+        // At most half the slots of any table are full (`insert` grows it
+        // first), so the probe meets a null; no step count needed.
+        loop {
             // Acquire pairs with the Release store in `place`: the entry's
             // header and words are initialised before we read them.
             let p = self.slots.get(i)?.load(Ordering::Acquire);
@@ -476,7 +493,6 @@ impl<const N: usize> Table<N> {
             }
             i = (i + 1) & mask;
         }
-        None
     }
 
     /// Stores `e` in the first free slot of its probe sequence (writer only).
