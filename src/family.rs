@@ -331,22 +331,21 @@ impl<const N: usize> Entry<N> {
     }
 }
 
-/// A value of at most 16 bytes as two little-endian words, zero-padded: the
-/// words an entry stores for it. Overlapping loads of the first and last
-/// bytes, as in foldhash, read it without a loop; the dispatch on the length
-/// is one jump, to code with that length's offsets and shifts built in.
+/// A value of at most [`SHORT`] (16) bytes as two little-endian words,
+/// zero-padded: the words an entry stores for it; `None` for a longer value.
+/// Overlapping loads of the first and last bytes, as in foldhash, read it
+/// without a loop; the dispatch on the length is one jump, to code with that
+/// length's offsets and shifts built in.
 #[inline(always)]
-fn short_words(v: &[u8]) -> [u64; 2] {
+fn short_words(v: &[u8]) -> Option<[u64; 2]> {
     macro_rules! by_len {
         ($($len:literal)*) => {
             match v.len() {
-                $($len => words_of::<$len>(v),)*
-                // Longer values are not read as words.
-                _ => [0, 0],
+                $($len => Some(words_of::<$len>(v)),)*
+                _ => None,
             }
         };
     }
-    debug_assert!(v.len() <= SHORT);
     by_len!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
 }
 
@@ -447,12 +446,15 @@ impl<const N: usize> Table<N> {
         let mut all_short = true;
         for (v, w) in values.iter().zip(&mut words) {
             let v = v.as_bytes();
-            all_short &= v.len() <= SHORT;
-            let h = if v.len() <= SHORT {
-                *w = short_words(v);
-                w[0]
-            } else {
-                self.long_hash(v)
+            let h = match short_words(v) {
+                Some(short) => {
+                    *w = short;
+                    short[0]
+                }
+                None => {
+                    all_short = false;
+                    self.long_hash(v)
+                }
             };
             acc = folded_multiply(acc.rotate_right(v.len() as u32) ^ h, mul ^ w[1]);
         }
@@ -916,8 +918,9 @@ mod tests {
                 u64::from_le_bytes(padded[..8].try_into().unwrap()),
                 u64::from_le_bytes(padded[8..].try_into().unwrap()),
             ];
-            assert_eq!(short_words(&v), expected, "len {n}");
+            assert_eq!(short_words(&v), Some(expected), "len {n}");
         }
+        assert_eq!(short_words(&[b'x'; SHORT + 1]), None);
     }
 
     #[test]
