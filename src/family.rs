@@ -1,9 +1,11 @@
 //! Families: series keyed by label values known only at run time.
 //!
 //! A lookup that finds its series takes no lock and writes nothing shared: it
-//! hashes the values (foldhash, randomly seeded per family), probes an
-//! insert-only open-addressing table of pointers with `Acquire` loads, and
-//! returns a handle the caller may keep. A miss takes the family's mutex,
+//! hashes the values (foldhash's mixing, randomly seeded per family), probes
+//! an insert-only open-addressing table of pointers with `Acquire` loads,
+//! compares the values as words against the series' entry (one allocation
+//! holding the hash, the cell index and the values), and returns a handle the
+//! caller may keep. A miss takes the family's mutex,
 //! inserts, and when the table is half full publishes a table twice the size;
 //! old tables stay allocated until the family is dropped, so a reader still
 //! probing one never sees freed memory. Series are never removed, so there is
