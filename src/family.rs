@@ -130,10 +130,12 @@ type TableHasher = foldhash::fast::FixedState;
 
 /// One series: this header, followed in the same allocation by its `N` label
 /// values, each zero-padded to whole 8-byte words (`lens` gives their
-/// lengths). When every value has at most 16 bytes (the usual case) each
-/// takes exactly two words, so a hit compares the values as `2 * N` words at
-/// fixed offsets, without a branch or a call (see [`short_words`]);
-/// otherwise each takes the words its length needs.
+/// lengths). When every value has at most [`SHORT`] (15) bytes, the usual
+/// case, each takes exactly two words whose last byte is its length (see
+/// [`short_words`]), so a hit compares the values as `2 * N` words at fixed
+/// offsets, lengths included, without a call; otherwise each takes the words
+/// its length needs. The values' area is at least `2 * N` words either way,
+/// so those reads stay inside any entry.
 ///
 /// One allocation per series, and a hit reads the hash, the lengths and the
 /// value words behind one pointer. Entries are only handled through the raw
@@ -150,15 +152,24 @@ struct Entry<const N: usize> {
     cells: Cells,
 }
 
-/// The longest value [`short_words`] reads.
-const SHORT: usize = 16;
+/// The longest value [`short_words`] reads: its two words keep the last byte
+/// for the length.
+const SHORT: usize = 15;
+
+/// The room a short value takes in an entry: two words.
+const ROOM: usize = 16;
+
+/// Bit 63 of a key's hash: set when a value is longer than [`SHORT`]. Equal
+/// hashes then mean entries of one shape, so a short key never reads a long
+/// entry's bytes as words.
+const LONG_KEY: u64 = 1 << 63;
 
 /// The room a value of `len` bytes takes in an entry: two words when every
 /// value of the entry is short, else `len` rounded up to whole words.
 #[inline(always)]
 const fn room(len: usize, all_short: bool) -> usize {
     if all_short {
-        SHORT
+        ROOM
     } else {
         (len + 7) & !7
     }
@@ -192,6 +203,7 @@ impl<const N: usize> Entry<N> {
             v.len().checked_add(7)?;
             key_len = key_len.checked_add(room(v.len(), all_short))?;
         }
+        let key_len = key_len.max(N * ROOM);
         let layout = Self::layout(key_len)?;
         // SAFETY: `layout` has a non-zero size (the header holds a `u64`).
         // Zeroed: the padding after each value is part of its words.
@@ -216,6 +228,10 @@ impl<const N: usize> Entry<N> {
             let mut at = Self::KEY_OFFSET;
             for v in values {
                 ptr::copy_nonoverlapping(v.as_ptr(), p.add(at), v.len());
+                if all_short {
+                    // The length tag (see `short_words`), inside the room.
+                    p.add(at + ROOM - 1).write(v.len() as u8);
+                }
                 at += room(v.len(), all_short);
             }
         }
@@ -232,14 +248,15 @@ impl<const N: usize> Entry<N> {
         lens.iter().all(|&l| l as usize <= SHORT)
     }
 
-    /// The bytes the values' rooms take.
+    /// The bytes the values' area takes (as `new` computed it).
     ///
     /// # Safety
     /// `e` came from [`Entry::new`] and is not freed yet.
     unsafe fn key_len(e: *const Self) -> usize {
         // SAFETY: the header is initialised (see `new`) and live (caller).
         let (lens, all_short) = unsafe { (&(*e).lens, Self::all_short(e)) };
-        lens.iter().map(|&l| room(l as usize, all_short)).sum()
+        let rooms: usize = lens.iter().map(|&l| room(l as usize, all_short)).sum();
+        rooms.max(N * ROOM)
     }
 
     /// The label values.
@@ -272,36 +289,33 @@ impl<const N: usize> Entry<N> {
     #[inline(always)]
     unsafe fn matches(e: *const Self, key: &Key<'_, N>) -> bool {
         // SAFETY: the header is initialised and live (caller).
-        let (hash, lens) = unsafe { ((*e).hash, &(*e).lens) };
-        if hash != key.hash
-            || lens
-                .iter()
-                .zip(key.values)
-                .any(|(&l, v)| l as usize != v.len())
-        {
+        if unsafe { (*e).hash } != key.hash {
             return false;
         }
         if !key.all_short {
             // SAFETY: as for this function.
             return unsafe { Self::matches_long(e, key.values) };
         }
+        // The hashes matched, so both have `LONG_KEY` clear: the entry's
+        // values are short too, stored as `short_words` with their lengths,
+        // and equal words mean equal values.
         let mut diff = 0;
         for (i, w) in key.words.iter().enumerate() {
-            let at = Self::KEY_OFFSET + i * SHORT;
-            // SAFETY: the lengths matched and are all short, so the entry
-            // gives each value two words at `at` (see `new`): in bounds,
-            // initialised (zeroed, then written), and aligned (the allocation
-            // is aligned to 8, `KEY_OFFSET` and `SHORT` are multiples of 8).
-            // `e` carries the allocation's provenance.
+            let at = Self::KEY_OFFSET + i * ROOM;
+            // SAFETY: every entry's values area has at least `N * ROOM`
+            // bytes (see `new`), so `at..at + ROOM` is in bounds; the bytes
+            // are initialised (zeroed, then written) and aligned (the
+            // allocation is aligned to 8, `KEY_OFFSET` and `ROOM` are
+            // multiples of 8). `e` carries the allocation's provenance.
             let stored = unsafe { e.cast::<u8>().add(at).cast::<[u64; 2]>().read() };
             diff |= (u64::from_le(stored[0]) ^ w[0]) | (u64::from_le(stored[1]) ^ w[1]);
         }
         diff == 0
     }
 
-    /// [`matches`](Self::matches) past the hash and length checks, for keys
-    /// with a value longer than [`SHORT`]: compares bytes. Out of line, so
-    /// that the hit path keeps its words in registers.
+    /// [`matches`](Self::matches) past the hash check, for keys with a value
+    /// longer than [`SHORT`]: compares lengths and bytes. Out of line, so that
+    /// the hit path keeps its words in registers.
     ///
     /// # Safety
     /// As for [`matches`](Self::matches).
@@ -333,8 +347,9 @@ impl<const N: usize> Entry<N> {
     }
 }
 
-/// A value of at most [`SHORT`] (16) bytes as two little-endian words,
-/// zero-padded: the words an entry stores for it; `None` for a longer value.
+/// A value of at most [`SHORT`] (15) bytes as two little-endian words,
+/// zero-padded, with its length in the last byte (so "a" and "a\0" differ):
+/// the words an entry stores for it; `None` for a longer value.
 /// Overlapping loads of the first and last bytes, as in foldhash, read it
 /// without a loop; the dispatch on the length is one jump, to code with that
 /// length's offsets and shifts built in.
@@ -348,12 +363,20 @@ fn short_words(v: &[u8]) -> Option<[u64; 2]> {
             }
         };
     }
-    by_len!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    by_len!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
 }
 
-/// [`short_words`] of a value of `L` bytes (zeroes if `v` is not that long).
+/// [`short_words`] of a value of `L <= SHORT` bytes (zeroes where `v` is not
+/// that long).
 #[inline(always)]
 fn words_of<const L: usize>(v: &[u8]) -> [u64; 2] {
+    let [lo, hi] = padded_words::<L>(v);
+    [lo, hi | (L as u64) << 56]
+}
+
+/// `v`'s `L <= 16` bytes as two little-endian words, zero-padded.
+#[inline(always)]
+fn padded_words<const L: usize>(v: &[u8]) -> [u64; 2] {
     /// The `W` bytes of `v` at `at` (zeroes where `v` is too short, which the
     /// caller rules out; it lets the compiler drop the bounds checks).
     #[inline(always)]
@@ -397,6 +420,7 @@ struct Key<'v, const N: usize> {
     words: [[u64; 2]; N],
     /// Whether every value has at most [`SHORT`] bytes.
     all_short: bool,
+    /// With [`LONG_KEY`] set exactly when `all_short` is false.
     hash: u64,
 }
 
@@ -445,7 +469,8 @@ impl<const N: usize> Table<N> {
     fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
         let [mut acc, mul] = self.seeds.mix;
         let mut words = [[0; 2]; N];
-        let mut all_short = true;
+        // `LONG_KEY` once a value is long, else 0.
+        let mut class = 0;
         for (v, w) in values.iter().zip(&mut words) {
             let v = v.as_bytes();
             let h = match short_words(v) {
@@ -454,7 +479,7 @@ impl<const N: usize> Table<N> {
                     short[0]
                 }
                 None => {
-                    all_short = false;
+                    class = LONG_KEY;
                     self.long_hash(v)
                 }
             };
@@ -463,8 +488,9 @@ impl<const N: usize> Table<N> {
         Key {
             values,
             words,
-            all_short,
-            hash: acc,
+            all_short: class == 0,
+            // Bit 63 makes room for the class (the probe uses low bits).
+            hash: acc >> 1 | class,
         }
     }
 
@@ -911,11 +937,12 @@ mod tests {
     }
 
     #[test]
-    fn short_words_are_the_zero_padded_bytes() {
-        for n in 0..=16usize {
+    fn short_words_are_the_zero_padded_bytes_and_the_length() {
+        for n in 0..=SHORT {
             let v: Vec<u8> = (1..=n as u8).map(|i| i.wrapping_mul(37)).collect();
             let mut padded = [0u8; 16];
             padded[..n].copy_from_slice(&v);
+            padded[15] = n as u8;
             let expected = [
                 u64::from_le_bytes(padded[..8].try_into().unwrap()),
                 u64::from_le_bytes(padded[8..].try_into().unwrap()),
@@ -936,6 +963,11 @@ mod tests {
             ["abcdefgh", "i"],
             ["abcdefghi", ""],
             ["abcdefgh\0", ""],
+            // 15 bytes (short, its length in the last byte) and 16 bytes
+            // whose last byte equals that length.
+            ["abcdefghijklmno", ""],
+            ["abcdefghijklmno\u{f}", ""],
+            ["abcdefghijklmnop", ""],
         ];
         for (i, [a, b]) in sets.iter().enumerate() {
             f.with([a, b]).inc_by(i as u64 + 1);
