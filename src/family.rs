@@ -137,8 +137,8 @@ type TableHasher = foldhash::fast::FixedState;
 /// its length needs. The values' area is at least `2 * N` words either way,
 /// so those reads stay inside any entry.
 ///
-/// One allocation per series, and a hit reads the hash, the lengths and the
-/// value words behind one pointer. Entries are only handled through the raw
+/// One allocation per series, and a hit reads the hash and the value words
+/// behind one pointer. Entries are only handled through the raw
 /// pointer [`Entry::new`] returns, never through `&Entry`, because a
 /// reference would not cover the trailing words.
 #[repr(C)]
@@ -180,8 +180,9 @@ impl<const N: usize> Entry<N> {
     /// of its alignment (8), so every value starts on a word boundary.
     const KEY_OFFSET: usize = std::mem::size_of::<Self>();
 
-    /// The layout of an entry whose padded values take `key_len` bytes: the
-    /// header, then `key_len` bytes at [`KEY_OFFSET`](Self::KEY_OFFSET).
+    /// The layout of an entry whose padded values take `key_len` bytes (a
+    /// multiple of 8, as every room is): the header, then `key_len` bytes at
+    /// [`KEY_OFFSET`](Self::KEY_OFFSET).
     fn layout(key_len: usize) -> Option<Layout> {
         let (layout, offset) = Layout::new::<Self>()
             .extend(Layout::array::<u64>(key_len / 8).ok()?)
