@@ -461,11 +461,13 @@ impl<const N: usize> Table<N> {
         }
     }
 
-    /// Hashes `values` in one pass: each value of at most 16 bytes is read
-    /// as two words and mixed as foldhash mixes short input (the state
-    /// rotated by the length, so ("ab", "c") and ("a", "bc"), or "a" and
-    /// "a\0", hash apart; one folded multiply with secret operands); a longer
-    /// value is hashed by foldhash itself. Seeds are random per family.
+    /// Hashes `values` in one pass, one round per value: a value of at most
+    /// [`SHORT`] bytes is read as its two words (which hold its length, so
+    /// ("ab", "c") and ("a", "bc"), or "a" and "a\0", hash apart) and mixed
+    /// as foldhash mixes 16 bytes of short input (one folded multiply of the
+    /// state and a secret, each XORed with a word); a longer value is first
+    /// hashed by foldhash itself (length included). Seeds are random per
+    /// family.
     #[inline]
     fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
         let [mut acc, mul] = self.seeds.mix;
@@ -484,7 +486,7 @@ impl<const N: usize> Table<N> {
                     self.long_hash(v)
                 }
             };
-            acc = folded_multiply(acc.rotate_right(v.len() as u32) ^ h, mul ^ w[1]);
+            acc = folded_multiply(acc ^ h, mul ^ w[1]);
         }
         Key {
             values,
