@@ -1017,6 +1017,14 @@ mod tests {
     }
 
     #[test]
+    fn a_family_without_labels_has_one_series() {
+        let f: Family<Counter, 0> = Family::new("none_total", "", []);
+        f.with([]).inc();
+        f.with([]).inc_by(2);
+        assert_eq!((f.len(), f.with([]).get()), (1, 3));
+    }
+
+    #[test]
     fn separator_prevents_ambiguity() {
         let f: Family<Counter, 2> = Family::new("sep_total", "", ["a", "b"]);
         f.with(["ab", "c"]).inc();
