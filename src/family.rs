@@ -1,9 +1,11 @@
 //! Families: series keyed by label values known only at run time.
 //!
 //! A lookup that finds its series takes no lock and writes nothing shared: it
-//! hashes the values (foldhash, randomly seeded per family), probes an
-//! insert-only open-addressing table of pointers with `Acquire` loads, and
-//! returns a handle the caller may keep. A miss takes the family's mutex,
+//! hashes the values (foldhash's mixing, randomly seeded per family), probes
+//! an insert-only open-addressing table of pointers with `Acquire` loads,
+//! compares the values as words against the series' entry (one allocation
+//! holding the hash, the cell index and the values), and returns a handle the
+//! caller may keep. A miss takes the family's mutex,
 //! inserts, and when the table is half full publishes a table twice the size;
 //! old tables stay allocated until the family is dropped, so a reader still
 //! probing one never sees freed memory. Series are never removed, so there is
@@ -17,9 +19,10 @@
 //! counting an overflow), so no family ever exposes two series with the same
 //! labels.
 
+use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::borrow::Cow;
-use std::hash::{BuildHasher, Hasher};
-use std::ptr;
+use std::hash::BuildHasher;
+use std::{ptr, slice};
 
 use crate::label::{check_label_names, Labels};
 use crate::metric::{
@@ -125,68 +128,408 @@ type TableHasher = foldhash::fast::RandomState;
 #[cfg(nanometrics_loom)]
 type TableHasher = foldhash::fast::FixedState;
 
-/// One series: its label values and its cells.
-struct Entry {
+/// One series: this header, followed in the same allocation by its `N` label
+/// values, each zero-padded to whole 8-byte words (`lens` gives their
+/// lengths). When every value has at most [`SHORT`] (15) bytes, the usual
+/// case, each takes exactly two words whose last byte is its length (see
+/// [`short_words`]), so a hit compares the values as `2 * N` words at fixed
+/// offsets, lengths included, without a call; otherwise each takes the words
+/// its length needs. The values' area is at least `2 * N` words either way,
+/// so those reads stay inside any entry.
+///
+/// One allocation per series, and a hit reads the hash and the value words
+/// behind one pointer. Entries are only handled through the raw
+/// pointer [`Entry::new`] returns, never through `&Entry`, because a
+/// reference would not cover the trailing words.
+#[repr(C)]
+struct Entry<const N: usize> {
     hash: u64,
-    values: Box<[Box<str>]>,
+    /// `cells`' first index, copied at insert so that a hit reads no atomic
+    /// (0 in the overflow entry, whose cells are allocated on first use).
+    index: u32,
+    /// The byte length of each value.
+    lens: [u32; N],
     cells: Cells,
 }
 
-/// An insert-only open-addressing table of entry pointers.
-struct Table {
-    hasher: TableHasher,
-    slots: Box<[AtomicPtr<Entry>]>,
+/// The longest value [`short_words`] reads: its two words keep the last byte
+/// for the length.
+const SHORT: usize = 15;
+
+/// The room a short value takes in an entry: two words.
+const ROOM: usize = 16;
+
+/// Bit 63 of a key's hash: set when a value is longer than [`SHORT`]. Equal
+/// hashes then mean entries of one shape, so a short key never reads a long
+/// entry's bytes as words.
+const LONG_KEY: u64 = 1 << 63;
+
+/// The room a value of `len` bytes takes in an entry: two words when every
+/// value of the entry is short, else `len` rounded up to whole words.
+#[inline(always)]
+const fn room(len: usize, all_short: bool) -> usize {
+    if all_short {
+        ROOM
+    } else {
+        (len + 7) & !7
+    }
 }
 
-impl Table {
-    fn new(capacity: usize, hasher: TableHasher) -> Self {
+impl<const N: usize> Entry<N> {
+    /// Offset of the values: they follow the header, whose size is a multiple
+    /// of its alignment (8), so every value starts on a word boundary.
+    const KEY_OFFSET: usize = std::mem::size_of::<Self>();
+
+    /// The layout of an entry whose padded values take `key_len` bytes (a
+    /// multiple of 8, as every room is): the header, then `key_len` bytes at
+    /// [`KEY_OFFSET`](Self::KEY_OFFSET).
+    fn layout(key_len: usize) -> Option<Layout> {
+        let (layout, offset) = Layout::new::<Self>()
+            .extend(Layout::array::<u64>(key_len / 8).ok()?)
+            .ok()?;
+        debug_assert_eq!(offset, Self::KEY_OFFSET);
+        Some(layout.pad_to_align())
+    }
+
+    /// Allocates an entry holding copies of `values`; `None` when a value is
+    /// longer than `u32::MAX` bytes or the entry would be too large to
+    /// allocate.
+    fn new(hash: u64, values: &[&str; N], cells: Cells, index: u32) -> Option<*mut Self> {
+        let mut lens = [0u32; N];
+        let mut key_len = 0usize;
+        let all_short = values.iter().all(|v| v.len() <= SHORT);
+        for (len, v) in lens.iter_mut().zip(values) {
+            *len = u32::try_from(v.len()).ok()?;
+            // `room` rounds up: keep that from overflowing too.
+            v.len().checked_add(7)?;
+            key_len = key_len.checked_add(room(v.len(), all_short))?;
+        }
+        let key_len = key_len.max(N * ROOM);
+        let layout = Self::layout(key_len)?;
+        // SAFETY: `layout` has a non-zero size (the header holds a `u64`).
+        // Zeroed: the padding after each value is part of its words.
+        let p = unsafe { alloc_zeroed(layout) };
+        if p.is_null() {
+            handle_alloc_error(layout);
+        }
+        let e = p.cast::<Self>();
+        // SAFETY: `p` is a fresh allocation of `layout`: aligned for `Self`,
+        // with `size_of::<Self>()` header bytes followed by `key_len` bytes.
+        // The header write and the copies of the values (each starting at the
+        // end of the previous one's room; the rooms sum to `key_len`)
+        // stay inside it, and every pointer used derives from `p`, so it
+        // carries the provenance of the whole allocation.
+        unsafe {
+            e.write(Entry {
+                hash,
+                index,
+                lens,
+                cells,
+            });
+            let mut at = Self::KEY_OFFSET;
+            for v in values {
+                ptr::copy_nonoverlapping(v.as_ptr(), p.add(at), v.len());
+                if all_short {
+                    // The length tag (see `short_words`), inside the room.
+                    p.add(at + ROOM - 1).write(v.len() as u8);
+                }
+                at += room(v.len(), all_short);
+            }
+        }
+        Some(e)
+    }
+
+    /// Whether every value has at most [`SHORT`] bytes.
+    ///
+    /// # Safety
+    /// `e` came from [`Entry::new`] and is not freed yet.
+    unsafe fn all_short(e: *const Self) -> bool {
+        // SAFETY: the header is initialised (see `new`) and live (caller).
+        let lens = unsafe { &(*e).lens };
+        lens.iter().all(|&l| l as usize <= SHORT)
+    }
+
+    /// The bytes the values' area takes (as `new` computed it).
+    ///
+    /// # Safety
+    /// `e` came from [`Entry::new`] and is not freed yet.
+    unsafe fn key_len(e: *const Self) -> usize {
+        // SAFETY: the header is initialised (see `new`) and live (caller).
+        let (lens, all_short) = unsafe { (&(*e).lens, Self::all_short(e)) };
+        let rooms: usize = lens.iter().map(|&l| room(l as usize, all_short)).sum();
+        rooms.max(N * ROOM)
+    }
+
+    /// The label values.
+    ///
+    /// # Safety
+    /// `e` came from [`Entry::new`] and stays allocated for `'a`.
+    unsafe fn values<'a>(e: *const Self) -> [&'a str; N] {
+        // SAFETY: `e`'s header is initialised and live for 'a (caller).
+        let (lens, all_short) = unsafe { ((*e).lens, Self::all_short(e)) };
+        let mut at = Self::KEY_OFFSET;
+        lens.map(|len| {
+            // SAFETY: the bytes at `at..at + len` are inside the allocation
+            // (see `new`), were copied from a `&str` (so they are UTF-8), are
+            // never written again, and stay allocated for 'a. `e` carries the
+            // whole allocation's provenance (it is the pointer `alloc_zeroed`
+            // returned).
+            let v = unsafe {
+                let bytes = slice::from_raw_parts(e.cast::<u8>().add(at), len as usize);
+                std::str::from_utf8_unchecked(bytes)
+            };
+            at += room(len as usize, all_short);
+            v
+        })
+    }
+
+    /// Whether this entry holds the values of `key`.
+    ///
+    /// # Safety
+    /// As for [`values`](Self::values), for the duration of the call.
+    #[inline(always)]
+    unsafe fn matches(e: *const Self, key: &Key<'_, N>) -> bool {
+        // SAFETY: the header is initialised and live (caller).
+        if unsafe { (*e).hash } != key.hash {
+            return false;
+        }
+        if !key.all_short {
+            // SAFETY: as for this function.
+            return unsafe { Self::matches_long(e, key.values) };
+        }
+        // The hashes matched, so both have `LONG_KEY` clear: the entry's
+        // values are short too, stored as `short_words` with their lengths,
+        // and equal words mean equal values.
+        let mut diff = 0;
+        for (i, w) in key.words.iter().enumerate() {
+            let at = Self::KEY_OFFSET + i * ROOM;
+            // SAFETY: every entry's values area has at least `N * ROOM`
+            // bytes (see `new`), so `at..at + ROOM` is in bounds; the bytes
+            // are initialised (zeroed, then written) and aligned (the
+            // allocation is aligned to 8, `KEY_OFFSET` and `ROOM` are
+            // multiples of 8). `e` carries the allocation's provenance.
+            let stored = unsafe { e.cast::<u8>().add(at).cast::<[u64; 2]>().read() };
+            diff |= (u64::from_le(stored[0]) ^ w[0]) | (u64::from_le(stored[1]) ^ w[1]);
+        }
+        diff == 0
+    }
+
+    /// [`matches`](Self::matches) past the hash check, for keys with a value
+    /// longer than [`SHORT`]: compares lengths and bytes. Out of line, so that
+    /// the hit path keeps its words in registers.
+    ///
+    /// # Safety
+    /// As for [`matches`](Self::matches).
+    #[cold]
+    #[inline(never)]
+    unsafe fn matches_long(e: *const Self, values: &[&str; N]) -> bool {
+        // SAFETY: the entry is live (caller).
+        let stored = unsafe { Self::values(e) };
+        stored == *values
+    }
+
+    /// Drops the header and frees the allocation.
+    ///
+    /// # Safety
+    /// `e` came from [`Entry::new`], is freed once, and no reference to it or
+    /// its values remains.
+    unsafe fn free(e: *mut Self) {
+        // SAFETY: `e` is live (caller).
+        let key_len = unsafe { Self::key_len(e) };
+        // `new` built this very layout, so it did not fail then either.
+        if let Some(layout) = Self::layout(key_len) {
+            // SAFETY: `e` is live, initialised, and dropped and freed once
+            // (caller), with the layout `new` allocated it with.
+            unsafe {
+                ptr::drop_in_place(e);
+                dealloc(e.cast::<u8>(), layout);
+            }
+        }
+    }
+}
+
+/// A value of at most [`SHORT`] (15) bytes as two little-endian words,
+/// zero-padded, with its length in the last byte (so "a" and "a\0" differ):
+/// the words an entry stores for it; `None` for a longer value.
+/// Overlapping loads of the first and last bytes, as in foldhash, read it
+/// without a loop; the dispatch on the length is one jump, to code with that
+/// length's offsets and shifts built in.
+#[inline(always)]
+fn short_words(v: &[u8]) -> Option<[u64; 2]> {
+    macro_rules! by_len {
+        ($($len:literal)*) => {
+            match v.len() {
+                $($len => Some(words_of::<$len>(v)),)*
+                _ => None,
+            }
+        };
+    }
+    by_len!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15)
+}
+
+/// [`short_words`] of a value of `L <= SHORT` bytes (zeroes where `v` is not
+/// that long).
+#[inline(always)]
+fn words_of<const L: usize>(v: &[u8]) -> [u64; 2] {
+    let [lo, hi] = padded_words::<L>(v);
+    [lo, hi | (L as u64) << 56]
+}
+
+/// `v`'s `L <= 16` bytes as two little-endian words, zero-padded.
+#[inline(always)]
+fn padded_words<const L: usize>(v: &[u8]) -> [u64; 2] {
+    /// The `W` bytes of `v` at `at` (zeroes where `v` is too short, which the
+    /// caller rules out; it lets the compiler drop the bounds checks).
+    #[inline(always)]
+    fn load<const W: usize>(v: &[u8], at: usize) -> [u8; W] {
+        let mut w = [0; W];
+        if let Some(src) = v.get(at..at + W) {
+            w.copy_from_slice(src);
+        }
+        w
+    }
+    if L > 8 {
+        let hi = u64::from_le_bytes(load(v, L - 8)) >> ((16 - L) * 8);
+        [u64::from_le_bytes(load(v, 0)), hi]
+    } else if L >= 4 {
+        let lo = u32::from_le_bytes(load(v, 0)) as u64;
+        let hi = u32::from_le_bytes(load(v, L - 4)) as u64;
+        [lo | hi << ((L - 4) * 8), 0]
+    } else if L >= 2 {
+        let lo = u16::from_le_bytes(load(v, 0)) as u64;
+        let hi = u16::from_le_bytes(load(v, L - 2)) as u64;
+        [lo | hi << ((L - 2) * 8), 0]
+    } else if L == 1 {
+        [v.first().map_or(0, |&b| b as u64), 0]
+    } else {
+        [0, 0]
+    }
+}
+
+/// foldhash's mixing step: the 128-bit product of `x` and `y`, folded.
+#[inline(always)]
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let full = (x as u128) * (y as u128);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+/// A lookup's values with their hash and words, computed once per lookup.
+struct Key<'v, const N: usize> {
+    values: &'v [&'v str; N],
+    /// [`short_words`] of each value of at most [`SHORT`] bytes (zeroes
+    /// otherwise).
+    words: [[u64; 2]; N],
+    /// Whether every value has at most [`SHORT`] bytes.
+    all_short: bool,
+    /// With [`LONG_KEY`] set exactly when `all_short` is false.
+    hash: u64,
+}
+
+/// The per-family hash secrets (see [`Table::key`]).
+#[derive(Clone)]
+struct Seeds {
+    /// The starting state and the multiplier mask for short values.
+    mix: [u64; 2],
+    /// Hashes values longer than 16 bytes.
+    long: TableHasher,
+}
+
+impl Seeds {
+    fn new() -> Self {
+        let long = TableHasher::default();
+        Self {
+            mix: [long.hash_one(1u64), long.hash_one(2u64)],
+            long,
+        }
+    }
+}
+
+/// An insert-only open-addressing table of entry pointers.
+struct Table<const N: usize> {
+    seeds: Seeds,
+    slots: Box<[AtomicPtr<Entry<N>>]>,
+}
+
+impl<const N: usize> Table<N> {
+    fn new(capacity: usize, seeds: Seeds) -> Self {
         debug_assert!(capacity.is_power_of_two());
         Self {
-            hasher,
+            seeds,
             slots: (0..capacity)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
         }
     }
 
+    /// Hashes `values` in one pass, one round per value: a value of at most
+    /// [`SHORT`] bytes is read as its two words (which hold its length, so
+    /// ("ab", "c") and ("a", "bc"), or "a" and "a\0", hash apart) and mixed
+    /// as foldhash mixes 16 bytes of short input (one folded multiply of the
+    /// state and a secret, each XORed with a word); a longer value is first
+    /// hashed by foldhash itself (length included). Seeds are random per
+    /// family.
     #[inline]
-    fn hash(&self, values: &[&str]) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        for v in values {
-            h.write(v.as_bytes());
-            // 0xff never occurs in UTF-8: ("ab","c") and ("a","bc") differ.
-            h.write_u8(0xff);
+    fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
+        let [mut acc, mul] = self.seeds.mix;
+        let mut words = [[0; 2]; N];
+        // `LONG_KEY` once a value is long, else 0.
+        let mut class = 0;
+        for (v, w) in values.iter().zip(&mut words) {
+            let v = v.as_bytes();
+            let h = match short_words(v) {
+                Some(short) => {
+                    *w = short;
+                    short[0]
+                }
+                None => {
+                    class = LONG_KEY;
+                    self.long_hash(v)
+                }
+            };
+            acc = folded_multiply(acc ^ h, mul ^ w[1]);
         }
-        h.finish()
+        Key {
+            values,
+            words,
+            all_short: class == 0,
+            // Bit 63 makes room for the class (the probe uses low bits).
+            hash: acc >> 1 | class,
+        }
     }
 
-    /// The entry for `values`, probing from `hash`.
+    #[cold]
+    #[inline(never)]
+    fn long_hash(&self, v: &[u8]) -> u64 {
+        self.seeds.long.hash_one(v)
+    }
+
+    /// The cell index of the entry for `key`.
     #[inline]
-    fn find(&self, hash: u64, values: &[&str]) -> Option<&Entry> {
+    fn find(&self, key: &Key<'_, N>) -> Option<u32> {
         let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
-        // At most half the slots are full, so the probe meets a null.
-        for _ in 0..self.slots.len() {
+        let mut i = key.hash as usize & mask;
+        // At most half the slots of any table are full (`insert` grows it
+        // first), so the probe meets a null; no step count needed.
+        loop {
             // Acquire pairs with the Release store in `place`: the entry's
-            // fields are initialised before we read them.
+            // header and words are initialised before we read them.
             let p = self.slots.get(i)?.load(Ordering::Acquire);
             if p.is_null() {
                 return None;
             }
-            // SAFETY: non-null slots point to entries leaked from a Box in
+            // SAFETY: non-null slots point to entries from `Entry::new` in
             // `Family::insert`; entries are freed only in `Family::drop`, and
             // the table (borrowed from the family) cannot outlive it.
-            let e = unsafe { &*p };
-            if e.hash == hash && e.values.iter().map(|b| &**b).eq(values.iter().copied()) {
-                return Some(e);
+            if unsafe { Entry::matches(p, key) } {
+                // SAFETY: as above.
+                return Some(unsafe { (*p).index });
             }
             i = (i + 1) & mask;
         }
-        None
     }
 
     /// Stores `e` in the first free slot of its probe sequence (writer only).
-    fn place(&self, e: *mut Entry, hash: u64) {
+    fn place(&self, e: *mut Entry<N>, hash: u64) {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
         while let Some(slot) = self.slots.get(i) {
@@ -201,17 +544,17 @@ impl Table {
 }
 
 /// What only the inserting thread touches.
-struct Writer {
+struct Writer<const N: usize> {
     /// Entries in insertion order: the scrape order.
-    order: Vec<*mut Entry>,
+    order: Vec<*mut Entry<N>>,
     /// Tables replaced by a larger one, kept for readers still probing them.
-    retired: Vec<*mut Table>,
+    retired: Vec<*mut Table<N>>,
 }
 
-// SAFETY: the raw pointers in `Writer` are owned boxes (entries and tables)
-// only dereferenced under the family mutex or through `&Family`; they carry no
-// thread affinity.
-unsafe impl Send for Writer {}
+// SAFETY: the raw pointers in `Writer` are owned allocations (entries and
+// tables) only dereferenced under the family mutex or through `&Family`; they
+// carry no thread affinity.
+unsafe impl<const N: usize> Send for Writer<N> {}
 
 /// A metric family whose `N` label values are known only at run time
 /// (`app_id`, `backend`, `room`).
@@ -248,11 +591,11 @@ pub struct Family<K: FamilyKind, const N: usize> {
     config: K::Config,
     limit: usize,
     max_value_len: usize,
-    table: AtomicPtr<Table>,
+    table: AtomicPtr<Table<N>>,
     full: AtomicBool,
-    overflow: AtomicPtr<Entry>,
+    overflow: AtomicPtr<Entry<N>>,
     overflow_count: Cells,
-    writer: Mutex<Writer>,
+    writer: Mutex<Writer<N>>,
 }
 
 impl<K: FamilyKind<Config = ()>, const N: usize> Family<K, N> {
@@ -363,8 +706,8 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             // SAFETY: tables are leaked boxes freed only in `Family::drop`
             // (replaced ones are retired, not freed), so `t` outlives `&self`.
             let table = unsafe { &*t };
-            if let Some(e) = table.find(table.hash(&values), &values) {
-                return K::make_ref(e.cells.allocated(), &self.config);
+            if let Some(index) = table.find(&table.key(&values)) {
+                return K::make_ref(Some(index), &self.config);
             }
         }
         self.with_slow(values)
@@ -390,8 +733,8 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             if !t.is_null() {
                 // SAFETY: as in `with`: tables live until `Family::drop`.
                 let table = unsafe { &*t };
-                if let Some(e) = table.find(table.hash(&values), &values) {
-                    return K::make_ref(e.cells.allocated(), &self.config);
+                if let Some(index) = table.find(&table.key(&values)) {
+                    return K::make_ref(Some(index), &self.config);
                 }
             }
             return self.overflow_ref();
@@ -409,8 +752,8 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         if !t.is_null() {
             // SAFETY: as in `with`; we also hold the writer lock.
             let table = unsafe { &*t };
-            if let Some(e) = table.find(table.hash(values), values) {
-                return e.cells.allocated();
+            if let Some(index) = table.find(&table.key(values)) {
+                return Some(index);
             }
         }
         if w.order.len() >= self.limit {
@@ -425,16 +768,16 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             unsafe { &*t }.slots.len()
         };
         if (w.order.len() + 1) * 2 > cap {
-            let hasher = if t.is_null() {
-                TableHasher::default()
+            let seeds = if t.is_null() {
+                Seeds::new()
             } else {
                 // SAFETY: as above.
-                unsafe { &*t }.hasher.clone()
+                unsafe { &*t }.seeds.clone()
             };
-            let bigger = Table::new((cap * 2).max(16), hasher);
+            let bigger = Table::new((cap * 2).max(16), seeds);
             for &e in &w.order {
                 // SAFETY: entries in `order` are live until `Family::drop`.
-                bigger.place(e, unsafe { &*e }.hash);
+                bigger.place(e, unsafe { (*e).hash });
             }
             let bigger = Box::into_raw(Box::new(bigger));
             // Release publishes the filled table to `with`.
@@ -446,14 +789,10 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         }
         // SAFETY: `t` is the live current table.
         let table = unsafe { &*t };
-        let hash = table.hash(values);
-        let entry = Entry {
-            hash,
-            values: values.iter().map(|v| Box::<str>::from(*v)).collect(),
-            cells: Cells::new(K::cells(&self.config)),
-        };
-        let index = entry.cells.index()?;
-        let e = Box::into_raw(Box::new(entry));
+        let hash = table.key(values).hash;
+        let cells = Cells::new(K::cells(&self.config));
+        let index = cells.index()?;
+        let e = Entry::new(hash, values, cells, index)?;
         table.place(e, hash);
         w.order.push(e);
         if w.order.len() >= self.limit {
@@ -477,18 +816,19 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             let _w = lock(&self.writer);
             p = self.overflow.load(Ordering::Acquire);
             if p.is_null() {
-                let entry = Entry {
-                    hash: 0,
-                    values: (0..N).map(|_| Box::<str>::from(OVERFLOW_VALUE)).collect(),
-                    cells: Cells::new(K::cells(&self.config)),
-                };
-                p = Box::into_raw(Box::new(entry));
+                let cells = Cells::new(K::cells(&self.config));
+                match Entry::new(0, &[OVERFLOW_VALUE; N], cells, 0) {
+                    Some(e) => p = e,
+                    // Unreachable (the header and N short values fit), but
+                    // with nothing to count on, hand out the dead handle.
+                    None => return K::make_ref(None, &self.config),
+                }
                 self.overflow.store(p, Ordering::Release);
             }
         }
-        // SAFETY: the overflow entry is a leaked box freed only in `drop`.
-        let e = unsafe { &*p };
-        K::make_ref(e.cells.index(), &self.config)
+        // SAFETY: the overflow entry is freed only in `drop`.
+        let cells = unsafe { &(*p).cells };
+        K::make_ref(cells.index(), &self.config)
     }
 
     /// Number of distinct label-value sets (the overflow series excluded).
@@ -537,9 +877,9 @@ impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
         for e in entries {
             // SAFETY: entries live until `Family::drop`, which cannot run
             // while `&self` is borrowed.
-            let e = unsafe { &*e };
-            let labels = Labels::dynamic(&self.label_names, &e.values);
-            v.series(&labels, K::value(e.cells.allocated(), &self.config));
+            let (values, cells) = unsafe { (Entry::values(e), &(*e).cells) };
+            let labels = Labels::dynamic(&self.label_names, &values);
+            v.series(&labels, K::value(cells.allocated(), &self.config));
         }
     }
     fn unique_series(&self) -> Option<UniqueSeries> {
@@ -571,9 +911,9 @@ impl<K: FamilyKind, const N: usize> Drop for Family<K, N> {
             .drain(..)
             .chain((!overflow.is_null()).then_some(overflow))
         {
-            // SAFETY: each entry came from Box::into_raw and is freed once;
+            // SAFETY: each entry came from `Entry::new` and is freed once;
             // `&mut self` means no handle or reader remains.
-            drop(unsafe { Box::from_raw(e) });
+            unsafe { Entry::free(e) };
         }
         let current = ptr_get_mut(&mut self.table);
         for t in w
@@ -606,6 +946,91 @@ mod tests {
             assert_eq!(f.with([&s, "x"]).get(), i);
         }
         assert_eq!(f.overflowed(), 0);
+    }
+
+    #[test]
+    fn short_words_are_the_zero_padded_bytes_and_the_length() {
+        for n in 0..=SHORT {
+            let v: Vec<u8> = (1..=n as u8).map(|i| i.wrapping_mul(37)).collect();
+            let mut padded = [0u8; 16];
+            padded[..n].copy_from_slice(&v);
+            padded[15] = n as u8;
+            let expected = [
+                u64::from_le_bytes(padded[..8].try_into().unwrap()),
+                u64::from_le_bytes(padded[8..].try_into().unwrap()),
+            ];
+            assert_eq!(short_words(&v), Some(expected), "len {n}");
+        }
+        assert_eq!(short_words(&[b'x'; SHORT + 1]), None);
+    }
+
+    #[test]
+    fn values_differing_only_in_trailing_nul_or_split_are_distinct() {
+        let f: Family<Counter, 2> = Family::new("nul_total", "", ["a", "b"]);
+        let sets = [
+            ["a", ""],
+            ["a\0", ""],
+            ["", "a"],
+            ["a", "\0"],
+            ["abcdefgh", "i"],
+            ["abcdefghi", ""],
+            ["abcdefgh\0", ""],
+            // 15 bytes (short, its length in the last byte) and 16 bytes
+            // whose last byte equals that length.
+            ["abcdefghijklmno", ""],
+            ["abcdefghijklmno\u{f}", ""],
+            ["abcdefghijklmnop", ""],
+        ];
+        for (i, [a, b]) in sets.iter().enumerate() {
+            f.with([a, b]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), sets.len());
+        for (i, [a, b]) in sets.iter().enumerate() {
+            assert_eq!(f.with([a, b]).get(), i as u64 + 1, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn values_of_every_length_round_trip() {
+        let f: Family<Counter, 3> = Family::new("lens_total", "", ["a", "b", "c"]);
+        let long = "x".repeat(40);
+        let sets: Vec<[String; 3]> = (0..40)
+            .map(|n| {
+                [
+                    long[..n].to_string(),
+                    String::new(),
+                    long[..(n * 7) % 40].to_string(),
+                ]
+            })
+            .collect();
+        for (i, s) in sets.iter().enumerate() {
+            f.with([&s[0], &s[1], &s[2]]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), 40);
+        for (i, s) in sets.iter().enumerate() {
+            assert_eq!(f.with([&s[0], &s[1], &s[2]]).get(), i as u64 + 1);
+        }
+        let mut v = crate::registry::tests::Collect::default();
+        f.visit(&mut v);
+        let expected: Vec<(String, f64)> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    format!("lens_total,a={},b={},c={}", s[0], s[1], s[2]),
+                    i as f64 + 1.0,
+                )
+            })
+            .collect();
+        assert_eq!(v.series, expected, "values read back in insertion order");
+    }
+
+    #[test]
+    fn a_family_without_labels_has_one_series() {
+        let f: Family<Counter, 0> = Family::new("none_total", "", []);
+        f.with([]).inc();
+        f.with([]).inc_by(2);
+        assert_eq!((f.len(), f.with([]).get()), (1, 3));
     }
 
     #[test]

@@ -209,7 +209,7 @@ pub(crate) type NamesFn<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&'static str));
 #[derive(Clone, Copy)]
 pub struct Labels<'a> {
     names: &'a [&'static str],
-    values: &'a [Box<str>],
+    values: &'a [&'a str],
     fixed: Option<(usize, PairsFn)>,
     constant: &'a [(&'a str, &'a str)],
 }
@@ -244,7 +244,7 @@ impl<'a> Labels<'a> {
     }
 
     /// Dynamic values for `names` (equal lengths; extra entries are ignored).
-    pub fn dynamic(names: &'a [&'static str], values: &'a [Box<str>]) -> Self {
+    pub fn dynamic(names: &'a [&'static str], values: &'a [&'a str]) -> Self {
         Labels {
             names,
             values,
@@ -392,7 +392,7 @@ mod tests {
     #[test]
     fn labels_order() {
         let names = ["app_id"];
-        let values: Vec<Box<str>> = vec!["a1".into()];
+        let values = ["a1"];
         let consts = [("c", "1")];
         let l = Labels {
             constant: &consts,
