@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::{ptr, slice};
 
-use crate::label::{check_label_names, Labels};
+use crate::label::check_label_names;
 use crate::metric::{
     Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
     Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
@@ -66,16 +66,31 @@ pub trait FamilyKind: private::Sealed + 'static {
     fn make_ref(index: Option<u32>, cfg: &Self::Config) -> Self::Ref<'_>;
     #[doc(hidden)]
     fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_>;
+    /// How a scrape reads a series' value: [`SUM_NONE`] through
+    /// [`value`](Self::value), [`SUM_U64`] / [`SUM_F64`] as a
+    /// `Value::Counter` / `Value::CounterF64` of the cell's sum, through a
+    /// reader shared by the family's series.
+    #[doc(hidden)]
+    const SUM: u8 = SUM_NONE;
 }
+
+/// See [`FamilyKind::SUM`].
+const SUM_NONE: u8 = 0;
+const SUM_U64: u8 = 1;
+const SUM_F64: u8 = 2;
 
 macro_rules! scalar_kind {
     ($t:ty, $r:ident, $kind:expr, |$i:ident| $read:expr) => {
+        scalar_kind!($t, $r, $kind, SUM_NONE, |$i| $read);
+    };
+    ($t:ty, $r:ident, $kind:expr, $sum:expr, |$i:ident| $read:expr) => {
         impl private::Sealed for $t {}
         impl FamilyKind for $t {
             type Ref<'a> = $r<'a>;
             type Config = ();
             const KIND: Kind = $kind;
             const RESERVED_LABEL: &'static str = "";
+            const SUM: u8 = $sum;
             fn cells(_: &()) -> u32 {
                 1
             }
@@ -90,10 +105,10 @@ macro_rules! scalar_kind {
     };
 }
 
-scalar_kind!(Counter, CounterRef, Kind::Counter, |i| Value::Counter(
-    i.map_or(0, |i| global_shards().sum_u64(i))
-));
-scalar_kind!(CounterF64, CounterF64Ref, Kind::Counter, |i| {
+scalar_kind!(Counter, CounterRef, Kind::Counter, SUM_U64, |i| {
+    Value::Counter(i.map_or(0, |i| global_shards().sum_u64(i)))
+});
+scalar_kind!(CounterF64, CounterF64Ref, Kind::Counter, SUM_F64, |i| {
     Value::CounterF64(i.map_or(0.0, |i| global_shards().sum_f64(i)))
 });
 scalar_kind!(Gauge, GaugeRef, Kind::Gauge, |i| Value::Gauge(
@@ -874,12 +889,18 @@ impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
             .iter()
             .copied()
             .chain((!overflow.is_null()).then_some(overflow));
+        let mut sums = global_shards().reader();
         for e in entries {
             // SAFETY: entries live until `Family::drop`, which cannot run
             // while `&self` is borrowed.
             let (values, cells) = unsafe { (Entry::values(e), &(*e).cells) };
-            let labels = Labels::dynamic(&self.label_names, &values);
-            v.series(&labels, K::value(cells.allocated(), &self.config));
+            let index = cells.allocated();
+            let value = match (K::SUM, index) {
+                (SUM_U64, Some(i)) => Value::Counter(sums.sum_u64(i)),
+                (SUM_F64, Some(i)) => Value::CounterF64(sums.sum_f64(i)),
+                _ => K::value(index, &self.config),
+            };
+            v.dynamic_series(&self.label_names, &values, value);
         }
     }
     fn unique_series(&self) -> Option<UniqueSeries> {

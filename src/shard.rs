@@ -373,7 +373,7 @@ impl Shards {
 
     /// Calls `f` on every slot that may hold a value (home excluded).
     #[inline]
-    pub(crate) fn for_each_written(&self, mut f: impl FnMut(&Slot)) {
+    pub(crate) fn for_each_written<'s>(&'s self, mut f: impl FnMut(&'s Slot)) {
         let ex = self
             .exclusive_used
             .load(Ordering::Acquire)
@@ -414,6 +414,16 @@ impl Shards {
                 *o = o.wrapping_add(s.load(start + i as u32));
             }
         });
+    }
+
+    /// A reader for many cells in a row (a scrape walking a family's series).
+    pub(crate) fn reader(&self) -> Reader<'_> {
+        Reader {
+            shards: self,
+            chunk: usize::MAX,
+            n: 0,
+            chunks: [None; READER_CHUNKS],
+        }
     }
 
     /// Allocates `len` consecutive cells, all zero in every slot.
@@ -458,6 +468,94 @@ impl Shards {
         zero(&self.home);
         // The mutex orders the zeroing before the next owner's first update.
         lock(&self.cells).free.push((start, len));
+    }
+}
+
+/// The most chunks a [`Reader`] keeps (one per written slot that has the
+/// chunk); with more, it reads through [`Shards::sum_u64`] instead.
+const READER_CHUNKS: usize = 32;
+
+/// Sums cells over the written slots like [`Shards::sum_u64`] and
+/// [`Shards::sum_f64`], for many cells in a row: it keeps the chunks of one
+/// chunk index that exist in the written slots, in slot order, so a cell of
+/// that chunk costs one load per such slot, with no walk over the slot table
+/// and no chunk test per slot. A family's cells are allocated in order, so
+/// its series mostly share a chunk.
+///
+/// The written slots and their chunks are read when the chunk index changes.
+/// A slot first written, or a chunk first installed, after that counts as
+/// zero for the cells read from the kept list: those cells read as they were
+/// when the list was taken (they did not exist yet, so zero), the others as
+/// they are when read. Every cell is still read after the list was taken, so
+/// a later reader never sees a smaller counter (the module docs' argument).
+pub(crate) struct Reader<'a> {
+    shards: &'a Shards,
+    /// The chunk index kept (`index >> CHUNK_SHIFT`); `usize::MAX`: none yet.
+    chunk: usize,
+    /// How many of `chunks` are filled; past [`READER_CHUNKS`]: too many,
+    /// read through the table.
+    n: usize,
+    chunks: [Option<&'a Chunk>; READER_CHUNKS],
+}
+
+impl<'a> Reader<'a> {
+    /// The kept chunks for cell `index`, `None` if there are too many.
+    #[inline]
+    fn chunks(&mut self, index: u32) -> Option<&[Option<&'a Chunk>]> {
+        let chunk = index as usize >> CHUNK_SHIFT;
+        if chunk != self.chunk {
+            self.fill(chunk);
+        }
+        self.chunks.get(..self.n)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self, chunk: usize) {
+        let index = (chunk << CHUNK_SHIFT) as u32;
+        let mut n = 0;
+        let chunks = &mut self.chunks;
+        self.shards.for_each_written(|s| {
+            if let Some(c) = s.chunk(index) {
+                if let Some(kept) = chunks.get_mut(n) {
+                    *kept = Some(c);
+                }
+                n += 1;
+            }
+        });
+        self.chunk = chunk;
+        self.n = n;
+    }
+
+    /// Sum of cell `index` over all written slots, wrapping at 2^64.
+    #[inline]
+    pub(crate) fn sum_u64(&mut self, index: u32) -> u64 {
+        let at = index as usize & CHUNK_MASK;
+        let Some(chunks) = self.chunks(index) else {
+            return self.shards.sum_u64(index);
+        };
+        let mut sum = 0u64;
+        for c in chunks.iter().flatten() {
+            // Relaxed, as in `Slot::load`: a scrape promises no more than
+            // each cell's own coherence order.
+            sum = sum.wrapping_add(c[at].load(Ordering::Relaxed));
+        }
+        sum
+    }
+
+    /// Sum of the `f64` cell `index` over all written slots, in slot order.
+    #[inline]
+    pub(crate) fn sum_f64(&mut self, index: u32) -> f64 {
+        let at = index as usize & CHUNK_MASK;
+        let Some(chunks) = self.chunks(index) else {
+            return self.shards.sum_f64(index);
+        };
+        let mut sum = 0.0f64;
+        for c in chunks.iter().flatten() {
+            // Relaxed, as in `Shards::sum_f64`.
+            sum += f64::from_bits(c[at].load(Ordering::Relaxed));
+        }
+        sum
     }
 }
 
@@ -907,6 +1005,49 @@ mod tests {
         assert_eq!(shards.lease(), Some(0), "lowest slot is leased first");
         shards.slot(a).add_u64(i, 1);
         assert_eq!(shards.sum_u64(i), 13, "values survive a lease hand-over");
+    }
+
+    #[test]
+    fn reader_sums_like_the_table() {
+        let shards = Shards::new(3, 1);
+        let i = shards.alloc_cells(1).unwrap();
+        let j = shards.alloc_cells(CHUNK_CELLS as u32).unwrap();
+        assert_ne!(i as usize >> CHUNK_SHIFT, j as usize >> CHUNK_SHIFT);
+        let a = shards.lease().unwrap();
+        let b = shards.lease().unwrap();
+        shards.slot(a).add_u64(i, u64::MAX);
+        shards.slot(b).add_u64(i, 2);
+        shards.shared().add_f64(i + 1, 0.5);
+        shards.slot(b).add_f64(i + 1, 0.25);
+        shards.slot(b).add_u64(j + 5, 7);
+        let mut r = shards.reader();
+        assert_eq!(r.sum_u64(i), 1, "wrapping");
+        assert_eq!(r.sum_f64(i + 1), 0.75);
+        assert_eq!(r.sum_u64(i + 2), 0);
+        assert_eq!(r.sum_u64(j + 5), 7, "another chunk: the list is refilled");
+        assert_eq!(r.sum_u64(j), 0, "slot a has no such chunk");
+        // A slot first written after the list was taken is read at the next
+        // refill.
+        let c = shards.lease().unwrap();
+        shards.slot(c).add_u64(i, 10);
+        assert_eq!(r.sum_u64(j + 5), 7);
+        assert_eq!(r.sum_u64(i), 11);
+        assert_eq!(r.sum_u64(i), shards.sum_u64(i));
+    }
+
+    #[test]
+    fn reader_with_more_slots_than_it_keeps() {
+        let slots = READER_CHUNKS + 3;
+        let shards = Shards::new(slots, 1);
+        let i = shards.alloc_cells(2).unwrap();
+        for k in 0..slots {
+            let s = shards.lease().unwrap();
+            shards.slot(s).add_u64(i, k as u64 + 1);
+            shards.slot(s).add_f64(i + 1, 0.5);
+        }
+        let mut r = shards.reader();
+        assert_eq!(r.sum_u64(i), (slots * (slots + 1) / 2) as u64);
+        assert_eq!(r.sum_f64(i + 1), slots as f64 * 0.5);
     }
 
     #[test]

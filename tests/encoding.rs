@@ -671,3 +671,45 @@ fn legacy_pairs_parse_back_with_their_types() {
     assert_eq!(e.families[2].samples[0].value, Number::Int(5));
     let _ = CounterF64::new("unused_total", "");
 }
+
+#[test]
+fn dynamic_series_names_are_checked_unless_known() {
+    // A collector reporting through `dynamic_series` with different name
+    // slices in one family: only names already checked, in the same order,
+    // skip the check; a repeat, `le` in a histogram family or a bad name
+    // still drops the series, and collectors keep the duplicate check.
+    struct Dyn;
+    impl Collector for Dyn {
+        fn collect(&self, v: &mut dyn Visitor) {
+            static M: Meta = Meta::new("dyn", "");
+            static AB: [&str; 2] = ["a", "b"];
+            static AA: [&str; 2] = ["a", "a"];
+            static BAD: [&str; 1] = ["1x"];
+            v.family(&M, Kind::Gauge);
+            v.dynamic_series(&AB, &["x\"", "y\n"], Value::Gauge(1));
+            v.dynamic_series(&AB, &["x", "y"], Value::Gauge(2));
+            v.dynamic_series(&AA, &["x", "z"], Value::Gauge(3)); // repeat
+            v.dynamic_series(&BAD, &["x"], Value::Gauge(4)); // bad name
+            v.dynamic_series(&AB, &["x", "y"], Value::Gauge(5)); // duplicate
+            v.dynamic_series(&AB[..1], &["w"], Value::Gauge(6));
+            v.dynamic_series(&AB, &["x\\"], Value::Gauge(7)); // a value short
+            v.dynamic_series(&[], &[], Value::Gauge(8));
+        }
+    }
+    let r = Registry::new();
+    r.register_collector(Dyn);
+    let text = encode(&r, Format::Prometheus);
+    assert!(
+        text.starts_with(
+            "\
+# TYPE dyn gauge
+dyn{a=\"x\\\"\",b=\"y\\n\"} 1
+dyn{a=\"x\",b=\"y\"} 2
+dyn{a=\"w\"} 6
+dyn{a=\"x\\\\\"} 7
+dyn 8
+"
+        ),
+        "{text}"
+    );
+}

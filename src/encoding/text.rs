@@ -697,6 +697,44 @@ impl Visitor for Writer<'_> {
             return;
         }
         let labeled = self.out.buf.len() > start;
+        self.sample(start, labeled, value);
+    }
+
+    fn dynamic_series(&mut self, names: &[&'static str], values: &[&str], value: Value<'_>) {
+        if self.mode == Mode::Skip || self.out.failed() {
+            return;
+        }
+        let known = &self.st.known;
+        // The names this family's series were checked with, in order (the
+        // first series goes the general way and records them): no check.
+        let same = names.len() == values.len()
+            && names.len() == known.spans.len()
+            && !names.is_empty()
+            && names
+                .iter()
+                .zip(known.spans.iter())
+                .all(|(n, &(c, _, _))| std::ptr::eq(*n, c));
+        if !same {
+            self.series(&Labels::dynamic(names, values), value);
+            return;
+        }
+        let start = self.out.buf.len();
+        let out = &mut *self.out.buf;
+        for (v, &(_, a, b)) in values.iter().zip(known.spans.iter()) {
+            copy::put(out, known.pieces.get(a..b).unwrap_or_default());
+            escape_value(out, v);
+            out.push(b'"');
+        }
+        self.sample(start, true, value);
+    }
+}
+
+impl Writer<'_> {
+    /// Ends the sample line whose labels (if `labeled`) are rendered from
+    /// `start` on: checks the value against the family, writes it, or cuts
+    /// the line back to `start`.
+    #[inline(always)]
+    fn sample(&mut self, start: usize, labeled: bool, value: Value<'_>) {
         let from = start + self.st.known.head.len();
         let rendered = self.out.buf.get(from..).unwrap_or_default();
         // Histogram values belong to histogram families only, in any format.

@@ -255,6 +255,32 @@ pub trait Visitor {
     fn family(&mut self, meta: &Meta, kind: Kind);
     /// One series of the current family.
     fn series(&mut self, labels: &Labels<'_>, value: Value<'_>);
+    /// One series of the current family whose labels are `names` paired
+    /// with `values`, in order (how a dynamic [`Family`](crate::Family)
+    /// reports its series: the same `names` for every series of the family).
+    /// The default reports it through [`series`](Self::series) as
+    /// [`Labels::dynamic`]; the text encoder writes it without the generic
+    /// label walk.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Family, Kind, Labels, Meta, Metric, Value, Visitor};
+    /// #[derive(Default)]
+    /// struct Pairs(Vec<String>);
+    /// impl Visitor for Pairs {
+    ///     fn family(&mut self, _: &Meta, _: Kind) {}
+    ///     fn series(&mut self, labels: &Labels<'_>, _: Value<'_>) {
+    ///         labels.for_each(|n, v| self.0.push(format!("{n}={v}")));
+    ///     }
+    /// }
+    /// let f: Family<Counter, 1> = Family::new("jobs_total", "Jobs.", ["queue"]);
+    /// f.with(["fast"]).inc();
+    /// let mut v = Pairs::default();
+    /// f.visit(&mut v); // through the default `dynamic_series`
+    /// assert_eq!(v.0, ["queue=fast"]);
+    /// ```
+    fn dynamic_series(&mut self, names: &[&'static str], values: &[&str], value: Value<'_>) {
+        self.series(&Labels::dynamic(names, values), value);
+    }
     /// Called by a registry before each metric it visits: `unique` is that
     /// metric's [`Metric::unique_series`] claim that no two series of each of
     /// its families have the same labels (so a visitor need not check; the
