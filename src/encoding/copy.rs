@@ -30,6 +30,30 @@ pub(crate) fn put(out: &mut Vec<u8>, bytes: &[u8]) {
     unsafe { out.set_len(len + n) };
 }
 
+/// Appends `"} `, the decimal spelling of `v` and a newline (the end of a
+/// labelled integer sample line), with one capacity check.
+#[inline(always)]
+pub(crate) fn put_u64_tail(out: &mut Vec<u8>, v: u64) {
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(v).as_bytes();
+    let n = digits.len();
+    // At most 20 digits: 24 bytes in all.
+    out.reserve(24);
+    let len = out.len();
+    // SAFETY: `reserve` left room for 24 more bytes and `3 + n + 1 <= 24`
+    // (a u64 has at most 20 digits), so every write below is inside the
+    // allocation; `digits` lives in `buf` on the stack, not in `out`.
+    unsafe {
+        let dst = out.as_mut_ptr().add(len);
+        dst.cast::<[u8; 3]>().write_unaligned(*b"\"} ");
+        copy_short(digits, dst.add(3));
+        *dst.add(3 + n) = b'\n';
+    }
+    // SAFETY: the `n + 4` bytes after `len` were written just above, within
+    // capacity.
+    unsafe { out.set_len(len + n + 4) };
+}
+
 /// Copies `src` to `dst`.
 ///
 /// # Safety
@@ -72,6 +96,18 @@ unsafe fn copy_short(src: &[u8], dst: *mut u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn u64_tails() {
+        for v in [0, 1, 9, 10, 99, 12345, u64::MAX / 3, u64::MAX] {
+            for mut out in [Vec::new(), vec![7u8; 5], Vec::with_capacity(200)] {
+                let before = out.clone();
+                put_u64_tail(&mut out, v);
+                assert_eq!(&out[..before.len()], &before[..]);
+                assert_eq!(out[before.len()..], *format!("\"}} {v}\n").as_bytes());
+            }
+        }
+    }
 
     #[test]
     fn copies_every_length_exactly() {

@@ -720,11 +720,23 @@ impl Visitor for Writer<'_> {
         }
         let start = self.out.buf.len();
         let out = &mut *self.out.buf;
-        for (v, &(_, a, b)) in values.iter().zip(known.spans.iter()) {
+        for (k, (v, &(_, a, b))) in values.iter().zip(known.spans.iter()).enumerate() {
+            if k > 0 {
+                out.push(b'"');
+            }
             copy::put(out, known.pieces.get(a..b).unwrap_or_default());
             escape_value(out, v);
-            out.push(b'"');
         }
+        // The usual case, an integer counter in a family whose series are
+        // distinct by construction: no checks left, the line ends here.
+        if let Value::Counter(v) = value {
+            if self.unique && matches!(self.mode, Mode::Plain | Mode::Counter) {
+                copy::put_u64_tail(out, v);
+                self.out.boundary();
+                return;
+            }
+        }
+        out.push(b'"');
         self.sample(start, true, value);
     }
 }
