@@ -524,9 +524,22 @@ fn escape<const QUOTE: bool>(text: &str, mut put: impl FnMut(&[u8])) {
 
 /// Whether the word holds none of backslash, newline, double quote (a word
 /// holds a byte `c` iff `x ^ c*LO` has a zero byte, and `(y - LO) & !y & HI`
-/// is non-zero iff `y` has a zero byte).
+/// is non-zero iff `y` has a zero byte). A first test asks for no backslash
+/// and no byte below `"` (0x22 + 1: `(x - 0x23*LO) & !x & HI` is non-zero
+/// iff some byte is below 0x23), which clears most words in fewer steps; a
+/// word with a space, `!` or a control byte is then checked exactly.
 #[inline(always)]
 fn clean_word(x: u64) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let zero = |y: u64| y.wrapping_sub(LO) & !y;
+    let below = x.wrapping_sub(LO * 0x23) & !x;
+    ((below | zero(x ^ (LO * u64::from(b'\\')))) & HI == 0) || clean_word_exact(x)
+}
+
+/// [`clean_word`]'s exact test: none of the three bytes.
+#[inline(never)]
+fn clean_word_exact(x: u64) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let zero = |y: u64| y.wrapping_sub(LO) & !y;
@@ -898,6 +911,35 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_words_and_texts_are_exact() {
+        // Every byte at every position of a word, among fillers that pass the
+        // first test (`a`, 0xFF) and that need the exact one (space, NUL).
+        for filler in [b'a', 0xFF, b' ', 0] {
+            for b in 0..=255u8 {
+                for at in 0..8 {
+                    let mut w = [filler; 8];
+                    w[at] = b;
+                    assert_eq!(
+                        clean_word(u64::from_le_bytes(w)),
+                        !special::<true>(b),
+                        "byte {b:#x} at {at} among {filler:#x}"
+                    );
+                }
+            }
+        }
+        for n in 0..24 {
+            for at in 0..n {
+                for b in [b'\\', b'\n', b'"', b' ', b'!', b'#', 0x7F, 0xC3] {
+                    let mut t = vec![b'x'; n];
+                    t[at] = b;
+                    assert_eq!(is_clean(&t), !special::<true>(b), "{t:?}");
+                }
+            }
+            assert!(is_clean(&vec![b'x'; n]));
+        }
+    }
 
     #[test]
     fn key_set_is_exact_and_reusable() {
