@@ -698,6 +698,7 @@ impl Visitor for Writer<'_> {
         self.claimed = unique.is_some();
     }
 
+    #[inline(never)]
     fn series(&mut self, labels: &Labels<'_>, value: Value<'_>) {
         if self.mode == Mode::Skip || self.out.failed() {
             return;
@@ -749,12 +750,20 @@ impl Visitor for Writer<'_> {
                 return;
             }
         }
-        out.push(b'"');
-        self.sample(start, true, value);
+        self.sample_slow(start, value);
     }
 }
 
 impl Writer<'_> {
+    /// [`sample`](Self::sample) after labels rendered from `start` up to the
+    /// last value's closing quote (out of line: the fast path keeps fewer
+    /// registers).
+    #[inline(never)]
+    fn sample_slow(&mut self, start: usize, value: Value<'_>) {
+        self.out.buf.push(b'"');
+        self.sample(start, true, value);
+    }
+
     /// Ends the sample line whose labels (if `labeled`) are rendered from
     /// `start` on: checks the value against the family, writes it, or cuts
     /// the line back to `start`.
