@@ -131,8 +131,8 @@ type TableHasher = foldhash::fast::FixedState;
 /// One series: this header, followed in the same allocation by its `N` label
 /// values, each zero-padded to whole 8-byte words (`lens` gives their
 /// lengths) as its [`Shape`] says. In the usual case, every value at most
-/// [`COMPACT`] (7) bytes, each value is one word whose last byte is its length
-/// (see [`compact_word`]), so a hit compares `N` words at fixed offsets,
+/// [`COMPACT`] (7) bytes, each value is one word with a marker bit after its
+/// bytes (see [`compact_word`]), so a hit compares `N` words at fixed offsets,
 /// lengths included, without a call.
 ///
 /// One allocation per series, and a hit reads the hash, the value words and
@@ -272,9 +272,12 @@ impl<const N: usize> Entry<N> {
             for v in values {
                 let room = shape.room(v.len());
                 ptr::copy_nonoverlapping(v.as_ptr(), p.add(at), v.len());
-                if shape != Shape::Long {
-                    // The length tag (see `compact_word`, `short_words`).
-                    p.add(at + room - 1).write(v.len() as u8);
+                match shape {
+                    // The marker after the bytes (see `compact_word`).
+                    Shape::Compact => p.add(at + v.len()).write(1),
+                    // The length tag (see `short_words`).
+                    Shape::Short => p.add(at + room - 1).write(v.len() as u8),
+                    Shape::Long => {}
                 }
                 at += room;
             }
@@ -377,7 +380,7 @@ impl<const N: usize> Entry<N> {
         match key.shape {
             // SAFETY: as for this function.
             Shape::Compact => unsafe {
-                Self::matches_compact(e, key.hash, &key.words.map(|[lo, hi]| lo | hi))
+                Self::matches_compact(e, key.hash, &key.words.map(|[w, _]| w))
             },
             Shape::Short => {
                 // SAFETY: the header is initialised and live (caller).
@@ -436,16 +439,17 @@ impl<const N: usize> Entry<N> {
 }
 
 /// A value of at most [`COMPACT`] (7) bytes as one little-endian word,
-/// zero-padded, with its length in the last byte (so "a" and "a\0" differ):
+/// zero-padded, with a 1 bit just past its bytes (the byte at its length
+/// holds 1, so "a" and "a\0" differ; the length is the top set bit's byte):
 /// the word a compact entry stores for it; `None` for a longer value. The
-/// dispatch on the length is one jump, to code with that length's loads and
-/// shifts built in.
+/// dispatch on the length is one jump, to code with that length's loads,
+/// shifts and marker built in (the marker is one `or` or `bts`).
 #[inline(always)]
 fn compact_word(v: &[u8]) -> Option<u64> {
     macro_rules! by_len {
         ($($len:literal)*) => {
             match v.len() {
-                $($len => Some(padded_words::<$len>(v)[0] | ($len as u64) << 56),)*
+                $($len => Some(padded_words::<$len>(v)[0] | 1 << ($len * 8)),)*
                 _ => None,
             }
         };
@@ -455,8 +459,7 @@ fn compact_word(v: &[u8]) -> Option<u64> {
 
 /// A value of at most [`SHORT`] (15) bytes as two little-endian words,
 /// zero-padded, with its length in the last byte: the words a short entry
-/// stores for it; `None` for a longer value. For a value of at most
-/// [`COMPACT`] bytes the two words OR to its [`compact_word`].
+/// stores for it; `None` for a longer value.
 /// Overlapping loads of the first and last bytes, as in foldhash, read it
 /// without a loop; the dispatch on the length is one jump, to code with that
 /// length's offsets and shifts built in.
@@ -539,8 +542,9 @@ fn compact_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[u64; N]) -> u
 struct Key<'v, const N: usize> {
     values: &'v [&'v str; N],
     shape: Shape,
-    /// [`short_words`] of each value of at most [`SHORT`] bytes (zeroes
-    /// otherwise).
+    /// A compact key: each value's [`compact_word`], then a zero. Otherwise
+    /// [`short_words`] of each value of at most [`SHORT`] bytes (zeroes for
+    /// longer ones).
     words: [[u64; 2]; N],
     /// With the shape's [`class`](Shape::class) in its top bits.
     hash: u64,
@@ -601,26 +605,30 @@ impl<const N: usize> Table<N> {
     /// included). Seeds are random per family.
     fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
         let shape = Shape::of(values.iter().map(|v| v.len()));
+        if shape == Shape::Compact {
+            let words = values.map(|v| [compact_word(v.as_bytes()).unwrap_or(0), 0]);
+            return Key {
+                values,
+                shape,
+                words,
+                hash: compact_hash(self.seeds.mix, &words.map(|[w, _]| w)),
+            };
+        }
         let words = values.map(|v| short_words(v.as_bytes()).unwrap_or([0, 0]));
-        let hash = if shape == Shape::Compact {
-            compact_hash(self.seeds.mix, &words.map(|[lo, hi]| lo | hi))
-        } else {
-            let [mut acc, mul] = self.seeds.mix;
-            for (v, w) in values.iter().zip(&words) {
-                let h = if v.len() <= SHORT {
-                    w[0]
-                } else {
-                    self.seeds.long.hash_one(v.as_bytes())
-                };
-                acc = folded_multiply(acc ^ h, mul ^ w[1]);
-            }
-            shape.hash(acc)
-        };
+        let [mut acc, mul] = self.seeds.mix;
+        for (v, w) in values.iter().zip(&words) {
+            let h = if v.len() <= SHORT {
+                w[0]
+            } else {
+                self.seeds.long.hash_one(v.as_bytes())
+            };
+            acc = folded_multiply(acc ^ h, mul ^ w[1]);
+        }
         Key {
             values,
             shape,
             words,
-            hash,
+            hash: shape.hash(acc),
         }
     }
 
@@ -628,13 +636,6 @@ impl<const N: usize> Table<N> {
     fn find(&self, key: &Key<'_, N>) -> Option<u32> {
         // SAFETY: `matches` is called on the table's entries (see `probe`).
         self.probe(key.hash, |e| unsafe { Entry::matches(e, key) })
-    }
-
-    /// [`find`](Self::find) for `values`, any shape; out of line, so that the
-    /// compact path of [`Family::with`] stays small.
-    #[inline(never)]
-    fn find_values(&self, values: &[&str; N]) -> Option<u32> {
-        self.find(&self.key(values))
     }
 
     /// The cell index of the entry for the compact key whose
@@ -651,24 +652,33 @@ impl<const N: usize> Table<N> {
     /// `matches`, which is only called with live entries from [`Entry::new`].
     #[inline(always)]
     fn probe(&self, hash: u64, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
+        // Acquire (here and below) pairs with the Release store in `place`:
+        // the entry's header and words are initialised before we read them.
+        // Non-null slots point to entries from `Entry::new` in
+        // `Family::insert`; entries are freed only in `Family::drop`, and the
+        // table (borrowed from the family) cannot outlive it.
         let mut i = hash as usize;
+        // The first slot, peeled: the usual hit falls straight through.
+        let p = self.slot(i).load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        if matches(p) {
+            // SAFETY: `p` is a live entry (above).
+            return Some(unsafe { (*p).index });
+        }
         // At most half the slots of any table are full (`insert` grows it
         // first), so the probe meets a null; no step count needed.
         loop {
-            // Acquire pairs with the Release store in `place`: the entry's
-            // header and words are initialised before we read them.
+            i = i.wrapping_add(1);
             let p = self.slot(i).load(Ordering::Acquire);
             if p.is_null() {
                 return None;
             }
-            // Non-null slots point to entries from `Entry::new` in
-            // `Family::insert`; entries are freed only in `Family::drop`, and
-            // the table (borrowed from the family) cannot outlive it.
             if matches(p) {
                 // SAFETY: as above.
                 return Some(unsafe { (*p).index });
             }
-            i = i.wrapping_add(1);
         }
     }
 
@@ -845,32 +855,62 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     /// The series for `values`, created on first use. A hit takes no lock.
     #[inline]
     pub fn with(&self, values: [&str; N]) -> K::Ref<'_> {
-        match self.lookup(&values) {
-            Some(index) => K::make_ref(Some(index), &self.config),
-            None => self.with_slow(&values),
-        }
-    }
-
-    /// The cell index of `values`' series if it exists. Inline, down to the
-    /// probe, for compact keys (every value at most 7 bytes: one word each);
-    /// other keys go out of line.
-    #[inline(always)]
-    fn lookup(&self, values: &[&str; N]) -> Option<u32> {
-        let t = self.table.load(Ordering::Acquire);
-        if t.is_null() {
-            return None;
-        }
-        // SAFETY: tables are leaked boxes freed only in `Family::drop`
-        // (replaced ones are retired, not freed), so `t` outlives `&self`.
-        let table = unsafe { &*t };
+        // Inline down to the probe for compact keys (every value at most 7
+        // bytes: one word each); other keys go out of line. Past the words,
+        // nothing on this path needs `values` again (a miss rebuilds them
+        // from the words), so they are not kept in memory or registers.
         let mut words = [0; N];
-        for (w, v) in words.iter_mut().zip(values) {
+        for (w, v) in words.iter_mut().zip(&values) {
             match compact_word(v.as_bytes()) {
                 Some(word) => *w = word,
-                None => return table.find_values(values),
+                None => return self.with_wide(values),
             }
         }
-        table.find_compact(&words)
+        let t = self.table.load(Ordering::Acquire);
+        if !t.is_null() {
+            // SAFETY: tables are leaked boxes freed only in `Family::drop`
+            // (replaced ones are retired, not freed), so `t` outlives `&self`.
+            let table = unsafe { &*t };
+            if let Some(index) = table.find_compact(&words) {
+                return K::make_ref(Some(index), &self.config);
+            }
+        }
+        self.with_compact_miss(words)
+    }
+
+    /// [`with`](Self::with) for keys with a value longer than 7 bytes.
+    #[inline(never)]
+    fn with_wide(&self, values: [&str; N]) -> K::Ref<'_> {
+        let t = self.table.load(Ordering::Acquire);
+        if !t.is_null() {
+            // SAFETY: as in `with`.
+            let table = unsafe { &*t };
+            if let Some(index) = table.find(&table.key(&values)) {
+                return K::make_ref(Some(index), &self.config);
+            }
+        }
+        self.with_slow(&values)
+    }
+
+    /// [`with`](Self::with) after a compact key missed: the values, rebuilt
+    /// from their [`compact_word`]s, go to the slow path.
+    #[cold]
+    #[inline(never)]
+    fn with_compact_miss(&self, words: [u64; N]) -> K::Ref<'_> {
+        let bytes = words.map(u64::to_le_bytes);
+        let mut values = [""; N];
+        for ((v, b), w) in values.iter_mut().zip(&bytes).zip(words) {
+            // The top set bit is the marker in the byte at the value's
+            // length (at most 7: `min` only spares a bounds check); the bytes
+            // before it are the value's.
+            let len = w.checked_ilog2().map_or(0, |bit| bit as usize / 8);
+            match std::str::from_utf8(&b[..len.min(COMPACT)]) {
+                Ok(s) => *v = s,
+                // Unreachable: the bytes were copied from a `&str`.
+                Err(_) => return self.overflow_ref(),
+            }
+        }
+        self.with_slow(&values)
     }
 
     #[cold]
@@ -1125,11 +1165,14 @@ mod tests {
     }
 
     #[test]
-    fn compact_words_are_the_short_words_folded() {
+    fn compact_words_are_the_zero_padded_bytes_and_a_marker() {
         for n in 0..=COMPACT {
             let v: Vec<u8> = (1..=n as u8).map(|i| i.wrapping_mul(37)).collect();
-            let [lo, hi] = short_words(&v).unwrap();
-            assert_eq!(compact_word(&v), Some(lo | hi), "len {n}");
+            let mut padded = [0u8; 8];
+            padded[..n].copy_from_slice(&v);
+            padded[n] = 1;
+            let expected = u64::from_le_bytes(padded);
+            assert_eq!(compact_word(&v), Some(expected), "len {n}");
         }
         assert_eq!(compact_word(&[b'x'; COMPACT + 1]), None);
     }
@@ -1168,7 +1211,14 @@ mod tests {
         for (i, values) in sets.iter().enumerate() {
             let index = table.find(&table.key(values));
             assert!(index.is_some(), "{i}: {values:?}");
-            assert_eq!(index, f.lookup(values), "{i}: {values:?}");
+            if let Some(words) = values
+                .iter()
+                .map(|v| compact_word(v.as_bytes()))
+                .collect::<Option<Vec<u64>>>()
+            {
+                let words: [u64; 2] = words.try_into().unwrap();
+                assert_eq!(index, table.find_compact(&words), "{i}: {values:?}");
+            }
         }
         assert_eq!(table.find(&table.key(&["PUT", "302"])), None);
     }
