@@ -371,6 +371,28 @@ impl<const N: usize> Entry<N> {
         diff == 0
     }
 
+    /// Whether this entry holds the short key whose hash is `hash` and whose
+    /// [`short_words`] are `words`.
+    ///
+    /// # Safety
+    /// As for [`values`](Self::values), for the duration of the call.
+    #[inline(always)]
+    unsafe fn matches_short(e: *const Self, hash: u64, words: &[[u64; 2]; N]) -> bool {
+        // SAFETY: the header is initialised and live (caller).
+        if unsafe { (*e).hash } != hash {
+            return false;
+        }
+        // The hashes matched, so the entry is short too: its values are
+        // `2 * N` words at fixed offsets, lengths included.
+        let mut diff = 0;
+        for (i, w) in words.iter().enumerate() {
+            // SAFETY: a short entry's values area is `2 * N` words.
+            let stored = unsafe { Self::words::<2>(e, i * 16) };
+            diff |= (stored[0] ^ w[0]) | (stored[1] ^ w[1]);
+        }
+        diff == 0
+    }
+
     /// Whether this entry holds the values of `key`.
     ///
     /// # Safety
@@ -382,21 +404,8 @@ impl<const N: usize> Entry<N> {
             Shape::Compact => unsafe {
                 Self::matches_compact(e, key.hash, &key.words.map(|[w, _]| w))
             },
-            Shape::Short => {
-                // SAFETY: the header is initialised and live (caller).
-                if unsafe { (*e).hash } != key.hash {
-                    return false;
-                }
-                // The hashes matched, so the entry is short too: its values
-                // are `2 * N` words at fixed offsets, lengths included.
-                let mut diff = 0;
-                for (i, w) in key.words.iter().enumerate() {
-                    // SAFETY: a short entry's values area is `2 * N` words.
-                    let stored = unsafe { Self::words::<2>(e, i * 16) };
-                    diff |= (stored[0] ^ w[0]) | (stored[1] ^ w[1]);
-                }
-                diff == 0
-            }
+            // SAFETY: as for this function.
+            Shape::Short => unsafe { Self::matches_short(e, key.hash, &key.words) },
             Shape::Long => {
                 // SAFETY: as above.
                 unsafe { (*e).hash == key.hash && Self::matches_long(e, key.values) }
@@ -537,6 +546,16 @@ fn compact_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[u64; N]) -> u
     Shape::Compact.hash(acc)
 }
 
+/// The hash of a short key: one round per value, which mixes its two words
+/// as foldhash mixes 16 bytes of short input.
+#[inline(always)]
+fn short_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[[u64; 2]; N]) -> u64 {
+    for [lo, hi] in words {
+        acc = folded_multiply(acc ^ lo, mul ^ hi);
+    }
+    Shape::Short.hash(acc)
+}
+
 /// A lookup's values with their shape, hash and words, computed once per
 /// lookup.
 struct Key<'v, const N: usize> {
@@ -604,31 +623,44 @@ impl<const N: usize> Table<N> {
     /// input, and a longer value is first hashed by foldhash itself (length
     /// included). Seeds are random per family.
     fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
+        // Plain loops: `array::map` here cost a third of a long lookup.
         let shape = Shape::of(values.iter().map(|v| v.len()));
-        if shape == Shape::Compact {
-            let words = values.map(|v| [compact_word(v.as_bytes()).unwrap_or(0), 0]);
-            return Key {
-                values,
-                shape,
-                words,
-                hash: compact_hash(self.seeds.mix, &words.map(|[w, _]| w)),
-            };
-        }
-        let words = values.map(|v| short_words(v.as_bytes()).unwrap_or([0, 0]));
-        let [mut acc, mul] = self.seeds.mix;
-        for (v, w) in values.iter().zip(&words) {
-            let h = if v.len() <= SHORT {
-                w[0]
-            } else {
-                self.seeds.long.hash_one(v.as_bytes())
-            };
-            acc = folded_multiply(acc ^ h, mul ^ w[1]);
-        }
+        let mut words = [[0; 2]; N];
+        let hash = match shape {
+            Shape::Compact => {
+                let mut compact = [0; N];
+                for ((c, w), v) in compact.iter_mut().zip(&mut words).zip(values) {
+                    *c = compact_word(v.as_bytes()).unwrap_or(0);
+                    w[0] = *c;
+                }
+                compact_hash(self.seeds.mix, &compact)
+            }
+            Shape::Short => {
+                for (w, v) in words.iter_mut().zip(values) {
+                    *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
+                }
+                short_hash(self.seeds.mix, &words)
+            }
+            Shape::Long => {
+                let [mut acc, mul] = self.seeds.mix;
+                for (w, v) in words.iter_mut().zip(values) {
+                    let h = match short_words(v.as_bytes()) {
+                        Some(two) => {
+                            *w = two;
+                            two[0]
+                        }
+                        None => self.seeds.long.hash_one(v.as_bytes()),
+                    };
+                    acc = folded_multiply(acc ^ h, mul ^ w[1]);
+                }
+                shape.hash(acc)
+            }
+        };
         Key {
             values,
             shape,
             words,
-            hash: shape.hash(acc),
+            hash,
         }
     }
 
@@ -646,6 +678,16 @@ impl<const N: usize> Table<N> {
         // SAFETY: `matches_compact` is called on the table's entries (see
         // `probe`).
         self.probe(hash, |e| unsafe { Entry::matches_compact(e, hash, words) })
+    }
+
+    /// The cell index of the entry for the short key whose [`short_words`]
+    /// are `words`.
+    #[inline(always)]
+    fn find_short(&self, words: &[[u64; 2]; N]) -> Option<u32> {
+        let hash = short_hash(self.seeds.mix, words);
+        // SAFETY: `matches_short` is called on the table's entries (see
+        // `probe`).
+        self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
     }
 
     /// The cell index of the first entry on `hash`'s probe sequence that
@@ -878,14 +920,33 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         self.with_compact_miss(words)
     }
 
-    /// [`with`](Self::with) for keys with a value longer than 7 bytes.
+    /// [`with`](Self::with) for keys with a value longer than 7 bytes: the
+    /// short ones (every value at most 15 bytes, two words each) take the
+    /// same kind of path as compact keys, the others hash and compare
+    /// through [`Table::key`].
     #[inline(never)]
     fn with_wide(&self, values: [&str; N]) -> K::Ref<'_> {
         let t = self.table.load(Ordering::Acquire);
         if !t.is_null() {
             // SAFETY: as in `with`.
             let table = unsafe { &*t };
-            if let Some(index) = table.find(&table.key(&values)) {
+            let mut words = [[0; 2]; N];
+            let mut short = true;
+            for (w, v) in words.iter_mut().zip(&values) {
+                match short_words(v.as_bytes()) {
+                    Some(two) => *w = two,
+                    None => {
+                        short = false;
+                        break;
+                    }
+                }
+            }
+            let found = if short {
+                table.find_short(&words)
+            } else {
+                table.find(&table.key(&values))
+            };
+            if let Some(index) = found {
                 return K::make_ref(Some(index), &self.config);
             }
         }
