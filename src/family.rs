@@ -622,6 +622,7 @@ impl<const N: usize> Table<N> {
     /// and "a\0", hash apart) and mixed as foldhash mixes 16 bytes of short
     /// input, and a longer value is first hashed by foldhash itself (length
     /// included). Seeds are random per family.
+    #[inline(always)]
     fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
         // Plain loops: `array::map` here cost a third of a long lookup.
         let shape = Shape::of(values.iter().map(|v| v.len()));
@@ -931,24 +932,25 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             // SAFETY: as in `with`.
             let table = unsafe { &*t };
             let mut words = [[0; 2]; N];
-            let mut short = true;
             for (w, v) in words.iter_mut().zip(&values) {
                 match short_words(v.as_bytes()) {
                     Some(two) => *w = two,
-                    None => {
-                        short = false;
-                        break;
-                    }
+                    None => return self.with_long(table, values),
                 }
             }
-            let found = if short {
-                table.find_short(&words)
-            } else {
-                table.find(&table.key(&values))
-            };
-            if let Some(index) = found {
+            if let Some(index) = table.find_short(&words) {
                 return K::make_ref(Some(index), &self.config);
             }
+        }
+        self.with_slow(&values)
+    }
+
+    /// [`with`](Self::with) for keys with a value longer than 15 bytes, in
+    /// `table`.
+    #[inline(never)]
+    fn with_long(&self, table: &Table<N>, values: [&str; N]) -> K::Ref<'_> {
+        if let Some(index) = table.find(&table.key(&values)) {
+            return K::make_ref(Some(index), &self.config);
         }
         self.with_slow(&values)
     }
