@@ -145,19 +145,18 @@ type TableHasher = foldhash::fast::FixedState;
 
 /// One series: this header, followed in the same allocation by its `N` label
 /// values, each zero-padded to whole 8-byte words (`lens` gives their
-/// lengths). When every value has at most [`SHORT`] (15) bytes, the usual
-/// case, each takes exactly two words whose last byte is its length (see
-/// [`short_words`]), so a hit compares the values as `2 * N` words at fixed
-/// offsets, lengths included, without a call; otherwise each takes the words
-/// its length needs. The values' area is at least `2 * N` words either way,
-/// so those reads stay inside any entry.
+/// lengths) as its [`Shape`] says. In the usual case, every value at most
+/// [`COMPACT`] (7) bytes, each value is one word with a marker bit after its
+/// bytes (see [`compact_word`]), so a hit compares `N` words at fixed offsets,
+/// lengths included, without a call.
 ///
-/// One allocation per series, and a hit reads the hash and the value words
-/// behind one pointer. Entries are only handled through the raw
-/// pointer [`Entry::new`] returns, never through `&Entry`, because a
+/// One allocation per series, and a hit reads the hash, the value words and
+/// the cell index behind one pointer. Entries are only handled through the
+/// raw pointer [`Entry::new`] returns, never through `&Entry`, because a
 /// reference would not cover the trailing words.
 #[repr(C)]
 struct Entry<const N: usize> {
+    /// The key's hash, whose top bits name its shape (see [`Shape::class`]).
     hash: u64,
     /// `cells`' first index, copied at insert so that a hit reads no atomic
     /// (0 in the overflow entry, whose cells are allocated on first use).
@@ -167,26 +166,69 @@ struct Entry<const N: usize> {
     cells: Cells,
 }
 
-/// The longest value [`short_words`] reads: its two words keep the last byte
+/// The longest value of a [`Shape::Compact`] key: its word keeps the last byte
 /// for the length.
+const COMPACT: usize = 7;
+
+/// The longest value of a [`Shape::Short`] key: its two words keep the last
+/// byte for the length.
 const SHORT: usize = 15;
 
-/// The room a short value takes in an entry: two words.
-const ROOM: usize = 16;
+/// How an entry lays out its values, a function of their lengths alone; the
+/// top two bits of a key's hash name it, so equal hashes mean equal shapes and
+/// a lookup never reads an entry's words in another shape's layout.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    /// Every value has at most [`COMPACT`] bytes: one word each (see
+    /// [`compact_word`]).
+    Compact,
+    /// Every value has at most [`SHORT`] bytes, one more than [`COMPACT`]:
+    /// two words each (see [`short_words`]).
+    Short,
+    /// A value is longer than [`SHORT`]: each value zero-padded to whole
+    /// words, compared with its length (see [`Entry::matches_long`]).
+    Long,
+}
 
-/// Bit 63 of a key's hash: set when a value is longer than [`SHORT`]. Equal
-/// hashes then mean entries of one shape, so a short key never reads a long
-/// entry's bytes as words.
-const LONG_KEY: u64 = 1 << 63;
+impl Shape {
+    /// The shape of values of these lengths.
+    fn of(lens: impl IntoIterator<Item = usize>) -> Self {
+        let max = lens.into_iter().max().unwrap_or(0);
+        if max <= COMPACT {
+            Shape::Compact
+        } else if max <= SHORT {
+            Shape::Short
+        } else {
+            Shape::Long
+        }
+    }
 
-/// The room a value of `len` bytes takes in an entry: two words when every
-/// value of the entry is short, else `len` rounded up to whole words.
-#[inline(always)]
-const fn room(len: usize, all_short: bool) -> usize {
-    if all_short {
-        ROOM
-    } else {
-        (len + 7) & !7
+    /// The bytes a value of `len` bytes takes in an entry of this shape (a
+    /// multiple of 8).
+    #[inline(always)]
+    const fn room(self, len: usize) -> usize {
+        match self {
+            Shape::Compact => 8,
+            Shape::Short => 16,
+            Shape::Long => (len + 7) & !7,
+        }
+    }
+
+    /// The top two bits of the hash of a key of this shape.
+    #[inline(always)]
+    const fn class(self) -> u64 {
+        match self {
+            Shape::Compact => 0,
+            Shape::Short => 1 << 62,
+            Shape::Long => 2 << 62,
+        }
+    }
+
+    /// A hash for a key of this shape: the mixed state without its top two
+    /// bits, which hold the shape (the probe uses the low bits).
+    #[inline(always)]
+    const fn hash(self, acc: u64) -> u64 {
+        acc >> 2 | self.class()
     }
 }
 
@@ -212,14 +254,13 @@ impl<const N: usize> Entry<N> {
     fn new(hash: u64, values: &[&str; N], cells: Cells, index: u32) -> Option<*mut Self> {
         let mut lens = [0u32; N];
         let mut key_len = 0usize;
-        let all_short = values.iter().all(|v| v.len() <= SHORT);
+        let shape = Shape::of(values.iter().map(|v| v.len()));
         for (len, v) in lens.iter_mut().zip(values) {
             *len = u32::try_from(v.len()).ok()?;
             // `room` rounds up: keep that from overflowing too.
             v.len().checked_add(7)?;
-            key_len = key_len.checked_add(room(v.len(), all_short))?;
+            key_len = key_len.checked_add(shape.room(v.len()))?;
         }
-        let key_len = key_len.max(N * ROOM);
         let layout = Self::layout(key_len)?;
         // SAFETY: `layout` has a non-zero size (the header holds a `u64`).
         // Zeroed: the padding after each value is part of its words.
@@ -231,9 +272,10 @@ impl<const N: usize> Entry<N> {
         // SAFETY: `p` is a fresh allocation of `layout`: aligned for `Self`,
         // with `size_of::<Self>()` header bytes followed by `key_len` bytes.
         // The header write and the copies of the values (each starting at the
-        // end of the previous one's room; the rooms sum to `key_len`)
-        // stay inside it, and every pointer used derives from `p`, so it
-        // carries the provenance of the whole allocation.
+        // end of the previous one's room, which holds it and, for the compact
+        // and short shapes, its length tag in the room's last byte; the rooms
+        // sum to `key_len`) stay inside it, and every pointer used derives
+        // from `p`, so it carries the provenance of the whole allocation.
         unsafe {
             e.write(Entry {
                 hash,
@@ -243,25 +285,29 @@ impl<const N: usize> Entry<N> {
             });
             let mut at = Self::KEY_OFFSET;
             for v in values {
+                let room = shape.room(v.len());
                 ptr::copy_nonoverlapping(v.as_ptr(), p.add(at), v.len());
-                if all_short {
-                    // The length tag (see `short_words`), inside the room.
-                    p.add(at + ROOM - 1).write(v.len() as u8);
+                match shape {
+                    // The marker after the bytes (see `compact_word`).
+                    Shape::Compact => p.add(at + v.len()).write(1),
+                    // The length tag (see `short_words`).
+                    Shape::Short => p.add(at + room - 1).write(v.len() as u8),
+                    Shape::Long => {}
                 }
-                at += room(v.len(), all_short);
+                at += room;
             }
         }
         Some(e)
     }
 
-    /// Whether every value has at most [`SHORT`] bytes.
+    /// The shape of the entry's values.
     ///
     /// # Safety
     /// `e` came from [`Entry::new`] and is not freed yet.
-    unsafe fn all_short(e: *const Self) -> bool {
+    unsafe fn shape(e: *const Self) -> Shape {
         // SAFETY: the header is initialised (see `new`) and live (caller).
         let lens = unsafe { &(*e).lens };
-        lens.iter().all(|&l| l as usize <= SHORT)
+        Shape::of(lens.iter().map(|&l| l as usize))
     }
 
     /// The bytes the values' area takes (as `new` computed it).
@@ -270,9 +316,8 @@ impl<const N: usize> Entry<N> {
     /// `e` came from [`Entry::new`] and is not freed yet.
     unsafe fn key_len(e: *const Self) -> usize {
         // SAFETY: the header is initialised (see `new`) and live (caller).
-        let (lens, all_short) = unsafe { (&(*e).lens, Self::all_short(e)) };
-        let rooms: usize = lens.iter().map(|&l| room(l as usize, all_short)).sum();
-        rooms.max(N * ROOM)
+        let (lens, shape) = unsafe { (&(*e).lens, Self::shape(e)) };
+        lens.iter().map(|&l| shape.room(l as usize)).sum()
     }
 
     /// The label values.
@@ -281,7 +326,7 @@ impl<const N: usize> Entry<N> {
     /// `e` came from [`Entry::new`] and stays allocated for `'a`.
     unsafe fn values<'a>(e: *const Self) -> [&'a str; N] {
         // SAFETY: `e`'s header is initialised and live for 'a (caller).
-        let (lens, all_short) = unsafe { ((*e).lens, Self::all_short(e)) };
+        let (lens, shape) = unsafe { ((*e).lens, Self::shape(e)) };
         let mut at = Self::KEY_OFFSET;
         lens.map(|len| {
             // SAFETY: the bytes at `at..at + len` are inside the allocation
@@ -293,9 +338,74 @@ impl<const N: usize> Entry<N> {
                 let bytes = slice::from_raw_parts(e.cast::<u8>().add(at), len as usize);
                 std::str::from_utf8_unchecked(bytes)
             };
-            at += room(len as usize, all_short);
+            at += shape.room(len as usize);
             v
         })
+    }
+
+    /// The `W` words at byte offset `at` of the values.
+    ///
+    /// # Safety
+    /// As for [`values`](Self::values), for the duration of the call, and
+    /// `at..at + 8 * W` lies inside the values' area.
+    #[inline(always)]
+    unsafe fn words<const W: usize>(e: *const Self, at: usize) -> [u64; W] {
+        // SAFETY: in bounds (caller); the bytes are initialised (zeroed,
+        // then written) and aligned (the allocation is aligned to 8,
+        // `KEY_OFFSET` and every room are multiples of 8). `e` carries the
+        // allocation's provenance.
+        let w = unsafe {
+            e.cast::<u8>()
+                .add(Self::KEY_OFFSET + at)
+                .cast::<[u64; W]>()
+                .read()
+        };
+        w.map(u64::from_le)
+    }
+
+    /// Whether this entry holds the compact key whose hash is `hash` and
+    /// whose [`compact_word`]s are `words`.
+    ///
+    /// # Safety
+    /// As for [`values`](Self::values), for the duration of the call.
+    #[inline(always)]
+    unsafe fn matches_compact(e: *const Self, hash: u64, words: &[u64; N]) -> bool {
+        // SAFETY: the header is initialised and live (caller).
+        if unsafe { (*e).hash } != hash {
+            return false;
+        }
+        // The hashes matched, so the entry is compact too (`Shape::class`):
+        // its values are `N` words at fixed offsets, lengths included, and
+        // equal words mean equal values.
+        let mut diff = 0;
+        for (i, w) in words.iter().enumerate() {
+            // SAFETY: a compact entry's values area is `N` words.
+            let [stored] = unsafe { Self::words::<1>(e, i * 8) };
+            diff |= stored ^ w;
+        }
+        diff == 0
+    }
+
+    /// Whether this entry holds the short key whose hash is `hash` and whose
+    /// [`short_words`] are `words`.
+    ///
+    /// # Safety
+    /// As for [`values`](Self::values), for the duration of the call.
+    #[inline(always)]
+    unsafe fn matches_short(e: *const Self, hash: u64, words: &[[u64; 2]; N]) -> bool {
+        // SAFETY: the header is initialised and live (caller).
+        if unsafe { (*e).hash } != hash {
+            return false;
+        }
+        // The hashes matched, so the entry is short too: its values are
+        // `2 * N` words at fixed offsets, lengths included.
+        let mut diff = 0;
+        for (i, w) in words.iter().enumerate() {
+            // SAFETY: a short entry's values area is `2 * N` words.
+            let stored = unsafe { Self::words::<2>(e, i * 16) };
+            diff |= (stored[0] ^ w[0]) | (stored[1] ^ w[1]);
+        }
+        diff == 0
     }
 
     /// Whether this entry holds the values of `key`.
@@ -304,34 +414,23 @@ impl<const N: usize> Entry<N> {
     /// As for [`values`](Self::values), for the duration of the call.
     #[inline(always)]
     unsafe fn matches(e: *const Self, key: &Key<'_, N>) -> bool {
-        // SAFETY: the header is initialised and live (caller).
-        if unsafe { (*e).hash } != key.hash {
-            return false;
-        }
-        if !key.all_short {
+        match key.shape {
             // SAFETY: as for this function.
-            return unsafe { Self::matches_long(e, key.values) };
+            Shape::Compact => unsafe {
+                Self::matches_compact(e, key.hash, &key.words.map(|[w, _]| w))
+            },
+            // SAFETY: as for this function.
+            Shape::Short => unsafe { Self::matches_short(e, key.hash, &key.words) },
+            Shape::Long => {
+                // SAFETY: as above.
+                unsafe { (*e).hash == key.hash && Self::matches_long(e, key.values) }
+            }
         }
-        // The hashes matched, so both have `LONG_KEY` clear: the entry's
-        // values are short too, stored as `short_words` with their lengths,
-        // and equal words mean equal values.
-        let mut diff = 0;
-        for (i, w) in key.words.iter().enumerate() {
-            let at = Self::KEY_OFFSET + i * ROOM;
-            // SAFETY: every entry's values area has at least `N * ROOM`
-            // bytes (see `new`), so `at..at + ROOM` is in bounds; the bytes
-            // are initialised (zeroed, then written) and aligned (the
-            // allocation is aligned to 8, `KEY_OFFSET` and `ROOM` are
-            // multiples of 8). `e` carries the allocation's provenance.
-            let stored = unsafe { e.cast::<u8>().add(at).cast::<[u64; 2]>().read() };
-            diff |= (u64::from_le(stored[0]) ^ w[0]) | (u64::from_le(stored[1]) ^ w[1]);
-        }
-        diff == 0
     }
 
     /// [`matches`](Self::matches) past the hash check, for keys with a value
     /// longer than [`SHORT`]: compares lengths and bytes. Out of line, so that
-    /// the hit path keeps its words in registers.
+    /// the other shapes keep their words in registers.
     ///
     /// # Safety
     /// As for [`matches`](Self::matches).
@@ -363,9 +462,28 @@ impl<const N: usize> Entry<N> {
     }
 }
 
+/// A value of at most [`COMPACT`] (7) bytes as one little-endian word,
+/// zero-padded, with a 1 bit just past its bytes (the byte at its length
+/// holds 1, so "a" and "a\0" differ; the length is the top set bit's byte):
+/// the word a compact entry stores for it; `None` for a longer value. The
+/// dispatch on the length is one jump, to code with that length's loads,
+/// shifts and marker built in (the marker is one `or` or `bts`).
+#[inline(always)]
+fn compact_word(v: &[u8]) -> Option<u64> {
+    macro_rules! by_len {
+        ($($len:literal)*) => {
+            match v.len() {
+                $($len => Some(padded_words::<$len>(v)[0] | 1 << ($len * 8)),)*
+                _ => None,
+            }
+        };
+    }
+    by_len!(0 1 2 3 4 5 6 7)
+}
+
 /// A value of at most [`SHORT`] (15) bytes as two little-endian words,
-/// zero-padded, with its length in the last byte (so "a" and "a\0" differ):
-/// the words an entry stores for it; `None` for a longer value.
+/// zero-padded, with its length in the last byte: the words a short entry
+/// stores for it; `None` for a longer value.
 /// Overlapping loads of the first and last bytes, as in foldhash, read it
 /// without a loop; the dispatch on the length is one jump, to code with that
 /// length's offsets and shifts built in.
@@ -428,22 +546,48 @@ fn folded_multiply(x: u64, y: u64) -> u64 {
     (full as u64) ^ ((full >> 64) as u64)
 }
 
-/// A lookup's values with their hash and words, computed once per lookup.
+/// The hash of a compact key: its words mixed two at a time (16 bytes, as
+/// foldhash mixes 16 bytes of short input: one folded multiply of the state
+/// and a secret, each XORed with a word), so two label values cost one
+/// multiply.
+#[inline(always)]
+fn compact_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[u64; N]) -> u64 {
+    let mut i = 0;
+    while i < N {
+        let next = if i + 1 < N { words[i + 1] } else { 0 };
+        acc = folded_multiply(acc ^ words[i], mul ^ next);
+        i += 2;
+    }
+    Shape::Compact.hash(acc)
+}
+
+/// The hash of a short key: one round per value, which mixes its two words
+/// as foldhash mixes 16 bytes of short input.
+#[inline(always)]
+fn short_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[[u64; 2]; N]) -> u64 {
+    for [lo, hi] in words {
+        acc = folded_multiply(acc ^ lo, mul ^ hi);
+    }
+    Shape::Short.hash(acc)
+}
+
+/// A lookup's values with their shape, hash and words, computed once per
+/// lookup.
 struct Key<'v, const N: usize> {
     values: &'v [&'v str; N],
-    /// [`short_words`] of each value of at most [`SHORT`] bytes (zeroes
-    /// otherwise).
+    shape: Shape,
+    /// A compact key: each value's [`compact_word`], then a zero. Otherwise
+    /// [`short_words`] of each value of at most [`SHORT`] bytes (zeroes for
+    /// longer ones).
     words: [[u64; 2]; N],
-    /// Whether every value has at most [`SHORT`] bytes.
-    all_short: bool,
-    /// With [`LONG_KEY`] set exactly when `all_short` is false.
+    /// With the shape's [`class`](Shape::class) in its top bits.
     hash: u64,
 }
 
 /// The per-family hash secrets (see [`Table::key`]).
 #[derive(Clone)]
 struct Seeds {
-    /// The starting state and the multiplier mask for short values.
+    /// The starting state and the multiplier mask.
     mix: [u64; 2],
     /// Hashes values longer than 16 bytes.
     long: TableHasher,
@@ -462,98 +606,151 @@ impl Seeds {
 /// An insert-only open-addressing table of entry pointers.
 struct Table<const N: usize> {
     seeds: Seeds,
+    /// `slots.len() - 1` (the length is a power of two).
+    mask: usize,
     slots: Box<[AtomicPtr<Entry<N>>]>,
 }
 
 impl<const N: usize> Table<N> {
     fn new(capacity: usize, seeds: Seeds) -> Self {
-        debug_assert!(capacity.is_power_of_two());
+        assert!(capacity.is_power_of_two());
         Self {
             seeds,
+            mask: capacity - 1,
             slots: (0..capacity)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
         }
     }
 
-    /// Hashes `values` in one pass, one round per value: a value of at most
-    /// [`SHORT`] bytes is read as its two words (which hold its length, so
-    /// ("ab", "c") and ("a", "bc"), or "a" and "a\0", hash apart) and mixed
-    /// as foldhash mixes 16 bytes of short input (one folded multiply of the
-    /// state and a secret, each XORed with a word); a longer value is first
-    /// hashed by foldhash itself (length included). Seeds are random per
-    /// family.
-    #[inline]
-    fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
-        let [mut acc, mul] = self.seeds.mix;
-        let mut words = [[0; 2]; N];
-        // `LONG_KEY` once a value is long, else 0.
-        let mut class = 0;
-        for (v, w) in values.iter().zip(&mut words) {
-            let v = v.as_bytes();
-            let h = match short_words(v) {
-                Some(short) => {
-                    *w = short;
-                    short[0]
-                }
-                None => {
-                    class = LONG_KEY;
-                    self.long_hash(v)
-                }
-            };
-            acc = folded_multiply(acc ^ h, mul ^ w[1]);
-        }
-        Key {
-            values,
-            words,
-            all_short: class == 0,
-            // Bit 63 makes room for the class (the probe uses low bits).
-            hash: acc >> 1 | class,
-        }
+    /// The slot at `i & mask`.
+    #[inline(always)]
+    fn slot(&self, i: usize) -> &AtomicPtr<Entry<N>> {
+        // SAFETY: `mask` is `slots.len() - 1`, so `i & mask < slots.len()`.
+        unsafe { self.slots.get_unchecked(i & self.mask) }
     }
 
-    #[cold]
-    #[inline(never)]
-    fn long_hash(&self, v: &[u8]) -> u64 {
-        self.seeds.long.hash_one(v)
+    /// Hashes `values` in one pass: a compact key (every value at most
+    /// [`COMPACT`] bytes) with [`compact_hash`]; otherwise one round per
+    /// value, where a value of at most [`SHORT`] bytes is read as its two
+    /// words (which hold its length, so ("ab", "c") and ("a", "bc"), or "a"
+    /// and "a\0", hash apart) and mixed as foldhash mixes 16 bytes of short
+    /// input, and a longer value is first hashed by foldhash itself (length
+    /// included). Seeds are random per family.
+    #[inline(always)]
+    fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
+        // Plain loops: `array::map` here cost a third of a long lookup.
+        let shape = Shape::of(values.iter().map(|v| v.len()));
+        let mut words = [[0; 2]; N];
+        let hash = match shape {
+            Shape::Compact => {
+                let mut compact = [0; N];
+                for ((c, w), v) in compact.iter_mut().zip(&mut words).zip(values) {
+                    *c = compact_word(v.as_bytes()).unwrap_or(0);
+                    w[0] = *c;
+                }
+                compact_hash(self.seeds.mix, &compact)
+            }
+            Shape::Short => {
+                for (w, v) in words.iter_mut().zip(values) {
+                    *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
+                }
+                short_hash(self.seeds.mix, &words)
+            }
+            Shape::Long => {
+                let [mut acc, mul] = self.seeds.mix;
+                for (w, v) in words.iter_mut().zip(values) {
+                    let h = match short_words(v.as_bytes()) {
+                        Some(two) => {
+                            *w = two;
+                            two[0]
+                        }
+                        None => self.seeds.long.hash_one(v.as_bytes()),
+                    };
+                    acc = folded_multiply(acc ^ h, mul ^ w[1]);
+                }
+                shape.hash(acc)
+            }
+        };
+        Key {
+            values,
+            shape,
+            words,
+            hash,
+        }
     }
 
     /// The cell index of the entry for `key`.
-    #[inline]
     fn find(&self, key: &Key<'_, N>) -> Option<u32> {
-        let mask = self.slots.len() - 1;
-        let mut i = key.hash as usize & mask;
+        // SAFETY: `matches` is called on the table's entries (see `probe`).
+        self.probe(key.hash, |e| unsafe { Entry::matches(e, key) })
+    }
+
+    /// The cell index of the entry for the compact key whose
+    /// [`compact_word`]s are `words`.
+    #[inline(always)]
+    fn find_compact(&self, words: &[u64; N]) -> Option<u32> {
+        let hash = compact_hash(self.seeds.mix, words);
+        // SAFETY: `matches_compact` is called on the table's entries (see
+        // `probe`).
+        self.probe(hash, |e| unsafe { Entry::matches_compact(e, hash, words) })
+    }
+
+    /// The cell index of the entry for the short key whose [`short_words`]
+    /// are `words`.
+    #[inline(always)]
+    fn find_short(&self, words: &[[u64; 2]; N]) -> Option<u32> {
+        let hash = short_hash(self.seeds.mix, words);
+        // SAFETY: `matches_short` is called on the table's entries (see
+        // `probe`).
+        self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
+    }
+
+    /// The cell index of the first entry on `hash`'s probe sequence that
+    /// `matches`, which is only called with live entries from [`Entry::new`].
+    #[inline(always)]
+    fn probe(&self, hash: u64, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
+        // Acquire (here and below) pairs with the Release store in `place`:
+        // the entry's header and words are initialised before we read them.
+        // Non-null slots point to entries from `Entry::new` in
+        // `Family::insert`; entries are freed only in `Family::drop`, and the
+        // table (borrowed from the family) cannot outlive it.
+        let mut i = hash as usize;
+        // The first slot, peeled: the usual hit falls straight through.
+        let p = self.slot(i).load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        if matches(p) {
+            // SAFETY: `p` is a live entry (above).
+            return Some(unsafe { (*p).index });
+        }
         // At most half the slots of any table are full (`insert` grows it
         // first), so the probe meets a null; no step count needed.
         loop {
-            // Acquire pairs with the Release store in `place`: the entry's
-            // header and words are initialised before we read them.
-            let p = self.slots.get(i)?.load(Ordering::Acquire);
+            i = i.wrapping_add(1);
+            let p = self.slot(i).load(Ordering::Acquire);
             if p.is_null() {
                 return None;
             }
-            // SAFETY: non-null slots point to entries from `Entry::new` in
-            // `Family::insert`; entries are freed only in `Family::drop`, and
-            // the table (borrowed from the family) cannot outlive it.
-            if unsafe { Entry::matches(p, key) } {
+            if matches(p) {
                 // SAFETY: as above.
                 return Some(unsafe { (*p).index });
             }
-            i = (i + 1) & mask;
         }
     }
 
     /// Stores `e` in the first free slot of its probe sequence (writer only).
     fn place(&self, e: *mut Entry<N>, hash: u64) {
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
-        while let Some(slot) = self.slots.get(i) {
+        let mut i = hash as usize;
+        loop {
+            let slot = self.slot(i);
             if slot.load(Ordering::Relaxed).is_null() {
                 // Release publishes the entry's initialised fields to `find`.
                 slot.store(e, Ordering::Release);
                 return;
             }
-            i = (i + 1) & mask;
+            i = i.wrapping_add(1);
         }
     }
 }
@@ -716,21 +913,87 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     /// The series for `values`, created on first use. A hit takes no lock.
     #[inline]
     pub fn with(&self, values: [&str; N]) -> K::Ref<'_> {
+        // Inline down to the probe for compact keys (every value at most 7
+        // bytes: one word each); other keys go out of line. Past the words,
+        // nothing on this path needs `values` again (a miss rebuilds them
+        // from the words), so they are not kept in memory or registers.
+        let mut words = [0; N];
+        for (w, v) in words.iter_mut().zip(&values) {
+            match compact_word(v.as_bytes()) {
+                Some(word) => *w = word,
+                None => return self.with_wide(values),
+            }
+        }
         let t = self.table.load(Ordering::Acquire);
         if !t.is_null() {
             // SAFETY: tables are leaked boxes freed only in `Family::drop`
             // (replaced ones are retired, not freed), so `t` outlives `&self`.
             let table = unsafe { &*t };
-            if let Some(index) = table.find(&table.key(&values)) {
+            if let Some(index) = table.find_compact(&words) {
                 return K::make_ref(Some(index), &self.config);
             }
         }
-        self.with_slow(values)
+        self.with_compact_miss(words)
+    }
+
+    /// [`with`](Self::with) for keys with a value longer than 7 bytes: the
+    /// short ones (every value at most 15 bytes, two words each) take the
+    /// same kind of path as compact keys, the others hash and compare
+    /// through [`Table::key`].
+    #[inline(never)]
+    fn with_wide(&self, values: [&str; N]) -> K::Ref<'_> {
+        let t = self.table.load(Ordering::Acquire);
+        if !t.is_null() {
+            // SAFETY: as in `with`.
+            let table = unsafe { &*t };
+            let mut words = [[0; 2]; N];
+            for (w, v) in words.iter_mut().zip(&values) {
+                match short_words(v.as_bytes()) {
+                    Some(two) => *w = two,
+                    None => return self.with_long(table, values),
+                }
+            }
+            if let Some(index) = table.find_short(&words) {
+                return K::make_ref(Some(index), &self.config);
+            }
+        }
+        self.with_slow(&values)
+    }
+
+    /// [`with`](Self::with) for keys with a value longer than 15 bytes, in
+    /// `table`.
+    #[inline(never)]
+    fn with_long(&self, table: &Table<N>, values: [&str; N]) -> K::Ref<'_> {
+        if let Some(index) = table.find(&table.key(&values)) {
+            return K::make_ref(Some(index), &self.config);
+        }
+        self.with_slow(&values)
+    }
+
+    /// [`with`](Self::with) after a compact key missed: the values, rebuilt
+    /// from their [`compact_word`]s, go to the slow path.
+    #[cold]
+    #[inline(never)]
+    fn with_compact_miss(&self, words: [u64; N]) -> K::Ref<'_> {
+        let bytes = words.map(u64::to_le_bytes);
+        let mut values = [""; N];
+        for ((v, b), w) in values.iter_mut().zip(&bytes).zip(words) {
+            // The top set bit is the marker in the byte at the value's
+            // length (at most 7: `min` only spares a bounds check); the bytes
+            // before it are the value's.
+            let len = w.checked_ilog2().map_or(0, |bit| bit as usize / 8);
+            match std::str::from_utf8(&b[..len.min(COMPACT)]) {
+                Ok(s) => *v = s,
+                // Unreachable: the bytes were copied from a `&str`.
+                Err(_) => return self.overflow_ref(),
+            }
+        }
+        self.with_slow(&values)
     }
 
     #[cold]
     #[inline(never)]
-    fn with_slow(&self, values: [&str; N]) -> K::Ref<'_> {
+    fn with_slow(&self, values: &[&str; N]) -> K::Ref<'_> {
         // The overflow series' own labels name the overflow series: a real
         // entry with them would be a second series with the same labels.
         if N > 0 && values.iter().all(|v| *v == OVERFLOW_VALUE) {
@@ -748,13 +1011,13 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             if !t.is_null() {
                 // SAFETY: as in `with`: tables live until `Family::drop`.
                 let table = unsafe { &*t };
-                if let Some(index) = table.find(&table.key(&values)) {
+                if let Some(index) = table.find(&table.key(values)) {
                     return K::make_ref(Some(index), &self.config);
                 }
             }
             return self.overflow_ref();
         }
-        match self.insert(&values) {
+        match self.insert(values) {
             Some(index) => K::make_ref(Some(index), &self.config),
             None => self.overflow_ref(),
         }
@@ -986,6 +1249,65 @@ mod tests {
     }
 
     #[test]
+    fn compact_words_are_the_zero_padded_bytes_and_a_marker() {
+        for n in 0..=COMPACT {
+            let v: Vec<u8> = (1..=n as u8).map(|i| i.wrapping_mul(37)).collect();
+            let mut padded = [0u8; 8];
+            padded[..n].copy_from_slice(&v);
+            padded[n] = 1;
+            let expected = u64::from_le_bytes(padded);
+            assert_eq!(compact_word(&v), Some(expected), "len {n}");
+        }
+        assert_eq!(compact_word(&[b'x'; COMPACT + 1]), None);
+    }
+
+    #[test]
+    fn the_inline_lookup_hashes_as_insert_does() {
+        let t = Table::<2>::new(16, Seeds::new());
+        let sets = [["", ""], ["a", "bcdefgh"], ["PUT", "301"], ["abcdefg", "x"]];
+        for values in &sets {
+            let words = values.map(|v| compact_word(v.as_bytes()).unwrap());
+            let key = t.key(values);
+            assert_eq!(key.shape, Shape::Compact);
+            assert_eq!(compact_hash(t.seeds.mix, &words), key.hash, "{values:?}");
+        }
+        assert_eq!(t.key(&["abcdefgh", ""]).shape, Shape::Short);
+        assert_eq!(t.key(&["abcdefghijklmnop", ""]).shape, Shape::Long);
+    }
+
+    #[test]
+    fn the_locked_lookup_finds_every_shape() {
+        // `insert` and a full family look values up through `Table::find`
+        // (any shape), not the inline compact path `with` takes.
+        let f: Family<Counter, 2> = Family::new("find_total", "", ["a", "b"]);
+        let sets = [
+            ["", ""],
+            ["PUT", "301"],
+            ["abcdefg", "x"],
+            ["abcdefgh", ""],
+            ["a", "abcdefghijklmnop"],
+        ];
+        for [a, b] in &sets {
+            f.with([a, b]).inc();
+        }
+        // SAFETY: the table lives as long as `f`.
+        let table = unsafe { &*f.table.load(Ordering::Acquire) };
+        for (i, values) in sets.iter().enumerate() {
+            let index = table.find(&table.key(values));
+            assert!(index.is_some(), "{i}: {values:?}");
+            if let Some(words) = values
+                .iter()
+                .map(|v| compact_word(v.as_bytes()))
+                .collect::<Option<Vec<u64>>>()
+            {
+                let words: [u64; 2] = words.try_into().unwrap();
+                assert_eq!(index, table.find_compact(&words), "{i}: {values:?}");
+            }
+        }
+        assert_eq!(table.find(&table.key(&["PUT", "302"])), None);
+    }
+
+    #[test]
     fn values_differing_only_in_trailing_nul_or_split_are_distinct() {
         let f: Family<Counter, 2> = Family::new("nul_total", "", ["a", "b"]);
         let sets = [
@@ -996,6 +1318,12 @@ mod tests {
             ["abcdefgh", "i"],
             ["abcdefghi", ""],
             ["abcdefgh\0", ""],
+            // 7 bytes (compact, its length in the last byte of its word) and
+            // 8 bytes whose last byte equals that length.
+            ["abcdefg", ""],
+            ["abcdefg\u{7}", ""],
+            ["", "abcdefg"],
+            ["\0", "abcdefg"],
             // 15 bytes (short, its length in the last byte) and 16 bytes
             // whose last byte equals that length.
             ["abcdefghijklmno", ""],
