@@ -24,6 +24,8 @@ use nanometrics_benches::workload::{floor_add, observations, BUCKETS, OBSERVATIO
 
 /// The observation every histogram records (inside the 5th bucket).
 const VALUE: f64 = 0.003;
+/// A 36-byte label value (a UUID, as app ids often are).
+const LONG_ID: &str = "6f1c2a9e-8d4b-4c1e-9f3a-2b7d5e8c1a40";
 static SHARED: AtomicU64 = AtomicU64::new(0);
 
 fn prom() -> &'static Prom {
@@ -273,6 +275,21 @@ fn dynamic_label_nanometrics((m, s): (&str, &str)) {
     black_box(&nm::DYNAMIC).with([m, s]).inc()
 }
 
+// A long value (a UUID app id, 36 bytes) next to a short one: nanometrics'
+// word-compared fast paths cover values up to 15 bytes; longer ones take its
+// general path. Same values for prometheus.
+#[library_benchmark]
+#[bench::run(warm((LONG_ID, "presence"), |(a, c)| nm::DYNAMIC.with([a, c]).inc()))]
+fn dynamic_long_nanometrics((a, c): (&str, &str)) {
+    black_box(&nm::DYNAMIC).with([a, c]).inc()
+}
+
+#[library_benchmark]
+#[bench::run(warm((prom(), LONG_ID, "presence"), |(p, a, c)| p.labeled.with_label_values(&[a, c]).inc()))]
+fn dynamic_long_prometheus((p, a, c): (&Prom, &str, &str)) {
+    p.labeled.with_label_values(&[a, c]).inc()
+}
+
 #[library_benchmark]
 #[bench::run(warm((prom(), "PUT", "301"), |(p, m, s)| p.labeled.with_label_values(&[m, s]).inc()))]
 fn dynamic_label_prometheus((p, m, s): (&Prom, &str, &str)) {
@@ -310,7 +327,8 @@ fn dynamic_label_measured((p, method, status): (&Measured, &str, &str)) {
 library_benchmark_group!(
     name = dynamic_label_inc;
     benchmarks = dynamic_label_nanometrics, dynamic_label_prometheus,
-        dynamic_label_prometheus_client, dynamic_label_metrics, dynamic_label_measured
+        dynamic_label_prometheus_client, dynamic_label_metrics, dynamic_label_measured,
+        dynamic_long_nanometrics, dynamic_long_prometheus
 );
 
 // ---- encoding 1,000 series (Prometheus text; buffers grown by a first scrape)
