@@ -185,8 +185,9 @@ enum Shape {
     /// Every value has at most [`SHORT`] bytes, one more than [`COMPACT`]:
     /// two words each (see [`short_words`]).
     Short,
-    /// A value is longer than [`SHORT`]: each value zero-padded to whole
-    /// words, compared with its length (see [`Entry::matches_long`]).
+    /// A value is longer than [`SHORT`]: each such value zero-padded to
+    /// whole words, each other value two words as in a short key (see
+    /// [`Entry::matches_long`]).
     Long,
 }
 
@@ -210,6 +211,7 @@ impl Shape {
         match self {
             Shape::Compact => 8,
             Shape::Short => 16,
+            Shape::Long if len <= SHORT => 16,
             Shape::Long => (len + 7) & !7,
         }
     }
@@ -290,8 +292,10 @@ impl<const N: usize> Entry<N> {
                 match shape {
                     // The marker after the bytes (see `compact_word`).
                     Shape::Compact => p.add(at + v.len()).write(1),
-                    // The length tag (see `short_words`).
+                    // The length tag (see `short_words`), also for the
+                    // values of a long key that fit in two words.
                     Shape::Short => p.add(at + room - 1).write(v.len() as u8),
+                    Shape::Long if v.len() <= SHORT => p.add(at + room - 1).write(v.len() as u8),
                     Shape::Long => {}
                 }
                 at += room;
@@ -421,25 +425,73 @@ impl<const N: usize> Entry<N> {
             },
             // SAFETY: as for this function.
             Shape::Short => unsafe { Self::matches_short(e, key.hash, &key.words) },
-            Shape::Long => {
-                // SAFETY: as above.
-                unsafe { (*e).hash == key.hash && Self::matches_long(e, key.values) }
-            }
+            // SAFETY: as for this function.
+            Shape::Long => unsafe { Self::matches_long(e, key.hash, &key.words, key.values) },
         }
     }
 
-    /// [`matches`](Self::matches) past the hash check, for keys with a value
-    /// longer than [`SHORT`]: compares lengths and bytes. Out of line, so that
-    /// the other shapes keep their words in registers.
+    /// Whether this entry holds the long key (a value longer than [`SHORT`])
+    /// whose hash is `hash` and whose values are `values`, those of at most
+    /// [`SHORT`] bytes with the [`short_words`] in `words` (see
+    /// [`long_key`]). Every byte is compared, value by value: its length
+    /// first, so that (the lengths before it being equal too) the entry's
+    /// value lies at the offset the lookup's lengths give; then its words, a
+    /// long value's read 8 bytes at a time from the lookup's value (the last
+    /// word zero-padded, as the entry's is).
     ///
     /// # Safety
-    /// As for [`matches`](Self::matches).
-    #[cold]
-    #[inline(never)]
-    unsafe fn matches_long(e: *const Self, values: &[&str; N]) -> bool {
-        // SAFETY: the entry is live (caller).
-        let stored = unsafe { Self::values(e) };
-        stored == *values
+    /// As for [`values`](Self::values), for the duration of the call.
+    #[inline(always)]
+    unsafe fn matches_long(
+        e: *const Self,
+        hash: u64,
+        words: &[[u64; 2]; N],
+        values: &[&str; N],
+    ) -> bool {
+        // SAFETY: the header is initialised and live (caller).
+        if unsafe { (*e).hash } != hash {
+            return false;
+        }
+        // SAFETY: as above (a reference to the header's field only).
+        let lens = unsafe { &(*e).lens };
+        // Once this value's length and those before it are equal, each room
+        // up to its end (a function of the length, `Shape::room`) is the
+        // same in the entry as here: every read below lies inside the
+        // value's room, hence inside the values' area.
+        let mut at = 0;
+        for ((v, w), &len) in values.iter().zip(words).zip(lens) {
+            let v = v.as_bytes();
+            if len as usize != v.len() {
+                return false;
+            }
+            if v.len() <= SHORT {
+                // SAFETY: a room of 16 bytes at `at` (above).
+                if unsafe { Self::words::<2>(e, at) } != *w {
+                    return false;
+                }
+                at += 16;
+                continue;
+            }
+            let mut chunks = v.chunks_exact(8);
+            for c in &mut chunks {
+                // SAFETY: the room holds `v.len()` rounded up to 8 bytes.
+                let [stored] = unsafe { Self::words::<1>(e, at) };
+                if stored != word(c) {
+                    return false;
+                }
+                at += 8;
+            }
+            let rest = chunks.remainder().len();
+            if rest > 0 {
+                // SAFETY: as above: the room's last word.
+                let [stored] = unsafe { Self::words::<1>(e, at) };
+                if stored != last_word(v) >> ((8 - rest) * 8) {
+                    return false;
+                }
+                at += 8;
+            }
+        }
+        true
     }
 
     /// Drops the header and frees the allocation.
@@ -571,6 +623,73 @@ fn short_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[[u64; 2]; N]) -
     Shape::Short.hash(acc)
 }
 
+/// The 8 bytes of `c` (at least 8 long) as a little-endian word.
+#[inline(always)]
+fn word(c: &[u8]) -> u64 {
+    c.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w))
+}
+
+/// The last 8 bytes of `v` (at least 8 long) as a little-endian word.
+#[inline(always)]
+fn last_word(v: &[u8]) -> u64 {
+    v.last_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w))
+}
+
+/// The high word of the round that ends a long value's rounds (its length
+/// XORed in where that round has room, see [`long_rounds`]). No other round's
+/// high word has a 0xFF byte: they hold bytes of UTF-8 values, zero padding,
+/// or a short value's length tag (at most 15). So the rounds of a long key
+/// parse back into its values: each round with this high word ends a long
+/// value and gives its length, hence how many rounds before it are that
+/// value's; every other round is one short value's.
+const LONG_END: u64 = u64::MAX;
+
+/// The hash state after mixing the value `v`, longer than [`SHORT`] bytes
+/// (UTF-8), into `acc`: one folded multiply (as in [`short_hash`]) per 16
+/// bytes, the last 1 to 15 bytes zero-padded to whole words, then a round
+/// holding the length (see [`LONG_END`]), which shares the last round when
+/// the value's last 16 bytes are 8 or fewer.
+#[inline(always)]
+fn long_rounds(mut acc: u64, mul: u64, v: &[u8]) -> u64 {
+    let len = v.len() as u64;
+    let mut chunks = v.chunks_exact(16);
+    for c in &mut chunks {
+        let (lo, hi) = c.split_at(8);
+        acc = folded_multiply(acc ^ word(lo), mul ^ word(hi));
+    }
+    let rest = chunks.remainder();
+    // `v` is longer than 8 bytes: the remainder's bytes end `last`.
+    let last = last_word(v);
+    match rest.len() {
+        0 => folded_multiply(acc ^ len, mul ^ LONG_END),
+        r @ 1..=8 => folded_multiply(acc ^ (last >> ((8 - r) * 8)), mul ^ LONG_END ^ len),
+        r => {
+            acc = folded_multiply(acc ^ word(rest), mul ^ (last >> ((16 - r) * 8)));
+            folded_multiply(acc ^ len, mul ^ LONG_END)
+        }
+    }
+}
+
+/// A long key's hash (a value longer than [`SHORT`]) and words: a value of at
+/// most [`SHORT`] bytes is one round of its [`short_words`] (kept in the
+/// words, as in [`short_hash`]), a longer one its [`long_rounds`] (zero
+/// words).
+#[inline(always)]
+fn long_key<const N: usize>([mut acc, mul]: [u64; 2], values: &[&str; N]) -> (u64, [[u64; 2]; N]) {
+    let mut words = [[0; 2]; N];
+    for (w, v) in words.iter_mut().zip(values) {
+        let v = v.as_bytes();
+        acc = match short_words(v) {
+            Some(two) => {
+                *w = two;
+                folded_multiply(acc ^ two[0], mul ^ two[1])
+            }
+            None => long_rounds(acc, mul, v),
+        };
+    }
+    (Shape::Long.hash(acc), words)
+}
+
 /// A lookup's values with their shape, hash and words, computed once per
 /// lookup.
 struct Key<'v, const N: usize> {
@@ -589,16 +708,13 @@ struct Key<'v, const N: usize> {
 struct Seeds {
     /// The starting state and the multiplier mask.
     mix: [u64; 2],
-    /// Hashes values longer than 16 bytes.
-    long: TableHasher,
 }
 
 impl Seeds {
     fn new() -> Self {
-        let long = TableHasher::default();
+        let seed = TableHasher::default();
         Self {
-            mix: [long.hash_one(1u64), long.hash_one(2u64)],
-            long,
+            mix: [seed.hash_one(1u64), seed.hash_one(2u64)],
         }
     }
 }
@@ -631,12 +747,11 @@ impl<const N: usize> Table<N> {
     }
 
     /// Hashes `values` in one pass: a compact key (every value at most
-    /// [`COMPACT`] bytes) with [`compact_hash`]; otherwise one round per
-    /// value, where a value of at most [`SHORT`] bytes is read as its two
-    /// words (which hold its length, so ("ab", "c") and ("a", "bc"), or "a"
-    /// and "a\0", hash apart) and mixed as foldhash mixes 16 bytes of short
-    /// input, and a longer value is first hashed by foldhash itself (length
-    /// included). Seeds are random per family.
+    /// [`COMPACT`] bytes) with [`compact_hash`]; a short one (at most
+    /// [`SHORT`]) with [`short_hash`], one round per value, of its two words
+    /// (which hold its length, so ("ab", "c") and ("a", "bc"), or "a" and
+    /// "a\0", hash apart) mixed as foldhash mixes 16 bytes of short input;
+    /// any other with [`long_key`]. Seeds are random per family.
     #[inline(always)]
     fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
         // Plain loops: `array::map` here cost a third of a long lookup.
@@ -658,18 +773,9 @@ impl<const N: usize> Table<N> {
                 short_hash(self.seeds.mix, &words)
             }
             Shape::Long => {
-                let [mut acc, mul] = self.seeds.mix;
-                for (w, v) in words.iter_mut().zip(values) {
-                    let h = match short_words(v.as_bytes()) {
-                        Some(two) => {
-                            *w = two;
-                            two[0]
-                        }
-                        None => self.seeds.long.hash_one(v.as_bytes()),
-                    };
-                    acc = folded_multiply(acc ^ h, mul ^ w[1]);
-                }
-                shape.hash(acc)
+                let hash;
+                (hash, words) = long_key(self.seeds.mix, values);
+                hash
             }
         };
         Key {
@@ -704,6 +810,28 @@ impl<const N: usize> Table<N> {
         // SAFETY: `matches_short` is called on the table's entries (see
         // `probe`).
         self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
+    }
+
+    /// The cell index of the entry for the long key `values` (see
+    /// [`long_key`]). Probes as [`probe`](Self::probe) does, without peeling
+    /// the first slot: one copy of the compare loop, inlined.
+    #[inline(always)]
+    fn find_long(&self, values: &[&str; N]) -> Option<u32> {
+        let (hash, words) = long_key(self.seeds.mix, values);
+        let mut i = hash as usize;
+        loop {
+            // Acquire: as in `probe`.
+            let p = self.slot(i).load(Ordering::Acquire);
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: non-null slots hold live entries (see `probe`).
+            if unsafe { Entry::matches_long(p, hash, &words, values) } {
+                // SAFETY: as above.
+                return Some(unsafe { (*p).index });
+            }
+            i = i.wrapping_add(1);
+        }
     }
 
     /// The cell index of the first entry on `hash`'s probe sequence that
@@ -964,7 +1092,7 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     /// `table`.
     #[inline(never)]
     fn with_long(&self, table: &Table<N>, values: [&str; N]) -> K::Ref<'_> {
-        if let Some(index) = table.find(&table.key(&values)) {
+        if let Some(index) = table.find_long(&values) {
             return K::make_ref(Some(index), &self.config);
         }
         self.with_slow(&values)
@@ -1372,6 +1500,183 @@ mod tests {
             })
             .collect();
         assert_eq!(v.series, expected, "values read back in insertion order");
+    }
+
+    /// A value of `len` bytes of a pattern, its last byte `last` (ASCII).
+    fn long_value(len: usize, last: u8) -> String {
+        (0..len)
+            .map(|i| {
+                char::from(if i + 1 == len {
+                    last
+                } else {
+                    b'a' + (i % 26) as u8
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_values_of_every_length_are_told_apart() {
+        let f: Family<Counter, 2> = Family::new("longs_total", "", ["a", "b"]);
+        let mut sets: Vec<[String; 2]> = Vec::new();
+        for len in 16..=80 {
+            // Equal prefixes, different lengths (across word and 16-byte
+            // boundaries), and values that differ only in their last byte,
+            // beside a short value, a compact one, an empty one, a long one.
+            for last in [b'x', b'y', 0] {
+                let v = long_value(len, last);
+                sets.push([v.clone(), String::new()]);
+                sets.push([String::new(), v.clone()]);
+                sets.push([v.clone(), "presence".to_string()]);
+                sets.push([v.clone(), "ab".to_string()]);
+                sets.push([v.clone(), long_value(len, b'z')]);
+            }
+        }
+        // One series per distinct set; each set's own count.
+        for (i, [a, b]) in sets.iter().enumerate() {
+            f.with([a, b]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), sets.len());
+        for (i, [a, b]) in sets.iter().enumerate() {
+            assert_eq!(f.with([a, b]).get(), i as u64 + 1, "{a:?} {b:?}");
+        }
+        // A lookup of a value that no set has: a miss that inserts.
+        assert_eq!(f.with([&long_value(81, b'x'), ""]).get(), 0);
+        assert_eq!(f.len(), sets.len() + 1);
+    }
+
+    #[test]
+    fn the_longest_value_gets_its_own_series() {
+        let f: Family<Counter, 2> = Family::new("max_total", "", ["a", "b"]);
+        let max = long_value(DEFAULT_MAX_VALUE_LEN, b'x');
+        let max_y = long_value(DEFAULT_MAX_VALUE_LEN, b'y');
+        let shorter = long_value(DEFAULT_MAX_VALUE_LEN - 1, b'x');
+        f.with([&max, "a"]).inc();
+        f.with([&max_y, "a"]).inc_by(2);
+        f.with([&shorter, "a"]).inc_by(3);
+        f.with([&max, &max]).inc_by(4);
+        assert_eq!(f.with([&max, "a"]).get(), 1);
+        assert_eq!(f.with([&max_y, "a"]).get(), 2);
+        assert_eq!(f.with([&shorter, "a"]).get(), 3);
+        assert_eq!(f.with([&max, &max]).get(), 4);
+        assert_eq!((f.len(), f.overflowed()), (4, 0));
+        // One byte more overflows.
+        f.with([&long_value(DEFAULT_MAX_VALUE_LEN + 1, b'x'), "a"])
+            .inc();
+        assert_eq!((f.len(), f.overflowed()), (4, 1));
+    }
+
+    #[test]
+    fn long_key_rounds_hash_apart_what_differs_only_in_layout() {
+        // Keys whose value bytes line up but whose split between values, or
+        // lengths, differ: their rounds differ (see `LONG_END`), so with a
+        // fixed seed their hashes do too (a collision here would be one for
+        // every seed).
+        let t = Table::<2>::new(16, Seeds::new());
+        let a16 = long_value(16, b'x');
+        let a24 = long_value(24, b'x');
+        let a32 = long_value(32, b'x');
+        let sets: [[&str; 2]; 8] = [
+            [&a16, ""],
+            [&a16, "\0"],
+            [&a24, ""],
+            [&a32, ""],
+            [&a16[..8], &a16],
+            [&a32[..16], &a32[16..]],
+            [&a16, &a16],
+            [&a16, &a16[..15]],
+        ];
+        let hashes: Vec<u64> = sets.iter().map(|v| t.key(v).hash).collect();
+        for (i, h) in hashes.iter().enumerate() {
+            assert_eq!(t.key(&sets[i]).shape, Shape::Long, "{i}");
+            for (j, g) in hashes.iter().enumerate().skip(i + 1) {
+                assert_ne!(h, g, "{i} {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_match_compares_every_byte() {
+        // The compare alone, with the hash forced equal: an entry matches its
+        // own values and none that differ in one byte, at any position of a
+        // long value or of the short value beside it.
+        let mix = Seeds::new().mix;
+        for len in 16..=80 {
+            let value = long_value(len, b'x');
+            let stored: [&str; 2] = [&value, "presence"];
+            let e = Entry::new(7, &stored, Cells::new(0), 0).unwrap();
+            let matches = |values: &[&str; 2]| {
+                let (_, words) = long_key(mix, values);
+                // SAFETY: `e` is live until freed below.
+                unsafe { Entry::matches_long(e, 7, &words, values) }
+            };
+            assert!(matches(&stored), "{len}");
+            for at in 0..len {
+                let mut other = value.clone().into_bytes();
+                other[at] = b'_';
+                let other = String::from_utf8(other).unwrap();
+                assert!(!matches(&[&other, "presence"]), "{len} {at}");
+            }
+            for at in 0.."presence".len() {
+                let mut other = *b"presence";
+                other[at] = b'_';
+                let other = std::str::from_utf8(&other).unwrap();
+                assert!(!matches(&[&value, other]), "{len} {at}");
+            }
+            assert!(!matches(&[&value, "presenc"]), "{len}");
+            assert!(!matches(&[&value[..len - 1], "presence"]), "{len}");
+            // SAFETY: `e` came from `Entry::new` and is freed once.
+            unsafe { Entry::free(e) };
+        }
+    }
+
+    #[test]
+    fn lookups_agree_with_a_map() {
+        // Random keys from a small alphabet and a spread of lengths (so that
+        // many share prefixes, lengths and words), looked up again and again
+        // against a HashMap of the counts.
+        const STEPS: usize = if cfg!(miri) { 300 } else { 20_000 };
+        // No cardinality limit: the model has no overflow series.
+        let f: Family<Counter, 3> =
+            Family::new("model_total", "", ["a", "b", "c"]).with_limit(usize::MAX);
+        let mut model = std::collections::HashMap::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let lens = [
+            0, 1, 7, 8, 15, 16, 17, 23, 24, 31, 32, 33, 36, 40, 63, 64, 65,
+        ];
+        let mut pool: Vec<String> = Vec::new();
+        for _ in 0..60 {
+            let len = lens[next() as usize % lens.len()];
+            let v: String = (0..len)
+                .map(|_| if next() % 8 == 0 { 'b' } else { 'a' })
+                .collect();
+            pool.push(v);
+        }
+        for step in 0..STEPS {
+            let key = [0, 1, 2].map(|_| pool[next() as usize % pool.len()].as_str());
+            let by = step as u64 % 5 + 1;
+            f.with(key).inc_by(by);
+            *model.entry(key).or_insert(0) += by;
+            let probe = [0, 1, 2].map(|_| pool[next() as usize % pool.len()].as_str());
+            assert_eq!(
+                f.with(probe).get(),
+                model.get(&probe).copied().unwrap_or(0),
+                "{probe:?}"
+            );
+            // The lookup above inserted `probe` (at zero) if it was new.
+            model.entry(probe).or_insert(0);
+        }
+        assert_eq!((f.len(), f.overflowed()), (model.len(), 0));
+        for (key, count) in &model {
+            assert_eq!(f.with(*key).get(), *count, "{key:?}");
+        }
     }
 
     #[test]
