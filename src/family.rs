@@ -367,6 +367,23 @@ impl<const N: usize> Entry<N> {
         w.map(u64::from_le)
     }
 
+    /// The `W` words at byte offset `at` of the values, which need not be a
+    /// multiple of 8.
+    ///
+    /// # Safety
+    /// As for [`words`](Self::words), but `at` need not be aligned.
+    #[inline(always)]
+    unsafe fn unaligned_words<const W: usize>(e: *const Self, at: usize) -> [u64; W] {
+        // SAFETY: as in `words`, without the alignment.
+        let w = unsafe {
+            e.cast::<u8>()
+                .add(Self::KEY_OFFSET + at)
+                .cast::<[u64; W]>()
+                .read_unaligned()
+        };
+        w.map(u64::from_le)
+    }
+
     /// Whether this entry holds the compact key whose hash is `hash` and
     /// whose [`compact_word`]s are `words`.
     ///
@@ -472,24 +489,26 @@ impl<const N: usize> Entry<N> {
                 at += 16;
                 continue;
             }
-            let mut chunks = v.chunks_exact(8);
-            for c in &mut chunks {
-                // SAFETY: the room holds `v.len()` rounded up to 8 bytes.
-                let [stored] = unsafe { Self::words::<1>(e, at) };
-                if stored != word(c) {
+            // 16 bytes at a time, then the last 16 (at least 16 bytes: they
+            // overlap the last chunk, or repeat it), unaligned in the entry:
+            // its bytes at `at..at + v.len()` are the value's.
+            let mut chunk_at = at;
+            for c in v.chunks_exact(16) {
+                // SAFETY: `chunk_at + 16 <= at + v.len()`, inside the room.
+                let [s0, s1] = unsafe { Self::words::<2>(e, chunk_at) };
+                if (s0 ^ word(c)) | (s1 ^ word(&c[8..])) != 0 {
                     return false;
                 }
-                at += 8;
+                chunk_at += 16;
             }
-            let rest = chunks.remainder().len();
-            if rest > 0 {
-                // SAFETY: as above: the room's last word.
-                let [stored] = unsafe { Self::words::<1>(e, at) };
-                if stored != last_word(v) >> ((8 - rest) * 8) {
-                    return false;
-                }
-                at += 8;
+            // SAFETY: `v.len() >= 16`: the room's bytes at
+            // `at + v.len() - 16..at + v.len()`.
+            let [s0, s1] = unsafe { Self::unaligned_words::<2>(e, at + v.len() - 16) };
+            let tail = v.last_chunk::<16>().map_or([0; 16], |t| *t);
+            if (s0 ^ word(&tail)) | (s1 ^ last_word(&tail)) != 0 {
+                return false;
             }
+            at += Shape::Long.room(v.len());
         }
         true
     }
