@@ -1085,20 +1085,23 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
 
     /// [`with`](Self::with) for keys with a value longer than 7 bytes: the
     /// short ones (every value at most 15 bytes, two words each) take the
-    /// same kind of path as compact keys, the others hash and compare
-    /// through [`Table::key`].
+    /// same kind of path as compact keys, the others go to
+    /// [`with_long`](Self::with_long).
     #[inline(never)]
     fn with_wide(&self, values: [&str; N]) -> K::Ref<'_> {
+        // First, before this function's own frame is set up: a long key
+        // leaves at once (a tail call).
+        if values.iter().any(|v| v.len() > SHORT) {
+            return self.with_long(&values);
+        }
         let t = self.table.load(Ordering::Acquire);
         if !t.is_null() {
             // SAFETY: as in `with`.
             let table = unsafe { &*t };
             let mut words = [[0; 2]; N];
             for (w, v) in words.iter_mut().zip(&values) {
-                match short_words(v.as_bytes()) {
-                    Some(two) => *w = two,
-                    None => return self.with_long(table, values),
-                }
+                // Every value has at most `SHORT` bytes (above).
+                *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
             }
             if let Some(index) = table.find_short(&words) {
                 return K::make_ref(Some(index), &self.config);
@@ -1107,14 +1110,18 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         self.with_slow(&values)
     }
 
-    /// [`with`](Self::with) for keys with a value longer than 15 bytes, in
-    /// `table`.
+    /// [`with`](Self::with) for keys with a value longer than 15 bytes.
     #[inline(never)]
-    fn with_long(&self, table: &Table<N>, values: [&str; N]) -> K::Ref<'_> {
-        if let Some(index) = table.find_long(&values) {
-            return K::make_ref(Some(index), &self.config);
+    fn with_long(&self, values: &[&str; N]) -> K::Ref<'_> {
+        let t = self.table.load(Ordering::Acquire);
+        if !t.is_null() {
+            // SAFETY: as in `with`.
+            let table = unsafe { &*t };
+            if let Some(index) = table.find_long(values) {
+                return K::make_ref(Some(index), &self.config);
+            }
         }
-        self.with_slow(&values)
+        self.with_slow(values)
     }
 
     /// [`with`](Self::with) after a compact key missed: the values, rebuilt
