@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use nanometrics::{Counter, Family, Histogram, ShardInfo};
 use nanometrics_benches::peers::metrics_builder;
-use nanometrics_benches::scrape::{scraper, ScrapeSet, SCRAPERS};
+use nanometrics_benches::scrape::{
+    measured_users, scraper, MeasuredUser, MeasuredUserSet, PcUser, ScrapeSet, SCRAPERS,
+};
 use nanometrics_benches::workload::{distinct_values, BUCKETS};
 
 /// Counts allocations and live bytes; forwards to the system allocator.
@@ -92,24 +94,6 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, Snap) {
 }
 
 const SERIES: usize = 10_000;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
-struct PcUser {
-    user: String,
-}
-
-#[derive(Clone, Copy, measured::LabelGroup)]
-#[label(set = MeasuredUserSet)]
-struct MeasuredUser<'a> {
-    #[label(dynamic_with = measured::lasso::ThreadedRodeo)]
-    user: &'a str,
-}
-
-fn measured_users() -> MeasuredUserSet {
-    MeasuredUserSet {
-        user: measured::lasso::ThreadedRodeo::new(),
-    }
-}
 
 type Row = (&'static str, Snap);
 

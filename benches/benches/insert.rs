@@ -11,21 +11,10 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use nanometrics::{Counter, Family};
 use nanometrics_benches::peers::metrics_builder;
+use nanometrics_benches::scrape::{measured_users, MeasuredUser, PcUser};
 use nanometrics_benches::workload::distinct_values;
 
 const SERIES: usize = 10_000;
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
-struct PcUser {
-    user: String,
-}
-
-#[derive(Clone, Copy, measured::LabelGroup)]
-#[label(set = MeasuredUserSet)]
-struct MeasuredUser<'a> {
-    #[label(dynamic_with = measured::lasso::ThreadedRodeo)]
-    user: &'a str,
-}
 
 /// Times `iters` inserts: `fresh()` builds an empty family (not timed),
 /// `insert(&family, value)` creates and increments one series.
@@ -121,11 +110,7 @@ fn first_insert(c: &mut Criterion) {
             inserts(
                 values,
                 iters,
-                || {
-                    measured::CounterVec::with_label_set(MeasuredUserSet {
-                        user: measured::lasso::ThreadedRodeo::new(),
-                    })
-                },
+                || measured::CounterVec::with_label_set(measured_users()),
                 |f, v| f.inc(MeasuredUser { user: v }),
             )
         })

@@ -44,6 +44,13 @@ pub struct MeasuredUser<'a> {
     pub user: &'a str,
 }
 
+/// A fresh interner for [`MeasuredUser`]'s run-time `user` values.
+pub fn measured_users() -> MeasuredUserSet {
+    MeasuredUserSet {
+        user: measured::lasso::ThreadedRodeo::new(),
+    }
+}
+
 type MeasuredVec = measured::CounterVec<MeasuredUserSet>;
 
 /// The same `n` series registered in every library.
@@ -102,9 +109,7 @@ impl ScrapeSet {
                 "Bench family.",
                 pc_family.clone(),
             );
-            let measured_family = MeasuredVec::with_label_set(MeasuredUserSet {
-                user: measured::lasso::ThreadedRodeo::new(),
-            });
+            let measured_family = MeasuredVec::with_label_set(measured_users());
             for (k, user) in users.iter().enumerate() {
                 let value = (f * per + k + 1) as u64;
                 nm_family.with([user.as_str()]).inc_by(value);
