@@ -509,7 +509,6 @@ fn series_added_to_a_unique_family_are_still_checked() {
             v.series(&Labels::constant(&[("user", "ann")]), Value::Counter(7));
         }
     }
-    assert!(Wrapper.unique_series().is_none(), "no claim unless made");
     let r = Registry::new();
     r.register(Wrapper).unwrap();
     let want =
@@ -712,4 +711,33 @@ dyn 8
         ),
         "{text}"
     );
+}
+
+/// A collector that reports series without starting a family of its own
+/// (a programming error) cannot add them to the family registered before it:
+/// they belong to no family and are dropped, so a claimed family never shows
+/// a series twice.
+#[test]
+fn series_outside_any_family_are_dropped() {
+    static LOGINS: Family<Counter, 1> = Family::new("orphan_logins_total", "", ["user"]);
+    LOGINS.with(["ann"]).inc();
+
+    struct Orphans;
+    impl Collector for Orphans {
+        fn collect(&self, v: &mut dyn Visitor) {
+            v.series(&Labels::constant(&[("user", "ann")]), Value::Counter(5));
+            v.series(&Labels::constant(&[("user", "ann")]), Value::Counter(6));
+            v.series(&Labels::constant(&[("user", "bob")]), Value::Counter(7));
+        }
+    }
+    let r = Registry::new();
+    r.register_static(&LOGINS).unwrap();
+    r.register_collector(Orphans);
+    let text = encode(&r, Format::Prometheus);
+    let want = "# TYPE orphan_logins_total counter\norphan_logins_total{user=\"ann\"} 1\n# HELP";
+    assert!(text.starts_with(want), "{text}");
+    assert!(!text.contains("user=\"bob\""), "{text}");
+    for text in [text.clone(), encode(&r, Format::OpenMetrics)] {
+        assert_eq!(text.matches("orphan_logins_total{").count(), 1, "{text}");
+    }
 }

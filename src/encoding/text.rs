@@ -696,6 +696,13 @@ impl Visitor for Writer<'_> {
 
     fn next_metric(&mut self, unique: Option<UniqueSeries>) {
         self.claimed = unique.is_some();
+        // The previous metric's family ends here: a series reported before
+        // the next `family` call belongs to no family and is dropped, as one
+        // reported before the first family is. Left open, it would be
+        // appended to the previous family, and past a claimed family with no
+        // duplicate check (its series were never recorded for one).
+        self.mode = Mode::Skip;
+        self.unique = false;
     }
 
     #[inline(never)]

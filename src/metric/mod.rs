@@ -285,7 +285,9 @@ pub trait Visitor {
     /// metric's [`Metric::unique_series`] claim that no two series of each of
     /// its families have the same labels (so a visitor need not check; the
     /// text encoder otherwise keeps the first of two such series). `None`
-    /// before collectors. The default ignores it.
+    /// before collectors. The default ignores it. It also ends the previous
+    /// metric's family: the text encoder drops series reported before the
+    /// next [`family`](Self::family) call.
     ///
     /// ```
     /// use nanometrics::metric::UniqueSeries;
