@@ -272,15 +272,9 @@ impl<'a> Labels<'a> {
     /// labels, then compile-time ones, then constant pairs.
     #[inline]
     pub fn for_each(&self, mut f: impl FnMut(&str, &str)) {
-        for (n, v) in self.names.iter().zip(self.values.iter()) {
-            f(n, v);
-        }
-        if let Some((i, pairs)) = self.fixed {
-            pairs(i, &mut |n, v| f(n, v));
-        }
-        for (n, v) in self.constant {
-            f(n, v);
-        }
+        self.for_each_sourced(|n, v| match n {
+            LabelName::Static(n) | LabelName::Borrowed(n) => f(n, v),
+        });
     }
 }
 
