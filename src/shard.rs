@@ -734,6 +734,9 @@ fn plain_add_f64(cell: &AtomicU64, v: f64) {
 /// valid, `None` for a metric without cells.
 #[inline]
 fn resolve(index: u32, cells: Option<&Cells>) -> Option<u32> {
+    // With `cells`, an index below FIRST_CELL is the raw value read from them
+    // (0 or FAILED), never raw + offset: the offset could not be recovered.
+    debug_assert!(cells.is_none() || index >= FIRST_CELL || index <= FAILED);
     match cells {
         Some(cells) if index < FIRST_CELL => cells.index(),
         _ => (index >= FIRST_CELL).then_some(index),
@@ -1108,7 +1111,7 @@ mod tests {
         // update takes the slow path, which drops it; chunk 0 stays
         // unallocated in this thread's slot.
         let c = Cells::new(1);
-        assert!(c.index().is_some(), "binds the thread and allocates");
+        assert!(c.index().is_some(), "allocates");
         for index in [0, FAILED, 5] {
             add_u64(index, 1, None);
             add_f64(index, 1.0, None);
