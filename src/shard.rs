@@ -734,11 +734,12 @@ fn plain_add_f64(cell: &AtomicU64, v: f64) {
 /// valid, `None` for a metric without cells.
 #[inline]
 fn resolve(index: u32, cells: Option<&Cells>) -> Option<u32> {
-    // With `cells`, an index below FIRST_CELL is the raw value read from them
-    // (0 or FAILED), never raw + offset: the offset could not be recovered.
-    debug_assert!(cells.is_none() || index >= FIRST_CELL || index <= FAILED);
     match cells {
-        Some(cells) if index < FIRST_CELL => cells.index(),
+        // With `cells`, an index below FIRST_CELL is the value read from them
+        // (0 or FAILED) plus an offset into the block (see `Cells::series`).
+        // FAILED never changes, so if the block has an index now, the value
+        // read was 0 and `index` is the offset.
+        Some(cells) if index < FIRST_CELL => cells.index().map(|first| first + index),
         _ => (index >= FIRST_CELL).then_some(index),
     }
 }
@@ -827,6 +828,69 @@ fn observe_slow(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>)
     }
 }
 
+/// One series' first cell as the update paths take it: an index, and, while
+/// the index may be an unallocated block's (below [`FIRST_CELL`]), the block
+/// that allocates it. Made by [`Cells::series`] or [`Series::resolved`].
+#[derive(Clone, Copy)]
+pub(crate) struct Series<'a> {
+    index: u32,
+    cells: Option<&'a Cells>,
+}
+
+impl Series<'_> {
+    /// A series whose index is already resolved; `None` (no cells) makes a
+    /// series whose updates are dropped.
+    #[inline]
+    pub(crate) fn resolved(index: Option<u32>) -> Self {
+        Self {
+            index: index.unwrap_or(0),
+            cells: None,
+        }
+    }
+
+    /// Adds `n` to this thread's cell, wrapping at 2^64 (see [`add_u64`]).
+    #[inline]
+    pub(crate) fn add_u64(self, n: u64) {
+        add_u64(self.index, n, self.cells)
+    }
+
+    /// Adds `v` to this thread's `f64` cell (see [`add_f64`]).
+    #[inline]
+    pub(crate) fn add_f64(self, v: f64) {
+        add_f64(self.index, v, self.cells)
+    }
+
+    /// The cell index, allocating the block on first use; `None` if the
+    /// metric has no cells.
+    pub(crate) fn index(self) -> Option<u32> {
+        resolve(self.index, self.cells)
+    }
+
+    /// The cell index if the block is allocated (readers never allocate).
+    pub(crate) fn allocated(self) -> Option<u32> {
+        match self.cells {
+            Some(cells) if self.index < FIRST_CELL => {
+                cells.allocated().map(|first| first + self.index)
+            }
+            _ => (self.index >= FIRST_CELL).then_some(self.index),
+        }
+    }
+}
+
+impl std::fmt::Debug for Series<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Series")
+            .field("index", &self.allocated())
+            .finish()
+    }
+}
+
+/// Whether a block of `len` cells can hand out lazy series (see
+/// [`Cells::series`]): its unallocated index plus any offset stays in chunk 0.
+pub(crate) const fn lazy_fits(len: usize) -> bool {
+    len < CHUNK_CELLS
+}
+
 /// A cell nobody reads: the target of handles whose metric got no cells.
 #[cfg(not(nanometrics_loom))]
 pub(crate) static DEAD_CELL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -880,6 +944,28 @@ impl Cells {
             // The offset goes to the cold call, so that nothing the caller
             // computed has to be kept across it.
             self.at_slow(offset)
+        }
+    }
+
+    /// The series `offset` cells into the block. With `lazy` (a compile-time
+    /// [`lazy_fits`] of the block's length) that is the stored index plus
+    /// `offset`, with no allocation test: while the block is unallocated (0
+    /// or FAILED) the sum lies in chunk 0, which no slot ever allocates, so
+    /// the update's chunk test fails and its slow path allocates the block.
+    /// Otherwise the block is allocated now.
+    #[inline]
+    pub(crate) fn series(&self, offset: u32, lazy: bool) -> Series<'_> {
+        if lazy {
+            debug_assert!(lazy_fits(self.len as usize) && offset < self.len.max(1));
+            Series {
+                index: self.raw() + offset,
+                cells: Some(self),
+            }
+        } else {
+            Series {
+                index: self.at(offset),
+                cells: None,
+            }
         }
     }
 
@@ -1136,6 +1222,41 @@ mod tests {
         assert_eq!(shards.sum_u64(i), 2);
         assert_eq!(shards.sum_f64(i + 1), 0.5);
         assert_eq!((shards.sum_u64(j + 1), shards.sum_f64(j + 2)), (1, 0.25));
+    }
+
+    #[test]
+    fn lazy_series_allocate_at_their_offset() {
+        let c = Cells::new(4);
+        let (a, b) = (c.series(3, true), c.series(1, true));
+        assert_eq!(
+            a.allocated(),
+            None,
+            "making a lazy series allocates nothing"
+        );
+        a.add_u64(7);
+        let first = c.allocated().expect("allocated by the update");
+        // `b` was made before the block existed: its update still lands at
+        // its own offset.
+        b.add_f64(0.5);
+        let shards = global_shards();
+        assert_eq!(shards.sum_u64(first + 3), 7);
+        assert_eq!(shards.sum_f64(first + 1), 0.5);
+        assert_eq!(
+            (a.allocated(), a.index()),
+            (Some(first + 3), Some(first + 3))
+        );
+        assert_eq!(c.series(2, true).index(), Some(first + 2));
+        assert_eq!(c.series(2, false).index(), Some(first + 2));
+
+        // A block the table had no room for: FAILED plus an offset is still in
+        // chunk 0, and its updates are dropped, not sent to another cell.
+        let failed = Cells::new(4);
+        failed.index.store(FAILED, Ordering::Release);
+        let s = failed.series(3, true);
+        s.add_u64(1);
+        s.add_f64(1.0);
+        assert_eq!((s.index(), s.allocated()), (None, None));
+        assert_eq!(failed.series(3, false).index(), None);
     }
 
     #[test]

@@ -42,6 +42,34 @@ mod loom_cells {
         });
     }
 
+    nanometrics::label_enum! {
+        /// Two label values, so that a series sits at a non-zero offset.
+        enum Side: "side" { Left => "left", Right => "right" }
+    }
+
+    /// A labeled series' handle made before its block exists holds the
+    /// unallocated index plus its offset (chunk 0). Used after another thread
+    /// allocated the block, its update must still reach its own series, once.
+    #[test]
+    fn first_touch_through_a_label_offset() {
+        model("cells::first_touch_through_a_label_offset", || {
+            let c: Arc<Counter<Side>> = Arc::new(Counter::labeled("sides_total", ""));
+            let early = c.with(Side::Right);
+            let w = {
+                let c = c.clone();
+                thread::spawn(move || c.with(Side::Right).inc_by(10))
+            };
+            early.inc_by(1);
+            w.join().unwrap();
+            assert_eq!(c.with(Side::Right).get(), 11, "an update was lost");
+            assert_eq!(
+                c.with(Side::Left).get(),
+                0,
+                "an update hit the wrong series"
+            );
+        });
+    }
+
     /// A reader touching the metric first (reads allocate too, but never
     /// lease a slot) races a writer's first touch.
     #[test]

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use crate::label::{check_label_names, LabelSet};
 use crate::metric::{visit_label_set, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
-use crate::shard::{self, Cells};
+use crate::shard::{self, Cells, Series};
 use crate::sync::{global_shards, loom_const_fn};
 use crate::Error;
 
@@ -46,7 +46,11 @@ impl<L: LabelSet> Counter<L> {
     /// The series for `labels`: an array index, no hashing, no lock.
     #[inline]
     pub fn with(&self, labels: L) -> CounterRef<'_> {
-        CounterRef::at(Some(self.cells.at(labels.index() as u32)))
+        CounterRef {
+            series: self
+                .cells
+                .series(labels.index() as u32, shard::lazy_fits(L::CARDINALITY)),
+        }
     }
 }
 
@@ -124,17 +128,14 @@ impl<L: LabelSet> Metric for Counter<L> {
 /// A handle to one integer counter series; cheap to copy and keep.
 #[derive(Clone, Copy, Debug)]
 pub struct CounterRef<'a> {
-    /// 0 when the shard table had no room (updates are dropped).
-    index: u32,
-    _metric: PhantomData<&'a ()>,
+    series: Series<'a>,
 }
 
 impl<'a> CounterRef<'a> {
     #[inline]
     pub(crate) fn at(index: Option<u32>) -> Self {
         Self {
-            index: index.unwrap_or(0),
-            _metric: PhantomData,
+            series: Series::resolved(index),
         }
     }
 
@@ -147,33 +148,32 @@ impl<'a> CounterRef<'a> {
     /// Adds `n`.
     #[inline]
     pub fn inc_by(self, n: u64) {
-        // No zero test: index 0 (no cells) fails the hot path's chunk test,
-        // and the slow path drops the update.
-        shard::add_u64(self.index, n, None)
+        // No allocation test: an index without cells fails the hot path's
+        // chunk test, and the slow path allocates them or drops the update.
+        self.series.add_u64(n)
     }
 
     /// The current total.
     pub fn get(self) -> u64 {
-        if self.index == 0 {
-            return 0;
-        }
-        global_shards().sum_u64(self.index)
+        self.series
+            .allocated()
+            .map_or(0, |i| global_shards().sum_u64(i))
     }
 
     /// A handle to this thread's own cell of the series, for a thread that
     /// counts in a loop: see [`LocalCounter`].
     #[cfg(not(nanometrics_loom))]
     pub fn local(self) -> LocalCounter<'a> {
-        if self.index == 0 {
+        let Some(index) = self.series.index() else {
             return LocalCounter {
                 cell: &crate::shard::DEAD_CELL,
                 exclusive: false,
                 _not_send: PhantomData,
             };
-        }
+        };
         let slot = crate::shard::local_slot();
         LocalCounter {
-            cell: slot.cell(self.index),
+            cell: slot.cell(index),
             exclusive: slot.is_exclusive(),
             _not_send: PhantomData,
         }
@@ -275,7 +275,11 @@ impl<L: LabelSet> CounterF64<L> {
     /// The series for `labels`.
     #[inline]
     pub fn with(&self, labels: L) -> CounterF64Ref<'_> {
-        CounterF64Ref::at(Some(self.cells.at(labels.index() as u32)))
+        CounterF64Ref {
+            series: self
+                .cells
+                .series(labels.index() as u32, shard::lazy_fits(L::CARDINALITY)),
+        }
     }
 }
 
@@ -341,16 +345,14 @@ impl<L: LabelSet> Metric for CounterF64<L> {
 /// A handle to one float counter series.
 #[derive(Clone, Copy, Debug)]
 pub struct CounterF64Ref<'a> {
-    index: u32,
-    _metric: PhantomData<&'a ()>,
+    series: Series<'a>,
 }
 
 impl CounterF64Ref<'_> {
     #[inline]
     pub(crate) fn at(index: Option<u32>) -> Self {
         Self {
-            index: index.unwrap_or(0),
-            _metric: PhantomData,
+            series: Series::resolved(index),
         }
     }
 
@@ -359,16 +361,15 @@ impl CounterF64Ref<'_> {
     pub fn inc_by(self, v: f64) {
         if v.is_finite() && v > 0.0 {
             // As in `CounterRef::inc_by`.
-            shard::add_f64(self.index, v, None)
+            self.series.add_f64(v)
         }
     }
 
     /// The current total.
     pub fn get(self) -> f64 {
-        if self.index == 0 {
-            return 0.0;
-        }
-        global_shards().sum_f64(self.index)
+        self.series
+            .allocated()
+            .map_or(0.0, |i| global_shards().sum_f64(i))
     }
 }
 

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 
 use crate::label::{check_label_names, LabelSet};
 use crate::metric::{unix_now, visit_label_set, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
-use crate::shard::{self, add_f64_atomic, Cells};
+use crate::shard::{self, add_f64_atomic, Cells, Series};
 use crate::sync::{global_shards, loom_const_fn, Ordering};
 use crate::Error;
 
@@ -51,7 +51,11 @@ impl<L: LabelSet> Gauge<L> {
     /// The series for `labels`.
     #[inline]
     pub fn with(&self, labels: L) -> GaugeRef<'_> {
-        GaugeRef::at(Some(self.cells.at(labels.index() as u32)))
+        GaugeRef {
+            series: self
+                .cells
+                .series(labels.index() as u32, shard::lazy_fits(L::CARDINALITY)),
+        }
     }
 }
 
@@ -156,24 +160,22 @@ fn set_at(index: u32, v: i64) {
 /// A handle to one integer gauge series.
 #[derive(Clone, Copy, Debug)]
 pub struct GaugeRef<'a> {
-    index: u32,
-    _metric: PhantomData<&'a ()>,
+    series: Series<'a>,
 }
 
 impl GaugeRef<'_> {
     #[inline]
     pub(crate) fn at(index: Option<u32>) -> Self {
         Self {
-            index: index.unwrap_or(0),
-            _metric: PhantomData,
+            series: Series::resolved(index),
         }
     }
     /// Adds `n` (negative to subtract).
     #[inline]
     pub fn add(self, n: i64) {
-        // No zero test: index 0 (no cells) fails the hot path's chunk test,
-        // and the slow path drops the update.
-        shard::add_u64(self.index, n as u64, None)
+        // No allocation test: an index without cells fails the hot path's
+        // chunk test, and the slow path allocates them or drops the update.
+        self.series.add_u64(n as u64)
     }
     /// Subtracts `n`.
     #[inline]
@@ -192,8 +194,8 @@ impl GaugeRef<'_> {
     }
     /// Sets the value.
     pub fn set(self, v: i64) {
-        if self.index != 0 {
-            set_at(self.index, v)
+        if let Some(index) = self.series.index() {
+            set_at(index, v)
         }
     }
     /// Sets the value to the current Unix time in whole seconds.
@@ -202,10 +204,7 @@ impl GaugeRef<'_> {
     }
     /// The current value.
     pub fn get(self) -> i64 {
-        if self.index == 0 {
-            return 0;
-        }
-        read_gauge(self.index)
+        self.series.allocated().map_or(0, read_gauge)
     }
 }
 
