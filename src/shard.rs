@@ -81,6 +81,15 @@ type Chunk = CachePadded<[AtomicU64; CHUNK_CELLS]>;
 /// home slots, by anyone through atomic RMWs.
 pub(crate) struct Slot {
     exclusive: bool,
+    /// Live [`LocalCounter`](crate::LocalCounter)s in this exclusive slot
+    /// (see [`Slot::pin`]). Only the leaseholder thread touches it. (Loom
+    /// models have no local handles.)
+    #[cfg(not(nanometrics_loom))]
+    pins: AtomicUsize,
+    /// The leaseholder's lease ended while the slot was pinned: the last
+    /// unpin returns the slot.
+    #[cfg(not(nanometrics_loom))]
+    orphaned: crate::sync::AtomicBool,
     /// Inline (not boxed): the hot path is TLS → slot → chunk → cell, with no
     /// further indirection. 16 KiB per slot.
     chunks: [AtomicPtr<Chunk>; MAX_CHUNKS],
@@ -90,6 +99,10 @@ impl Slot {
     fn new(exclusive: bool) -> Self {
         Self {
             exclusive,
+            #[cfg(not(nanometrics_loom))]
+            pins: AtomicUsize::new(0),
+            #[cfg(not(nanometrics_loom))]
+            orphaned: crate::sync::AtomicBool::new(false),
             chunks: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         }
     }
@@ -105,6 +118,8 @@ impl Slot {
         const NULL: AtomicPtr<Chunk> = AtomicPtr::new(ptr::null_mut());
         Self {
             exclusive: false,
+            pins: AtomicUsize::new(0),
+            orphaned: crate::sync::AtomicBool::new(false),
             chunks: [NULL; MAX_CHUNKS],
         }
     }
@@ -371,6 +386,12 @@ impl Shards {
         &self.slots[i]
     }
 
+    /// The position of `slot` in the table, if it is one of its slots.
+    #[cfg(not(nanometrics_loom))]
+    fn position(&self, slot: &Slot) -> Option<usize> {
+        self.slots.iter().position(|s| ptr::eq(&**s, slot))
+    }
+
     /// Calls `f` on every slot that may hold a value (home excluded).
     #[inline]
     pub(crate) fn for_each_written<'s>(&'s self, mut f: impl FnMut(&'s Slot)) {
@@ -630,6 +651,12 @@ impl Drop for Lease {
             #[cfg(nanometrics_loom)]
             let sentinel: *const Slot = &shards.unbound;
             let _ = CURRENT.try_with(|c| c.set(sentinel));
+            // A local handle may still write the slot (from a thread-local
+            // destructor that runs after this one): then the last handle's
+            // drop returns it.
+            if shards.slot(i).orphan_if_pinned() {
+                return;
+            }
             // The free-list mutex orders this thread's last stores to the slot
             // before the next leaseholder's first loads (see `Shards::lease`).
             shards.release(i);
@@ -895,12 +922,65 @@ pub(crate) const fn lazy_fits(len: usize) -> bool {
 #[cfg(not(nanometrics_loom))]
 pub(crate) static DEAD_CELL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-#[cfg(not(nanometrics_loom))]
 impl Slot {
     /// Whether this slot's only writer is the thread that leased it.
+    #[cfg(not(nanometrics_loom))]
     #[inline]
     pub(crate) fn is_exclusive(&self) -> bool {
         self.exclusive
+    }
+
+    /// Keeps this exclusive slot leased to the calling thread, its
+    /// leaseholder, until a matching [`unpin`](Self::unpin), even past the
+    /// thread's lease: a thread-local destructor that runs after nanometrics'
+    /// own may still write the slot through a local handle, and another
+    /// thread must not lease it meanwhile.
+    #[cfg(not(nanometrics_loom))]
+    pub(crate) fn pin(&self) {
+        debug_assert!(self.exclusive);
+        // Relaxed: only the leaseholder thread touches `pins` and `orphaned`
+        // while the slot is leased; the free-list mutex orders them before the
+        // next leaseholder's.
+        self.pins.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Ends a [`pin`](Self::pin); the last one after the lease ended returns
+    /// the slot to the table.
+    #[cfg(not(nanometrics_loom))]
+    pub(crate) fn unpin(&self) {
+        // Relaxed: as in `pin`.
+        if self.pins.fetch_sub(1, Ordering::Relaxed) == 1
+            && self.orphaned.swap(false, Ordering::Relaxed)
+        {
+            let shards = global_shards();
+            if let Some(i) = shards.position(self) {
+                shards.release(i);
+            }
+        }
+    }
+
+    /// Whether the lease ended while the slot was pinned.
+    #[cfg(all(test, not(nanometrics_loom)))]
+    pub(crate) fn is_orphaned(&self) -> bool {
+        self.orphaned.load(Ordering::Relaxed)
+    }
+
+    /// At the end of the lease: whether the slot is pinned, in which case it
+    /// is marked so that the last unpin returns it.
+    #[cfg(not(nanometrics_loom))]
+    fn orphan_if_pinned(&self) -> bool {
+        // Relaxed: as in `pin`.
+        let pinned = self.pins.load(Ordering::Relaxed) > 0;
+        if pinned {
+            self.orphaned.store(true, Ordering::Relaxed);
+        }
+        pinned
+    }
+
+    /// Loom models have no local handles: nothing pins a slot.
+    #[cfg(nanometrics_loom)]
+    fn orphan_if_pinned(&self) -> bool {
+        false
     }
 }
 

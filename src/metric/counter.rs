@@ -167,14 +167,18 @@ impl<'a> CounterRef<'a> {
         let Some(index) = self.series.index() else {
             return LocalCounter {
                 cell: &crate::shard::DEAD_CELL,
-                exclusive: false,
+                pinned: None,
                 _not_send: PhantomData,
             };
         };
         let slot = crate::shard::local_slot();
+        let pinned = slot.is_exclusive().then(|| {
+            slot.pin();
+            slot
+        });
         LocalCounter {
             cell: slot.cell(index),
-            exclusive: slot.is_exclusive(),
+            pinned,
             _not_send: PhantomData,
         }
     }
@@ -187,10 +191,12 @@ impl<'a> CounterRef<'a> {
 /// shard as the thread's other updates, so a scrape sees them at once: there
 /// is nothing to flush.
 ///
-/// It is neither `Send` nor `Sync`: get one per thread. Keep it for as long as
-/// the thread counts, but do not use it from a thread-local destructor that
-/// runs after nanometrics' own (the thread's slot may already serve another
-/// thread then, and concurrent updates could be lost).
+/// It is neither `Send` nor `Sync`: get one per thread, and keep it for as
+/// long as the thread counts. While it lives, the thread's shard stays leased
+/// to the thread, even after the thread's other thread-locals are gone: one
+/// kept in a thread-local may still count from its destructor. The shard is
+/// handed to another thread when the last such handle is dropped (never, for
+/// a handle that is leaked).
 ///
 /// ```
 /// use nanometrics::Counter;
@@ -208,10 +214,11 @@ impl<'a> CounterRef<'a> {
 /// assert_eq!(PACKETS.get(), 2000);
 /// ```
 #[cfg(not(nanometrics_loom))]
-#[derive(Debug)]
 pub struct LocalCounter<'a> {
     cell: &'a crate::sync::AtomicU64,
-    exclusive: bool,
+    /// The exclusive slot holding `cell`, pinned to this thread while the
+    /// handle lives; `None` for a shared slot (atomic adds).
+    pinned: Option<&'static crate::shard::Slot>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -227,12 +234,32 @@ impl LocalCounter<'_> {
     #[inline]
     pub fn inc_by(&self, n: u64) {
         use crate::sync::Ordering::Relaxed;
-        if self.exclusive {
-            // This thread is the cell's only writer (see `shard.rs`).
+        if self.pinned.is_some() {
+            // This thread is the cell's only writer (see `shard.rs`), for as
+            // long as the slot is pinned.
             self.cell
                 .store(self.cell.load(Relaxed).wrapping_add(n), Relaxed);
         } else {
             self.cell.fetch_add(n, Relaxed);
+        }
+    }
+}
+
+#[cfg(not(nanometrics_loom))]
+impl std::fmt::Debug for LocalCounter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalCounter")
+            .field("cell", &self.cell)
+            .field("exclusive", &self.pinned.is_some())
+            .finish()
+    }
+}
+
+#[cfg(not(nanometrics_loom))]
+impl Drop for LocalCounter<'_> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.pinned {
+            slot.unpin();
         }
     }
 }
@@ -402,6 +429,56 @@ mod tests {
         assert_eq!(c.with(Ch::Private).get(), 4000);
         assert_eq!(c.with(Ch::Public).get(), 0);
         assert_eq!(plain.get(), 12_000);
+    }
+
+    /// A local handle kept in a thread-local whose destructor runs after
+    /// nanometrics' own (which ends the thread's lease) still owns its slot
+    /// there: it counts with plain stores, so no other thread may have leased
+    /// the slot meanwhile. The last handle's drop hands the slot on.
+    #[test]
+    fn local_handle_counts_from_a_late_thread_local_destructor() {
+        use std::cell::RefCell;
+        use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+        static LATE_TOTAL: Counter = Counter::new("late_total", "");
+        /// 1: the slot was still held (orphaned, not free) when the late
+        /// destructor counted; 2: and the drop handed it on. 0: neither.
+        static SEEN: AtomicU8 = AtomicU8::new(0);
+        struct Late(RefCell<Option<LocalCounter<'static>>>);
+        impl Drop for Late {
+            fn drop(&mut self) {
+                let Some(l) = self.0.borrow_mut().take() else {
+                    return;
+                };
+                let Some(slot) = l.pinned else { return };
+                if slot.is_orphaned() {
+                    SEEN.store(1, SeqCst);
+                }
+                l.inc_by(5);
+                drop(l);
+                if SEEN.load(SeqCst) == 1 && !slot.is_orphaned() {
+                    SEEN.store(2, SeqCst);
+                }
+            }
+        }
+        thread_local! {
+            static LATE: Late = const { Late(RefCell::new(None)) };
+        }
+        std::thread::spawn(|| {
+            // Registered before nanometrics' thread-locals, so destroyed
+            // after them.
+            LATE.with(|_| {});
+            let l = LATE_TOTAL.local();
+            l.inc();
+            LATE.with(|late| *late.0.borrow_mut() = Some(l));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(LATE_TOTAL.get(), 6);
+        assert_eq!(
+            SEEN.load(SeqCst),
+            2,
+            "the slot was not held, or not handed on"
+        );
     }
 
     #[test]
