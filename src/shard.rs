@@ -493,8 +493,11 @@ impl Shards {
 }
 
 /// The most chunks a [`Reader`] keeps (one per written slot that has the
-/// chunk); with more, it reads through [`Shards::sum_u64`] instead.
-const READER_CHUNKS: usize = 32;
+/// chunk); with more, it reads through [`Shards::sum_u64`] instead. 128 (1 KiB
+/// on the scrape's stack) covers every slot of a table sized for up to 99
+/// cores (see [`Shards::counts_for`]). Miri keeps 8, so that its test of the
+/// fallback allocates a few slots rather than a hundred.
+const READER_CHUNKS: usize = if cfg!(miri) { 8 } else { 128 };
 
 /// Sums cells over the written slots like [`Shards::sum_u64`] and
 /// [`Shards::sum_f64`], for many cells in a row: it keeps the chunks of one
@@ -1395,6 +1398,11 @@ mod tests {
         assert_eq!(Shards::counts_for(0), (5, 1));
         assert_eq!(Shards::counts_for(2), (6, 1));
         assert_eq!(Shards::counts_for(64), (68, 16));
+        // A scrape's reader keeps every slot's chunk up to 99 cores.
+        let (exclusive, shared) = Shards::counts_for(99);
+        assert!(cfg!(miri) || exclusive + shared <= READER_CHUNKS);
+        let (exclusive, shared) = Shards::counts_for(100);
+        assert!(cfg!(miri) || exclusive + shared > READER_CHUNKS);
     }
 
     #[test]
