@@ -781,38 +781,41 @@ fn resolve(index: u32, cells: Option<&Cells>) -> Option<u32> {
 /// is dropped (the metric got no cells).
 #[inline]
 pub(crate) fn add_u64(index: u32, n: u64, cells: Option<&Cells>) {
-    // The hot path: TLS → slot → chunk → cell. The sentinel, a slot's first
-    // touch of a chunk and indices without cells (chunk 0 is never
-    // allocated) all fail the one chunk test.
-    match current().chunk(index) {
-        Some(chunk) => plain_add_u64(&chunk[index as usize & CHUNK_MASK], n),
-        None => add_u64_slow(index, n, cells),
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn add_u64_slow(index: u32, n: u64, cells: Option<&Cells>) {
-    if let Some(index) = resolve(index, cells) {
-        slow_slot().add_u64(index, n);
-    }
+    update(index, n, cells, plain_add_u64, Slot::add_u64)
 }
 
 /// Adds `v` to the `f64` cell `index` of this thread's slot; `index` and
 /// `cells` as in [`add_u64`].
 #[inline]
 pub(crate) fn add_f64(index: u32, v: f64, cells: Option<&Cells>) {
+    update(index, v, cells, plain_add_f64, Slot::add_f64)
+}
+
+/// One update of cell `index` in this thread's slot: `fast` on the hot path,
+/// `slow` (which picks plain or atomic writes) after the slot or block is
+/// bound. Both are known at each (inlined) call site.
+#[inline]
+fn update<V>(
+    index: u32,
+    v: V,
+    cells: Option<&Cells>,
+    fast: fn(&AtomicU64, V),
+    slow: fn(&Slot, u32, V),
+) {
+    // The hot path: TLS → slot → chunk → cell. The sentinel, a slot's first
+    // touch of a chunk and indices without cells (chunk 0 is never
+    // allocated) all fail the one chunk test.
     match current().chunk(index) {
-        Some(chunk) => plain_add_f64(&chunk[index as usize & CHUNK_MASK], v),
-        None => add_f64_slow(index, v, cells),
+        Some(chunk) => fast(&chunk[index as usize & CHUNK_MASK], v),
+        None => update_slow(index, v, cells, slow),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn add_f64_slow(index: u32, v: f64, cells: Option<&Cells>) {
+fn update_slow<V>(index: u32, v: V, cells: Option<&Cells>, slow: fn(&Slot, u32, V)) {
     if let Some(index) = resolve(index, cells) {
-        slow_slot().add_f64(index, v);
+        slow(slow_slot(), index, v);
     }
 }
 
