@@ -340,8 +340,9 @@ impl<'a> Writer<'a> {
         ok
     }
 
-    /// Writes `name{labels[,le="…"]} ` (up to the value).
-    fn sample_start(&mut self, suffix: &str, le: Option<&[u8]>) {
+    /// Writes `name{labels[,le="…"]` (or just `name`) and returns what
+    /// separates it from the value: `} ` (or ` `).
+    fn sample_start(&mut self, suffix: &str, le: Option<&[u8]>) -> &'static [u8] {
         let head = self.st.known.head.as_slice();
         let name = head.split_last().map_or(head, |(_, name)| name);
         let labels = !self.st.labels.is_empty();
@@ -359,11 +360,11 @@ impl<'a> Writer<'a> {
                 self.out.put(le);
                 self.out.put(b"\"");
             }
-            self.out.put(b"} ");
+            b"} "
         } else {
             self.out.put(name);
             self.out.put(suffix.as_bytes());
-            self.out.put(b" ");
+            b" "
         }
     }
 
@@ -373,24 +374,22 @@ impl<'a> Writer<'a> {
         let mut buckets = std::mem::take(&mut self.st.buckets);
         for (bound, count) in bounds.iter().zip(buckets.iter()) {
             let le = number::canonical(*bound);
-            self.sample_start("_bucket", Some(le.as_bytes()));
-            number::with_u64(*count, |b| self.out.put(b));
-            self.out.put(b"\n");
+            let lead = self.sample_start("_bucket", Some(le.as_bytes()));
+            copy::put_u64_line(self.out.buf, lead, *count);
         }
-        self.sample_start("_bucket", Some(b"+Inf"));
-        number::with_u64(totals.count, |b| self.out.put(b));
-        self.out.put(b"\n");
+        let lead = self.sample_start("_bucket", Some(b"+Inf"));
+        copy::put_u64_line(self.out.buf, lead, totals.count);
         // OpenMetrics: the sum is a counter (never NaN or negative) and must be
         // left out, with the count, when buckets below zero exist.
         let with_sum = self.format == Format::Prometheus
             || (self.sum_allowed && !totals.sum.is_nan() && totals.sum >= 0.0);
         if with_sum {
-            self.sample_start("_sum", None);
+            let lead = self.sample_start("_sum", None);
+            self.out.put(lead);
             number::with_f64(totals.sum, |b| self.out.put(b));
             self.out.put(b"\n");
-            self.sample_start("_count", None);
-            number::with_u64(totals.count, |b| self.out.put(b));
-            self.out.put(b"\n");
+            let lead = self.sample_start("_count", None);
+            copy::put_u64_line(self.out.buf, lead, totals.count);
         }
         buckets.clear();
         std::mem::swap(&mut self.st.buckets, &mut buckets);
@@ -749,10 +748,15 @@ impl Visitor for Writer<'_> {
             escape_value(out, v);
         }
         // The usual case, an integer counter in a family whose series are
-        // distinct by construction: no checks left, the line ends here.
+        // distinct by construction: none of `sample`'s checks apply, so the
+        // line ends here, through the same `put_u64_line` as every integer
+        // value (the open value's closing quote in its lead). Going through
+        // `sample_slow` instead costs a call and the checks per series:
+        // iai encode_1000 296,062 -> 352,482 instructions (324,452 with this
+        // test moved to the top of `sample`).
         if let Value::Counter(v) = value {
             if self.unique && matches!(self.mode, Mode::Plain | Mode::Counter) {
-                copy::put_u64_tail(out, v);
+                copy::put_u64_line(out, b"\"} ", v);
                 self.out.boundary();
                 return;
             }
@@ -812,20 +816,29 @@ impl Writer<'_> {
             self.out.buf.truncate(start);
             return;
         }
-        if !labeled {
+        let lead: &[u8] = if labeled {
+            b"} "
+        } else {
             let head = self.st.known.head.as_slice();
             self.out
                 .put(head.split_last().map_or(head, |(_, name)| name));
-            self.out.put(b" ");
-        } else {
-            self.out.put(b"} ");
-        }
+            b" "
+        };
+        // Every integer value, whatever its kind, ends the line through
+        // `put_u64_line`; a negative gauge writes its sign first.
         match scalar {
-            Scalar::U(v) => copy::put(self.out.buf, number::u64_text(&mut itoa::Buffer::new(), v)),
-            Scalar::I(v) => copy::put(self.out.buf, number::i64_text(&mut itoa::Buffer::new(), v)),
-            Scalar::F(v) => number::with_f64(v, |b| self.out.put(b)),
+            Scalar::U(v) => copy::put_u64_line(self.out.buf, lead, v),
+            Scalar::I(v) if v < 0 => {
+                self.out.put(lead);
+                copy::put_u64_line(self.out.buf, b"-", v.unsigned_abs());
+            }
+            Scalar::I(v) => copy::put_u64_line(self.out.buf, lead, v.unsigned_abs()),
+            Scalar::F(v) => {
+                self.out.put(lead);
+                number::with_f64(v, |b| self.out.put(b));
+                self.out.put(b"\n");
+            }
         }
-        self.out.put(b"\n");
         self.out.boundary();
     }
 }
@@ -1043,6 +1056,130 @@ mod tests {
         let (families, overflow) = text.split_at(want.len());
         assert_eq!(families, want);
         assert!(overflow.starts_with("# HELP nanometrics_label_overflow_total"));
+    }
+
+    /// Every kind of integer sample value (dynamic-family counters, plain
+    /// and labelled counters, integer gauges of both signs, info, bucket
+    /// counts, `_count`) at every digit-count boundary ends its line through
+    /// `copy::put_u64_line`, in both formats.
+    #[test]
+    fn integer_values_of_every_kind_and_length() {
+        use crate::{
+            Collector, Counter, Encoder, Family, Format, Gauge, Histogram, Kind, Labels, Meta,
+            Registry, Value, Visitor,
+        };
+        let mut unsigned = vec![0, 1, u64::MAX - 1, u64::MAX];
+        for p in 1..20 {
+            unsigned.extend([10u64.pow(p) - 1, 10u64.pow(p)]);
+        }
+        let mut signed = vec![i64::MIN, i64::MIN + 1, i64::MAX];
+        for p in 0..19 {
+            for v in [10i64.pow(p) - 1, 10i64.pow(p)] {
+                signed.extend([v, -v]);
+            }
+        }
+
+        let r = Registry::new();
+        let counters = r
+            .register(Family::<Counter, 1>::new("dc_total", "", ["k"]))
+            .unwrap();
+        let gauges = r
+            .register(Family::<Gauge, 1>::new("dg", "", ["k"]))
+            .unwrap();
+        for (i, v) in unsigned.iter().enumerate() {
+            counters.with([format!("u{i}").as_str()]).inc_by(*v);
+        }
+        for (i, v) in signed.iter().enumerate() {
+            gauges.with([format!("s{i}").as_str()]).set(*v);
+        }
+        let plain = r.register(Counter::new("pc_total", "")).unwrap();
+        plain.inc_by(u64::MAX);
+        r.register(Gauge::new("pg", "")).unwrap().set(i64::MIN);
+        // Cumulative bucket counts 0, 9, 10, 99, 100, 999, 1000.
+        let h = r
+            .register(Histogram::new(
+                "h",
+                "",
+                &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            ))
+            .unwrap();
+        for (v, n) in [
+            (0.5, 9),
+            (1.5, 1),
+            (2.5, 89),
+            (3.5, 1),
+            (4.5, 899),
+            (5.5, 1),
+        ] {
+            for _ in 0..n {
+                h.observe(v);
+            }
+        }
+
+        struct Report(Vec<u64>, Vec<i64>);
+        impl Collector for Report {
+            fn collect(&self, v: &mut dyn Visitor) {
+                static C: Meta = Meta::new("cc_total", "");
+                static G: Meta = Meta::new("cg", "");
+                static I: Meta = Meta::new("ci_info", "");
+                v.family(&C, Kind::Counter);
+                for (i, x) in self.0.iter().enumerate() {
+                    let k = i.to_string();
+                    v.series(&Labels::constant(&[("k", &k)]), Value::Counter(*x));
+                }
+                v.family(&G, Kind::Gauge);
+                for (i, x) in self.1.iter().enumerate() {
+                    let k = i.to_string();
+                    v.series(&Labels::constant(&[("k", &k)]), Value::Gauge(*x));
+                }
+                v.series(&Labels::constant(&[]), Value::Gauge(-7));
+                v.family(&I, Kind::Info);
+                v.series(&Labels::constant(&[("k", "v")]), Value::Info);
+            }
+        }
+        r.register_collector(Report(unsigned.clone(), signed.clone()));
+
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let mut want = Vec::new();
+            for (i, v) in unsigned.iter().enumerate() {
+                want.push(format!("dc_total{{k=\"u{i}\"}} {v}"));
+                want.push(format!("cc_total{{k=\"{i}\"}} {v}"));
+            }
+            for (i, v) in signed.iter().enumerate() {
+                want.push(format!("dg{{k=\"s{i}\"}} {v}"));
+                want.push(format!("cg{{k=\"{i}\"}} {v}"));
+            }
+            want.push(format!("pc_total {}", u64::MAX));
+            want.push(format!("pg {}", i64::MIN));
+            want.push("cg -7".into());
+            want.push("ci_info{k=\"v\"} 1".into());
+            for (le, n) in [
+                ("0.0", 0),
+                ("1.0", 9),
+                ("2.0", 10),
+                ("3.0", 99),
+                ("4.0", 100),
+                ("5.0", 999),
+                ("6.0", 1000),
+                ("+Inf", 1000),
+            ] {
+                want.push(format!("h_bucket{{le=\"{le}\"}} {n}"));
+            }
+            want.push("h_count 1000".into());
+            let mut out = Vec::new();
+            Encoder::new().encode(&r, format, &mut out);
+            let text = String::from_utf8(out).unwrap();
+            let lines: std::collections::HashSet<&str> = text.lines().collect();
+            for line in &want {
+                assert!(lines.contains(line.as_str()), "{format:?}: {line}\n{text}");
+            }
+            let values = text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.starts_with("h_sum"))
+                .filter(|l| !l.starts_with("nanometrics_label_overflow_total"))
+                .count();
+            assert_eq!(values, want.len(), "{format:?}\n{text}");
+        }
     }
 
     #[test]
