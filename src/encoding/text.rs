@@ -54,6 +54,18 @@ struct Known {
     pieces: Vec<u8>,
 }
 
+impl Known {
+    /// The pre-rendered text before the value of label `k`, if label `k` of
+    /// the names checked for this family is `name` itself (the same string,
+    /// so the same verdict holds): the one test that lets a label skip the
+    /// checks, for [`Render::label`] and [`Visitor::dynamic_series`].
+    #[inline(always)]
+    fn piece(&self, k: usize, name: &'static str) -> Option<&[u8]> {
+        let &(c, a, b) = self.spans.get(k)?;
+        std::ptr::eq(c, name).then(|| self.pieces.get(a..b).unwrap_or_default())
+    }
+}
+
 /// Scratch for checking one series' label names.
 #[derive(Default)]
 struct Check {
@@ -416,15 +428,13 @@ struct Render<'s> {
 impl Render<'_> {
     #[inline]
     fn label(&mut self, name: LabelName<'_>, value: &str) {
-        if self.fast {
-            if let (LabelName::Static(s), Some(&(c, a, b))) = (name, self.known.spans.get(self.k)) {
-                if std::ptr::eq(c, s) {
-                    self.k += 1;
-                    copy::put(self.out, self.known.pieces.get(a..b).unwrap_or_default());
-                    escape_value(self.out, value);
-                    self.out.push(b'"');
-                    return;
-                }
+        if let (true, LabelName::Static(s)) = (self.fast, name) {
+            if let Some(piece) = self.known.piece(self.k, s) {
+                self.k += 1;
+                copy::put(self.out, piece);
+                escape_value(self.out, value);
+                self.out.push(b'"');
+                return;
             }
         }
         self.checked_label(name, value);
@@ -756,27 +766,27 @@ impl Visitor for Writer<'_> {
         if self.mode == Mode::Skip || self.out.failed() {
             return;
         }
-        let known = &self.st.known;
-        // The names this family's series were checked with, in order (the
-        // first series goes the general way and records them): no check.
-        let same = names.len() == values.len()
-            && names.len() == known.spans.len()
-            && !names.is_empty()
-            && names
-                .iter()
-                .zip(known.spans.iter())
-                .all(|(n, &(c, _, _))| std::ptr::eq(*n, c));
-        if !same {
+        if names.is_empty() || values.is_empty() {
             self.series(&Labels::dynamic(names, values), value);
             return;
         }
+        // Written from the family's known pieces as far as `Known::piece`
+        // allows, as `Render::label` would; past that (a name not checked in
+        // this family, or the family's first series, which records them), cut
+        // and written the general way.
         let start = self.out.buf.len();
+        let known = &self.st.known;
         let out = &mut *self.out.buf;
-        for (k, (v, &(_, a, b))) in values.iter().zip(known.spans.iter()).enumerate() {
+        for (k, (n, v)) in names.iter().zip(values).enumerate() {
+            let Some(piece) = known.piece(k, n) else {
+                out.truncate(start);
+                self.series(&Labels::dynamic(names, values), value);
+                return;
+            };
             if k > 0 {
                 out.push(b'"');
             }
-            copy::put(out, known.pieces.get(a..b).unwrap_or_default());
+            copy::put(out, piece);
             escape_value(out, v);
         }
         // The usual case, an integer counter in a family whose series are
@@ -1227,6 +1237,91 @@ mod tests {
                 .filter(|l| !l.starts_with("nanometrics_label_overflow_total"))
                 .count();
             assert_eq!(values, want.len(), "{format:?}\n{text}");
+        }
+    }
+
+    /// `dynamic_series` writes exactly what the general path writes for
+    /// the same labels (`series` with `Labels::dynamic`, the trait's
+    /// default): names known, a prefix of them, more of them than known, other
+    /// slices, bad or repeated names, a value short, none, in families of
+    /// every kind (histogram values are left to the encoding tests: only a
+    /// histogram can make one), claimed (a `Family`) or not (a collector).
+    #[test]
+    fn dynamic_series_writes_what_the_general_path_writes() {
+        use crate::{
+            Collector, Counter, Encoder, Family, Format, Gauge, Kind, Labels, Meta, Registry,
+            Value, Visitor,
+        };
+        static AB: [&str; 2] = ["a", "b"];
+        static ABC: [&str; 3] = ["a", "b", "c"];
+        static AA: [&str; 2] = ["a", "a"];
+        static LE: [&str; 1] = ["le"];
+        static BAD: [&str; 1] = ["1x"];
+        struct Calls(bool);
+        impl Collector for Calls {
+            fn collect(&self, v: &mut dyn Visitor) {
+                static C: Meta = Meta::new("c_total", "");
+                static G: Meta = Meta::new("g", "");
+                static I: Meta = Meta::new("i_info", "");
+                static H: Meta = Meta::new("h", "");
+                let call = |v: &mut dyn Visitor, names: &[&'static str], values: &[&str], x| {
+                    if self.0 {
+                        v.dynamic_series(names, values, x);
+                    } else {
+                        v.series(&Labels::dynamic(names, values), x);
+                    }
+                };
+                for (meta, kind) in [
+                    (&C, Kind::Counter),
+                    (&G, Kind::Gauge),
+                    (&I, Kind::Info),
+                    (&H, Kind::Histogram),
+                ] {
+                    v.family(meta, kind);
+                    for x in [Value::Counter(7), Value::Gauge(-3), Value::Info] {
+                        call(v, &AB[..1], &["p\"q"], x);
+                        call(v, &AB, &["x", "y\n"], x);
+                        call(v, &AB, &["x", "y\n"], x); // duplicate
+                        call(v, &AB[..1], &["w"], x); // a prefix
+                        call(v, &ABC, &["x", "y", "z"], x); // more than known
+                        call(v, &ABC, &["x", "y", "z2"], x);
+                        call(v, &AB, &["short"], x);
+                        call(v, &AB, &[], x);
+                        call(v, &[], &[], x);
+                        call(v, &AA, &["x", "z"], x);
+                        call(v, &LE, &["1"], x);
+                        call(v, &BAD, &["x"], x);
+                        call(v, &AB, &["x", "y2", "extra"], x);
+                    }
+                }
+            }
+        }
+        fn encode(dynamic: bool, format: Format) -> String {
+            let r = Registry::new();
+            let f = r
+                .register(Family::<Counter, 2>::new("f_total", "", ["a", "b"]))
+                .unwrap();
+            let g = r
+                .register(Family::<Gauge, 2>::new("fg", "", ["a", "b"]))
+                .unwrap();
+            for (a, b) in [
+                ("x", "y"),
+                ("x\\", "\""),
+                ("", ""),
+                ("long value, 0123456789", "z"),
+            ] {
+                f.with([a, b]).inc_by(5);
+                g.with([a, b]).set(-5);
+            }
+            r.register_collector(Calls(dynamic));
+            let mut out = Vec::new();
+            Encoder::new().encode(&r, format, &mut out);
+            String::from_utf8(out).unwrap()
+        }
+        for format in [Format::Prometheus, Format::OpenMetrics] {
+            let general = encode(false, format);
+            assert_eq!(encode(true, format), general, "{format:?}");
+            assert!(general.contains("\nc_total{a=\"x\",b=\"y\",c=\"z2\"} 7\n"));
         }
     }
 
