@@ -30,28 +30,31 @@ pub(crate) fn put(out: &mut Vec<u8>, bytes: &[u8]) {
     unsafe { out.set_len(len + n) };
 }
 
-/// Appends `"} `, the decimal spelling of `v` and a newline (the end of a
-/// labelled integer sample line), with one capacity check.
+/// Appends `lead`, the decimal spelling of `v` and a newline, with one
+/// capacity check: the end of every integer sample line, `lead` being what
+/// separates the value from the name or labels (`} `, ` `, or `"} ` after a
+/// label value still open).
 #[inline(always)]
-pub(crate) fn put_u64_tail(out: &mut Vec<u8>, v: u64) {
+pub(crate) fn put_u64_line(out: &mut Vec<u8>, lead: &[u8], v: u64) {
     let mut buf = itoa::Buffer::new();
     let digits = buf.format(v).as_bytes();
-    let n = digits.len();
-    // At most 20 digits: 24 bytes in all.
-    out.reserve(24);
+    let (l, n) = (lead.len(), digits.len());
+    // A u64 has at most 20 digits, so `l + n + 1 <= l + 21`.
+    out.reserve(l + 21);
     let len = out.len();
-    // SAFETY: `reserve` left room for 24 more bytes and `3 + n + 1 <= 24`
-    // (a u64 has at most 20 digits), so every write below is inside the
-    // allocation; `digits` lives in `buf` on the stack, not in `out`.
+    // SAFETY: `reserve` left room for `l + 21` more bytes and every write
+    // below is within the first `l + n + 1` of them; `lead` (a shared borrow)
+    // and `digits` (in `buf`, on the stack) cannot overlap the spare
+    // capacity of the `Vec` we hold `&mut`.
     unsafe {
         let dst = out.as_mut_ptr().add(len);
-        dst.cast::<[u8; 3]>().write_unaligned(*b"\"} ");
-        copy_short(digits, dst.add(3));
-        *dst.add(3 + n) = b'\n';
+        copy_short(lead, dst);
+        copy_short(digits, dst.add(l));
+        *dst.add(l + n) = b'\n';
     }
-    // SAFETY: the `n + 4` bytes after `len` were written just above, within
-    // capacity.
-    unsafe { out.set_len(len + n + 4) };
+    // SAFETY: the `l + n + 1` bytes after `len` were written just above,
+    // within capacity.
+    unsafe { out.set_len(len + l + n + 1) };
 }
 
 /// Copies `src` to `dst`.
@@ -98,13 +101,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn u64_tails() {
-        for v in [0, 1, 9, 10, 99, 12345, u64::MAX / 3, u64::MAX] {
-            for mut out in [Vec::new(), vec![7u8; 5], Vec::with_capacity(200)] {
-                let before = out.clone();
-                put_u64_tail(&mut out, v);
-                assert_eq!(&out[..before.len()], &before[..]);
-                assert_eq!(out[before.len()..], *format!("\"}} {v}\n").as_bytes());
+    fn u64_lines() {
+        // Every digit count (each power of ten and the value before it), and
+        // leads of every length the encoder uses and a long one.
+        let mut values = vec![0, u64::MAX / 3, u64::MAX];
+        for p in 0..20 {
+            let t = 10u64.pow(p);
+            values.extend([t - 1, t, t + 1]);
+        }
+        let leads: [&[u8]; 5] = [b"", b"-", b" ", b"} ", b"\"} "];
+        let long = [b'x'; 40];
+        for v in values {
+            for lead in leads.into_iter().chain([&long[..]]) {
+                for mut out in [Vec::new(), vec![7u8; 5], Vec::with_capacity(200)] {
+                    let before = out.clone();
+                    put_u64_line(&mut out, lead, v);
+                    let mut want = before.clone();
+                    want.extend_from_slice(lead);
+                    want.extend_from_slice(format!("{v}\n").as_bytes());
+                    assert_eq!(out, want);
+                }
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Number spellings for the text formats, formatted on the stack.
 //!
 //! - Integers (counter totals, integer gauges, bucket counts) go through
-//!   [`itoa`]: `0`, `42`, `-7`.
+//!   [`itoa`]: `0`, `42`, `-7`; they are written where the line ends, by
+//!   `copy::put_u64_line` (a negative gauge as its sign, then its magnitude).
 //! - Floats go through [`ryu`]'s shortest round-trip digits: `0.25`, `3.0`,
 //!   `1e16`, `1e-7`; the non-finite values are spelled `+Inf`, `-Inf` and `NaN`,
 //!   which both formats (and Go's `strconv.ParseFloat`, Python's `float`)
@@ -52,25 +53,6 @@ impl NumBuf {
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
-}
-
-/// The decimal spelling of `v`, formatted in `buf`.
-#[inline(always)]
-pub(crate) fn u64_text(buf: &mut itoa::Buffer, v: u64) -> &[u8] {
-    buf.format(v).as_bytes()
-}
-
-/// The decimal spelling of `v`, formatted in `buf`.
-#[inline(always)]
-pub(crate) fn i64_text(buf: &mut itoa::Buffer, v: i64) -> &[u8] {
-    buf.format(v).as_bytes()
-}
-
-/// Calls `f` with the decimal spelling of `v`.
-#[inline(always)]
-pub(crate) fn with_u64<R>(v: u64, f: impl FnOnce(&[u8]) -> R) -> R {
-    let mut b = itoa::Buffer::new();
-    f(b.format(v).as_bytes())
 }
 
 /// Calls `f` with the sample-value spelling of `v`: ryu's shortest digits, or
@@ -294,11 +276,5 @@ mod tests {
         assert_eq!(float(-0.0), "-0.0");
         assert_eq!(float(1e16), "1e16");
         assert_eq!(float(1.5e-7), "1.5e-7");
-        assert_eq!(with_u64(u64::MAX, |b| b.to_vec()), b"18446744073709551615");
-        assert_eq!(
-            i64_text(&mut itoa::Buffer::new(), i64::MIN),
-            b"-9223372036854775808"
-        );
-        assert_eq!(u64_text(&mut itoa::Buffer::new(), 42), b"42");
     }
 }
