@@ -5,11 +5,16 @@
 //! an insert-only open-addressing table of pointers with `Acquire` loads,
 //! compares the values as words against the series' entry (one allocation
 //! holding the hash, the cell index and the values), and returns a handle the
-//! caller may keep. A miss takes the family's mutex,
-//! inserts, and when the table is half full publishes a table twice the size;
-//! old tables stay allocated until the family is dropped, so a reader still
-//! probing one never sees freed memory. Series are never removed, so there is
-//! no reclamation protocol to get wrong.
+//! caller may keep. The usual hit, every value at most 7 bytes, is one jump on
+//! the values' lengths to read them into words, one multiply, one slot's load
+//! and one compare per value: a family always has a table (a shared empty one
+//! at first) and an empty slot points to an entry that matches nothing
+//! (rather than holding null), so neither is tested before the compare.
+//! A miss takes the family's mutex, inserts, and when the table is half full
+//! publishes a table twice the size; old tables stay allocated until the
+//! family is dropped, so a reader still probing one never sees freed memory.
+//! Series are never removed, so there is no reclamation protocol to get
+//! wrong.
 //!
 //! The cardinality limit bounds memory whatever label values arrive: past it,
 //! and for any value longer than the value-length limit, lookups return one
@@ -149,7 +154,8 @@ type TableHasher = foldhash::fast::FixedState;
 /// lengths) as its [`Shape`] says. In the usual case, every value at most
 /// [`COMPACT`] (7) bytes, each value is one word with a marker bit after its
 /// bytes (see [`compact_word`]), so a hit compares `N` words at fixed offsets,
-/// lengths included, without a call.
+/// lengths included, without a call (and without the hash: an entry of any
+/// other shape starts its values with [`NOT_COMPACT`]).
 ///
 /// One allocation per series, and a hit reads the hash, the value words and
 /// the cell index behind one pointer. Entries are only handled through the
@@ -227,12 +233,17 @@ impl Shape {
         }
     }
 
-    /// A hash for a key of this shape: the mixed state with its top two
-    /// bits replaced by the shape's. The probe starts at the low bits, which
-    /// are the mixed state's: a compact lookup probes from the state itself.
+    /// A hash for a key of this shape, from its mixed state: the top two
+    /// bits hold the shape (the probe starts at the low bits). A compact
+    /// key's keeps the state's low bits, so that its lookup probes from the
+    /// state itself (see [`Table::find_compact`]); the others' are the
+    /// state shifted, one instruction fewer than a mask.
     #[inline(always)]
     const fn hash(self, acc: u64) -> u64 {
-        acc & (u64::MAX >> 2) | self.class()
+        match self {
+            Shape::Compact => acc & (u64::MAX >> 2),
+            Shape::Short | Shape::Long => acc >> 2 | self.class(),
+        }
     }
 
     /// Where the values start in an entry's values area: a compact entry's
@@ -259,6 +270,9 @@ const NOT_COMPACT: u64 = u64::MAX;
 /// compares an entry without first testing its slot for null; the vacancy is
 /// tested after a mismatch.
 static VACANT: [u64; 512] = [u64::MAX; 512];
+
+/// [`VACANT`]'s hash (its first word).
+const VACANT_HASH: u64 = u64::MAX;
 
 impl<const N: usize> Entry<N> {
     /// Offset of the values: they follow the header, whose size is a multiple
@@ -347,6 +361,20 @@ impl<const N: usize> Entry<N> {
         Some(e)
     }
 
+    /// Whether `e`, an entry or [`VACANT`], is `VACANT`: whether its hash has
+    /// the shape class 3, which no entry's has. (Reading the hash, which a
+    /// compare of any shape but compact has just read, rather than loading
+    /// `VACANT`'s address to compare with.)
+    ///
+    /// # Safety
+    /// `e` is [`Entry::vacant`] or as for [`values`](Self::values).
+    #[inline(always)]
+    unsafe fn is_vacant(e: *const Self) -> bool {
+        // SAFETY: the header is initialised and live (caller); `VACANT`'s
+        // first word is its hash.
+        unsafe { (*e).hash == VACANT_HASH }
+    }
+
     /// The shape of the entry's values.
     ///
     /// # Safety
@@ -426,7 +454,8 @@ impl<const N: usize> Entry<N> {
     unsafe fn matches_compact(e: *const Self, words: &[u64; N]) -> bool {
         if N == 0 {
             // No words to tell an entry from `VACANT`.
-            return e != Self::vacant();
+            // SAFETY: as for this function.
+            return !unsafe { Self::is_vacant(e) };
         }
         // SAFETY: every entry's values area holds at least `N` words (a
         // compact one's are its words; another shape's hold `NOT_COMPACT`
@@ -514,8 +543,11 @@ impl<const N: usize> Entry<N> {
         // Once this value's length and those before it are equal, each room
         // up to its end (a function of the length, `Shape::room`) is the
         // same in the entry as here: every read below lies inside the
-        // value's room, hence inside the values' area.
-        let mut at = Shape::Long.start();
+        // value's room, hence inside the values' area. Offsets from the
+        // first value's (`START`, a constant the compiler folds into each
+        // load's).
+        const START: usize = Shape::Long.start();
+        let mut at = 0;
         for ((v, w), &len) in values.iter().zip(words).zip(lens) {
             let v = v.as_bytes();
             if len as usize != v.len() {
@@ -523,7 +555,7 @@ impl<const N: usize> Entry<N> {
             }
             if v.len() <= SHORT {
                 // SAFETY: a room of 16 bytes at `at` (above).
-                if !unsafe { Self::same(e, at, *w) } {
+                if !unsafe { Self::same(e, START + at, *w) } {
                     return false;
                 }
                 at += 16;
@@ -535,7 +567,7 @@ impl<const N: usize> Entry<N> {
             let mut chunk_at = at;
             for c in v.chunks_exact(16) {
                 // SAFETY: `chunk_at + 16 <= at + v.len()`, inside the room.
-                if !unsafe { Self::same(e, chunk_at, [word(c), word(&c[8..])]) } {
+                if !unsafe { Self::same(e, START + chunk_at, [word(c), word(&c[8..])]) } {
                     return false;
                 }
                 chunk_at += 16;
@@ -543,7 +575,8 @@ impl<const N: usize> Entry<N> {
             let tail = v.last_chunk::<16>().map_or([0; 16], |t| *t);
             // SAFETY: `v.len() >= 16`: the room's bytes at
             // `at + v.len() - 16..at + v.len()`.
-            if !unsafe { Self::same(e, at + v.len() - 16, [word(&tail), last_word(&tail)]) } {
+            let tail = [word(&tail), last_word(&tail)];
+            if !unsafe { Self::same(e, START + at + v.len() - 16, tail) } {
                 return false;
             }
             at += Shape::Long.room(v.len());
@@ -708,34 +741,35 @@ fn padded_words<const L: usize>(v: &[u8]) -> [u64; 2] {
     }
 }
 
-/// foldhash's mixing step: the 128-bit product of `x` and `y`, folded.
+/// One round of mixing two words into the state `acc`, as foldhash mixes 16
+/// bytes of short input: the state XORed with `lo` times the secret `mul`
+/// XORed with `hi`, the 128-bit product folded (its halves XORed). Every
+/// hash here is made of these rounds.
 #[inline(always)]
-fn folded_multiply(x: u64, y: u64) -> u64 {
-    let full = (x as u128) * (y as u128);
+fn round(acc: u64, mul: u64, lo: u64, hi: u64) -> u64 {
+    let full = ((acc ^ lo) as u128) * ((mul ^ hi) as u128);
     (full as u64) ^ ((full >> 64) as u64)
 }
 
 /// The mixed state of a compact key (see [`Shape::hash`] for its hash): its
-/// words mixed two at a time (16 bytes, as foldhash mixes 16 bytes of short
-/// input: one folded multiply of the state and a secret, each XORed with a
-/// word), so two label values cost one multiply.
+/// words mixed two at a time (one [`round`]), so two label values cost one
+/// multiply.
 #[inline(always)]
 fn compact_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[u64; N]) -> u64 {
     let mut i = 0;
     while i < N {
         let next = if i + 1 < N { words[i + 1] } else { 0 };
-        acc = folded_multiply(acc ^ words[i], mul ^ next);
+        acc = round(acc, mul, words[i], next);
         i += 2;
     }
     acc
 }
 
-/// The hash of a short key: one round per value, which mixes its two words
-/// as foldhash mixes 16 bytes of short input.
+/// The hash of a short key: one [`round`] per value, of its two words.
 #[inline(always)]
 fn short_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[[u64; 2]; N]) -> u64 {
-    for [lo, hi] in words {
-        acc = folded_multiply(acc ^ lo, mul ^ hi);
+    for &[lo, hi] in words {
+        acc = round(acc, mul, lo, hi);
     }
     Shape::Short.hash(acc)
 }
@@ -762,7 +796,7 @@ fn last_word(v: &[u8]) -> u64 {
 const LONG_END: u64 = u64::MAX;
 
 /// The hash state after mixing the value `v`, longer than [`SHORT`] bytes
-/// (UTF-8), into `acc`: one folded multiply (as in [`short_hash`]) per 16
+/// (UTF-8), into `acc`: one [`round`] per 16
 /// bytes, the last 1 to 15 bytes zero-padded to whole words, then a round
 /// holding the length (see [`LONG_END`]), which shares the last round when
 /// the value's last 16 bytes are 8 or fewer.
@@ -772,17 +806,17 @@ fn long_rounds(mut acc: u64, mul: u64, v: &[u8]) -> u64 {
     let mut chunks = v.chunks_exact(16);
     for c in &mut chunks {
         let (lo, hi) = c.split_at(8);
-        acc = folded_multiply(acc ^ word(lo), mul ^ word(hi));
+        acc = round(acc, mul, word(lo), word(hi));
     }
     let rest = chunks.remainder();
     // `v` is longer than 8 bytes: the remainder's bytes end `last`.
     let last = last_word(v);
     match rest.len() {
-        0 => folded_multiply(acc ^ len, mul ^ LONG_END),
-        r @ 1..=8 => folded_multiply(acc ^ (last >> ((8 - r) * 8)), mul ^ LONG_END ^ len),
+        0 => round(acc, mul, len, LONG_END),
+        r @ 1..=8 => round(acc, mul, last >> ((8 - r) * 8), LONG_END ^ len),
         r => {
-            acc = folded_multiply(acc ^ word(rest), mul ^ (last >> ((16 - r) * 8)));
-            folded_multiply(acc ^ len, mul ^ LONG_END)
+            acc = round(acc, mul, word(rest), last >> ((16 - r) * 8));
+            round(acc, mul, len, LONG_END)
         }
     }
 }
@@ -799,7 +833,7 @@ fn long_key<const N: usize>([mut acc, mul]: [u64; 2], values: &[&str; N]) -> (u6
         acc = match short_words(v) {
             Some(two) => {
                 *w = two;
-                folded_multiply(acc ^ two[0], mul ^ two[1])
+                round(acc, mul, two[0], two[1])
             }
             None => long_rounds(acc, mul, v),
         };
@@ -875,6 +909,11 @@ impl Seeds {
         }
     }
 }
+
+/// Marks the path that calls it as unlikely, for block layout.
+#[cold]
+#[inline(always)]
+fn unlikely() {}
 
 /// A table's header; its `mask + 1` slots follow it in the same allocation
 /// (see [`Table`]).
@@ -1081,7 +1120,9 @@ impl<'a, const N: usize> Table<'a, N> {
     fn find_short(self, words: &[[u64; 2]; N]) -> Option<u32> {
         let hash = short_hash(self.head().seeds.mix, words);
         // SAFETY: as in `find_compact`.
-        self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
+        self.probe_from(hash as usize, |e| unsafe {
+            Entry::matches_short(e, hash, words)
+        })
     }
 
     /// The cell index of the entry for the long key `values` (see
@@ -1090,7 +1131,7 @@ impl<'a, const N: usize> Table<'a, N> {
     fn find_long(self, values: &[&str; N]) -> Option<u32> {
         let (hash, words) = long_key(self.head().seeds.mix, values);
         // SAFETY: as in `find_compact`.
-        self.probe_unpeeled(hash, |e| unsafe {
+        self.probe_from(hash as usize, |e| unsafe {
             Entry::matches_long(e, hash, &words, values)
         })
     }
@@ -1102,49 +1143,48 @@ impl<'a, const N: usize> Table<'a, N> {
     /// the index's load, before anything the loop sets up.
     #[inline(always)]
     fn probe(self, start: u64, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
+        // Masked here (as `slot` would), so the mask is applied once.
         let i = start as usize & self.head().mask;
-        // Acquire: see `probe_past`.
+        // Acquire: see `probe_from`.
         let p = self.slot(i).load(Ordering::Acquire);
         if matches(p) {
             // SAFETY: `p` is a live entry (`VACANT` never matches).
             return Some(unsafe { (*p).index });
         }
-        self.probe_past(i, p, matches)
+        // Out of the hit's straight line (a hint only).
+        unlikely();
+        // SAFETY: `p` is a live entry or `VACANT` (see `probe_from`).
+        if unsafe { Entry::is_vacant(p) } {
+            return None;
+        }
+        self.probe_from(i.wrapping_add(1), matches)
     }
 
     /// [`probe`](Self::probe) without the peeled slot: one copy of the
     /// compare, for the long compare, whose code is large.
     #[inline(always)]
-    fn probe_unpeeled(self, start: u64, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
-        // Null stands for a full slot before the first (it is not `VACANT`).
-        self.probe_past((start as usize).wrapping_sub(1), ptr::null(), matches)
-    }
-
-    /// [`probe`](Self::probe) after the slot at `i`, which holds `p`
-    /// (`VACANT` ends the probe; anything else did not match).
-    #[inline(always)]
-    fn probe_past(
-        self,
-        mut i: usize,
-        mut p: *const Entry<N>,
-        matches: impl Fn(*const Entry<N>) -> bool,
-    ) -> Option<u32> {
+    fn probe_from(self, start: usize, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
         // Acquire (here and in `probe`) pairs with the Release store in
         // `place`: the entry's header and words are initialised before we
         // read them. Slots hold `VACANT` or entries from `Entry::new` in
         // `Family::insert`; entries are freed only in `Family::drop`, and
         // the table (borrowed from the family) cannot outlive it.
-        // At most half the slots of any table are full (`insert` grows it
-        // first), so the probe meets a vacant slot; no step count needed.
-        while p != Entry::vacant() {
-            i = (i + 1) & self.head().mask;
-            p = self.slot(i).load(Ordering::Acquire);
+        let mut i = start;
+        loop {
+            let p = self.slot(i).load(Ordering::Acquire);
             if matches(p) {
                 // SAFETY: as in `probe`.
                 return Some(unsafe { (*p).index });
             }
+            // At most half the slots of any table are full (`insert` grows
+            // it first), so the probe meets a vacant slot; no step count
+            // needed.
+            // SAFETY: as above.
+            if unsafe { Entry::is_vacant(p) } {
+                return None;
+            }
+            i = i.wrapping_add(1);
         }
-        None
     }
 
     /// Stores `e` in the first vacant slot of its probe sequence (writer
@@ -1153,7 +1193,8 @@ impl<'a, const N: usize> Table<'a, N> {
         let mut i = hash as usize;
         loop {
             let slot = self.slot(i);
-            if slot.load(Ordering::Relaxed) == Entry::vacant() {
+            // SAFETY: slots hold live entries or `VACANT`.
+            if unsafe { Entry::is_vacant(slot.load(Ordering::Relaxed)) } {
                 // Release publishes the entry's initialised fields to `find`.
                 slot.store(e, Ordering::Release);
                 return;
@@ -1326,7 +1367,11 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         // nothing on this path needs `values` again (a miss rebuilds them
         // from the words), so they are not kept in memory or registers.
         let Some(words) = compact_words(&values) else {
-            return self.with_wide(values);
+            // Out of line, without a hop through a dispatcher's frame.
+            if values.iter().any(|v| v.len() > SHORT) {
+                return self.with_long(values);
+            }
+            return self.with_short(values);
         };
         if let Some(index) = self.table().find_compact(&words) {
             return K::make_ref(Some(index), &self.config);
@@ -1346,17 +1391,11 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         unsafe { Table::at(t) }
     }
 
-    /// [`with`](Self::with) for keys with a value longer than 7 bytes: the
-    /// short ones (every value at most 15 bytes, two words each) take the
-    /// same kind of path as compact keys, the others go to
-    /// [`with_long`](Self::with_long).
+    /// [`with`](Self::with) for short keys, every value at most 15 bytes and
+    /// one more than 7: the same kind of path as compact keys, two words per
+    /// value.
     #[inline(never)]
-    fn with_wide(&self, values: [&str; N]) -> K::Ref<'_> {
-        // First, before this function's own frame is set up: a long key
-        // leaves at once (a tail call).
-        if values.iter().any(|v| v.len() > SHORT) {
-            return self.with_long(&values);
-        }
+    fn with_short(&self, values: [&str; N]) -> K::Ref<'_> {
         let mut words = [[0; 2]; N];
         for (w, v) in words.iter_mut().zip(&values) {
             // Every value has at most `SHORT` bytes (above).
@@ -1370,11 +1409,11 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
 
     /// [`with`](Self::with) for keys with a value longer than 15 bytes.
     #[inline(never)]
-    fn with_long(&self, values: &[&str; N]) -> K::Ref<'_> {
-        if let Some(index) = self.table().find_long(values) {
+    fn with_long(&self, values: [&str; N]) -> K::Ref<'_> {
+        if let Some(index) = self.table().find_long(&values) {
             return K::make_ref(Some(index), &self.config);
         }
-        self.with_slow(values)
+        self.with_slow(&values)
     }
 
     /// [`with`](Self::with) after a compact key missed: the values, rebuilt
@@ -1658,6 +1697,141 @@ mod tests {
             assert_eq!(compact_word(&v), Some(expected), "len {n}");
         }
         assert_eq!(compact_word(&[b'x'; COMPACT + 1]), None);
+    }
+
+    #[test]
+    fn compact_words_read_pairs_as_single_values() {
+        // Every pair of lengths through `compact_pair`'s jump, and a third
+        // value through `compact_word` alone, as single values read them.
+        let value = |len: usize, salt: u8| -> String {
+            (0..len)
+                .map(|i| char::from(b'a' + (i as u8 + salt) % 26))
+                .collect()
+        };
+        for a in 0..=COMPACT + 1 {
+            for b in 0..=COMPACT + 1 {
+                let (va, vb, vc) = (value(a, 0), value(b, 7), value(b, 3));
+                let single = |v: &String| compact_word(v.as_bytes());
+                let expected = single(&va).zip(single(&vb)).map(|(x, y)| [x, y]);
+                assert_eq!(compact_words(&[&*va, &*vb]), expected, "{a} {b}");
+                let expected = expected.zip(single(&vc)).map(|([x, y], z)| [x, y, z]);
+                assert_eq!(compact_words(&[&*va, &*vb, &*vc]), expected, "{a} {b}");
+                assert_eq!(compact_words(&[&*vc]), single(&vc).map(|z| [z]));
+            }
+        }
+        assert_eq!(compact_words::<0>(&[]), Some([]));
+    }
+
+    /// Values of the given lengths, each its own allocation of exactly its
+    /// length (a read past its end is out of bounds, which Miri reports).
+    fn exact_values<const N: usize>(lens: [usize; N], salt: usize) -> [Box<str>; N] {
+        let mut i = 0;
+        lens.map(|len| {
+            i += 1;
+            (0..len)
+                .map(|j| char::from(b'a' + ((j + i + salt) % 26) as u8))
+                .collect::<String>()
+                .into_boxed_str()
+        })
+    }
+
+    #[test]
+    fn values_at_the_word_boundaries_in_every_combination() {
+        // Lengths at and around the compact (7, 8) and short (15, 16)
+        // limits, three values per key (a pair, then one alone), every
+        // combination; and one value per key.
+        let lens: &[usize] = if cfg!(miri) {
+            &[0, 3, 7, 8, 15, 16]
+        } else {
+            &[0, 1, 3, 4, 6, 7, 8, 9, 14, 15, 16, 17, 24]
+        };
+        let f: Family<Counter, 3> =
+            Family::new("bounds_total", "", ["a", "b", "c"]).with_limit(usize::MAX);
+        let mut sets = Vec::new();
+        for &a in lens {
+            for &b in lens {
+                for &c in lens {
+                    sets.push(exact_values([a, b, c], a + b));
+                }
+            }
+        }
+        for (i, [a, b, c]) in sets.iter().enumerate() {
+            f.with([a, b, c]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), sets.len());
+        for (i, [a, b, c]) in sets.iter().enumerate() {
+            assert_eq!(f.with([a, b, c]).get(), i as u64 + 1, "{a:?} {b:?} {c:?}");
+        }
+        let one: Family<Counter, 1> = Family::new("bound_total", "", ["a"]);
+        for &len in lens {
+            let [v] = exact_values([len], 0);
+            one.with([&v]).inc_by(len as u64 + 1);
+        }
+        for &len in lens {
+            let [v] = exact_values([len], 0);
+            assert_eq!(one.with([&v]).get(), len as u64 + 1, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_compact_lookup_matches_no_other_shape_and_no_vacant_slot() {
+        // The first two words of this short entry's values ("\u{1}" padded,
+        // then its length tag, 1, in the top byte) are the compact words of
+        // ("", "\0\0\0\0\0\0\0"): only its leading `NOT_COMPACT` word
+        // keeps a compact lookup (which compares no hash) from matching it.
+        let short: [&str; 2] = ["\u{1}", "abcdefgh"];
+        let long: [&str; 2] = ["\u{1}", "abcdefghijklmnopq"];
+        let probes: [[&str; 2]; 4] = [
+            ["", "\0\0\0\0\0\0\0"],
+            ["\u{1}", ""],
+            ["\u{1}", "abcdefg"],
+            ["", ""],
+        ];
+        for stored in [short, long] {
+            let shape = Shape::of(stored.map(str::len));
+            let e = Entry::new(shape.class(), &stored, Cells::new(0), 0).unwrap();
+            for probe in &probes {
+                let words = compact_words(probe).unwrap();
+                // SAFETY: `e` is live until freed below.
+                assert!(!unsafe { Entry::matches_compact(e, &words) }, "{probe:?}");
+            }
+            // SAFETY: `e` came from `Entry::new` and is freed once.
+            unsafe { Entry::free(e) };
+        }
+        // Nothing matches a vacant slot, whatever the number of values.
+        for probe in &probes {
+            let words = compact_words(probe).unwrap();
+            // SAFETY: `vacant` may be compared.
+            assert!(!unsafe { Entry::matches_compact(Entry::vacant(), &words) });
+            let key = Seeds::new().key(probe);
+            // SAFETY: as above.
+            assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
+        }
+        for values in [short, long] {
+            let key = Seeds::new().key(&values);
+            // SAFETY: as above.
+            assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
+        }
+        // SAFETY: as above.
+        assert!(!unsafe { Entry::<0>::matches_compact(Entry::vacant(), &[]) });
+        // SAFETY: as above.
+        assert!(!unsafe { Entry::<1>::matches_compact(Entry::vacant(), &[1]) });
+    }
+
+    #[test]
+    fn families_start_on_the_shared_empty_table_and_leave_it() {
+        let a: Family<Counter, 1> = Family::new("a_total", "", ["a"]);
+        let b: Family<Counter, 2> = Family::new("b_total", "", ["a", "b"]);
+        assert!(Table::<1>::is_empty(a.table().ptr));
+        assert_eq!(a.with(["x"]).get(), 0, "a miss in the empty table inserts");
+        assert!(!Table::<1>::is_empty(a.table().ptr));
+        assert!(Table::<2>::is_empty(b.table().ptr));
+        drop(a);
+        // The empty table outlives the family that left it.
+        b.with(["x", "y"]).inc();
+        assert_eq!(b.with(["x", "y"]).get(), 1);
+        let c: Family<Counter, 1> = Family::new("c_total", "", ["a"]);
+        assert_eq!((c.len(), c.with(["x"]).get()), (0, 0));
     }
 
     #[test]
