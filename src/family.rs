@@ -573,9 +573,9 @@ impl<const N: usize> Entry<N> {
                 chunk_at += 16;
             }
             let tail = v.last_chunk::<16>().map_or([0; 16], |t| *t);
+            let tail = [word(&tail), last_word(&tail)];
             // SAFETY: `v.len() >= 16`: the room's bytes at
             // `at + v.len() - 16..at + v.len()`.
-            let tail = [word(&tail), last_word(&tail)];
             if !unsafe { Self::same(e, START + at + v.len() - 16, tail) } {
                 return false;
             }
@@ -966,7 +966,7 @@ impl<'a, const N: usize> Table<'a, N> {
     /// Where the slots start: after the header, aligned for a slot.
     const SLOTS: usize = {
         let align = std::mem::align_of::<AtomicPtr<Entry<N>>>();
-        (std::mem::size_of::<Head>() + align - 1) / align * align
+        std::mem::size_of::<Head>().div_ceil(align) * align
     };
 
     /// The layout of a table of `capacity` slots; `None` if too large.
@@ -1120,9 +1120,7 @@ impl<'a, const N: usize> Table<'a, N> {
     fn find_short(self, words: &[[u64; 2]; N]) -> Option<u32> {
         let hash = short_hash(self.head().seeds.mix, words);
         // SAFETY: as in `find_compact`.
-        self.probe_from(hash as usize, |e| unsafe {
-            Entry::matches_short(e, hash, words)
-        })
+        self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
     }
 
     /// The cell index of the entry for the long key `values` (see
