@@ -183,7 +183,10 @@ const SHORT: usize = 15;
 
 /// How an entry lays out its values, a function of their lengths alone; the
 /// top two bits of a key's hash name it, so equal hashes mean equal shapes and
-/// a lookup never reads an entry's words in another shape's layout.
+/// a short or long lookup, which compares the hash first, never reads an
+/// entry's words in another shape's layout. A compact lookup compares no
+/// hash: it reads the first `N` words, which every shape has, and those of
+/// another shape start with [`NOT_COMPACT`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Shape {
     /// Every value has at most [`COMPACT`] bytes: one word each (see
@@ -796,10 +799,10 @@ fn last_word(v: &[u8]) -> u64 {
 const LONG_END: u64 = u64::MAX;
 
 /// The hash state after mixing the value `v`, longer than [`SHORT`] bytes
-/// (UTF-8), into `acc`: one [`round`] per 16
-/// bytes, the last 1 to 15 bytes zero-padded to whole words, then a round
-/// holding the length (see [`LONG_END`]), which shares the last round when
-/// the value's last 16 bytes are 8 or fewer.
+/// (UTF-8), into `acc`: one [`round`] per 16 bytes, the last 1 to 15 bytes
+/// zero-padded to whole words, then a round holding the length (see
+/// [`LONG_END`]), which shares the last round when the value's last 16 bytes
+/// are 8 or fewer.
 #[inline(always)]
 fn long_rounds(mut acc: u64, mul: u64, v: &[u8]) -> u64 {
     let len = v.len() as u64;
@@ -1007,6 +1010,12 @@ impl<'a, const N: usize> Table<'a, N> {
     /// The table a family starts with (see [`EMPTY`]).
     #[cfg(not(nanometrics_loom))]
     const fn empty() -> *mut Head {
+        const {
+            assert!(
+                Self::SLOTS == std::mem::offset_of!(Empty, slot),
+                "EMPTY's slot is where a table's first slot is"
+            )
+        };
         ptr::addr_of!(EMPTY).cast_mut().cast()
     }
 
