@@ -5,11 +5,16 @@
 //! an insert-only open-addressing table of pointers with `Acquire` loads,
 //! compares the values as words against the series' entry (one allocation
 //! holding the hash, the cell index and the values), and returns a handle the
-//! caller may keep. A miss takes the family's mutex,
-//! inserts, and when the table is half full publishes a table twice the size;
-//! old tables stay allocated until the family is dropped, so a reader still
-//! probing one never sees freed memory. Series are never removed, so there is
-//! no reclamation protocol to get wrong.
+//! caller may keep. The usual hit, every value at most 7 bytes, is one jump on
+//! the values' lengths to read them into words, one multiply, one slot's load
+//! and one compare per value: a family always has a table (a shared empty one
+//! at first) and an empty slot points to an entry that matches nothing
+//! (rather than holding null), so neither is tested before the compare.
+//! A miss takes the family's mutex, inserts, and when the table is half full
+//! publishes a table twice the size; old tables stay allocated until the
+//! family is dropped, so a reader still probing one never sees freed memory.
+//! Series are never removed, so there is no reclamation protocol to get
+//! wrong.
 //!
 //! The cardinality limit bounds memory whatever label values arrive: past it,
 //! and for any value longer than the value-length limit, lookups return one
@@ -22,6 +27,7 @@
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::borrow::Cow;
 use std::hash::BuildHasher;
+use std::marker::PhantomData;
 use std::{ptr, slice};
 
 use crate::label::check_label_names;
@@ -148,7 +154,8 @@ type TableHasher = foldhash::fast::FixedState;
 /// lengths) as its [`Shape`] says. In the usual case, every value at most
 /// [`COMPACT`] (7) bytes, each value is one word with a marker bit after its
 /// bytes (see [`compact_word`]), so a hit compares `N` words at fixed offsets,
-/// lengths included, without a call.
+/// lengths included, without a call (and without the hash: an entry of any
+/// other shape starts its values with [`NOT_COMPACT`]).
 ///
 /// One allocation per series, and a hit reads the hash, the value words and
 /// the cell index behind one pointer. Entries are only handled through the
@@ -176,7 +183,10 @@ const SHORT: usize = 15;
 
 /// How an entry lays out its values, a function of their lengths alone; the
 /// top two bits of a key's hash name it, so equal hashes mean equal shapes and
-/// a lookup never reads an entry's words in another shape's layout.
+/// a short or long lookup, which compares the hash first, never reads an
+/// entry's words in another shape's layout. A compact lookup compares no
+/// hash: it reads the first `N` words, which every shape has, and those of
+/// another shape start with [`NOT_COMPACT`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Shape {
     /// Every value has at most [`COMPACT`] bytes: one word each (see
@@ -226,18 +236,64 @@ impl Shape {
         }
     }
 
-    /// A hash for a key of this shape: the mixed state without its top two
-    /// bits, which hold the shape (the probe uses the low bits).
+    /// A hash for a key of this shape, from its mixed state: the top two
+    /// bits hold the shape (the probe starts at the low bits). A compact
+    /// key's keeps the state's low bits, so that its lookup probes from the
+    /// state itself (see [`Table::find_compact`]); the others' are the
+    /// state shifted, one instruction fewer than a mask.
     #[inline(always)]
     const fn hash(self, acc: u64) -> u64 {
-        acc >> 2 | self.class()
+        match self {
+            Shape::Compact => acc & (u64::MAX >> 2),
+            Shape::Short | Shape::Long => acc >> 2 | self.class(),
+        }
+    }
+
+    /// Where the values start in an entry's values area: a compact entry's
+    /// words at once; any other entry's after a word of [`NOT_COMPACT`].
+    #[inline(always)]
+    const fn start(self) -> usize {
+        match self {
+            Shape::Compact => 0,
+            Shape::Short | Shape::Long => 8,
+        }
     }
 }
+
+/// The first word of a non-compact entry's values area: no [`compact_word`]
+/// (whose top set bit is at most bit 56) equals it, so a compact lookup,
+/// which compares words without the hash, never matches an entry of another
+/// shape.
+const NOT_COMPACT: u64 = u64::MAX;
+
+/// What an empty slot points to instead of null: a hash with the unused
+/// shape class 3 (which no lookup's hash has) and values area words of
+/// [`NOT_COMPACT`] (no compact lookup matches them) at the offset of every
+/// `Entry<N>` with `N` up to about 1000 (checked at compile time). So a hit
+/// compares an entry without first testing its slot for null; the vacancy is
+/// tested after a mismatch.
+static VACANT: [u64; 512] = [u64::MAX; 512];
+
+/// [`VACANT`]'s hash (its first word).
+const VACANT_HASH: u64 = u64::MAX;
 
 impl<const N: usize> Entry<N> {
     /// Offset of the values: they follow the header, whose size is a multiple
     /// of its alignment (8), so every value starts on a word boundary.
     const KEY_OFFSET: usize = std::mem::size_of::<Self>();
+
+    /// [`VACANT`] as an entry: its hash and its first values word (all that
+    /// a mismatch reads) lie inside it.
+    #[inline(always)]
+    fn vacant() -> *mut Self {
+        const {
+            assert!(
+                Self::KEY_OFFSET + 8 <= std::mem::size_of::<[u64; 512]>(),
+                "too many labels for one family"
+            )
+        };
+        VACANT.as_ptr().cast_mut().cast()
+    }
 
     /// The layout of an entry whose padded values take `key_len` bytes (a
     /// multiple of 8, as every room is): the header, then `key_len` bytes at
@@ -255,8 +311,8 @@ impl<const N: usize> Entry<N> {
     /// allocate.
     fn new(hash: u64, values: &[&str; N], cells: Cells, index: u32) -> Option<*mut Self> {
         let mut lens = [0u32; N];
-        let mut key_len = 0usize;
         let shape = Shape::of(values.iter().map(|v| v.len()));
+        let mut key_len = shape.start();
         for (len, v) in lens.iter_mut().zip(values) {
             *len = u32::try_from(v.len()).ok()?;
             // `room` rounds up: keep that from overflowing too.
@@ -273,11 +329,12 @@ impl<const N: usize> Entry<N> {
         let e = p.cast::<Self>();
         // SAFETY: `p` is a fresh allocation of `layout`: aligned for `Self`,
         // with `size_of::<Self>()` header bytes followed by `key_len` bytes.
-        // The header write and the copies of the values (each starting at the
-        // end of the previous one's room, which holds it and, for the compact
-        // and short shapes, its length tag in the room's last byte; the rooms
-        // sum to `key_len`) stay inside it, and every pointer used derives
-        // from `p`, so it carries the provenance of the whole allocation.
+        // The header write, the `NOT_COMPACT` word of a non-compact entry and
+        // the copies of the values (each starting at the end of the previous
+        // one's room, which holds it and, for the compact and short shapes,
+        // its marker or length tag; `start` and the rooms sum to `key_len`)
+        // stay inside it, and every pointer used derives from `p`, so it
+        // carries the provenance of the whole allocation.
         unsafe {
             e.write(Entry {
                 hash,
@@ -285,7 +342,10 @@ impl<const N: usize> Entry<N> {
                 lens,
                 cells,
             });
-            let mut at = Self::KEY_OFFSET;
+            if shape != Shape::Compact {
+                p.add(Self::KEY_OFFSET).cast::<u64>().write(NOT_COMPACT);
+            }
+            let mut at = Self::KEY_OFFSET + shape.start();
             for v in values {
                 let room = shape.room(v.len());
                 ptr::copy_nonoverlapping(v.as_ptr(), p.add(at), v.len());
@@ -302,6 +362,20 @@ impl<const N: usize> Entry<N> {
             }
         }
         Some(e)
+    }
+
+    /// Whether `e`, an entry or [`VACANT`], is `VACANT`: whether its hash has
+    /// the shape class 3, which no entry's has. (Reading the hash, which a
+    /// compare of any shape but compact has just read, rather than loading
+    /// `VACANT`'s address to compare with.)
+    ///
+    /// # Safety
+    /// `e` is [`Entry::vacant`] or as for [`values`](Self::values).
+    #[inline(always)]
+    unsafe fn is_vacant(e: *const Self) -> bool {
+        // SAFETY: the header is initialised and live (caller); `VACANT`'s
+        // first word is its hash.
+        unsafe { (*e).hash == VACANT_HASH }
     }
 
     /// The shape of the entry's values.
@@ -321,7 +395,7 @@ impl<const N: usize> Entry<N> {
     unsafe fn key_len(e: *const Self) -> usize {
         // SAFETY: the header is initialised (see `new`) and live (caller).
         let (lens, shape) = unsafe { (&(*e).lens, Self::shape(e)) };
-        lens.iter().map(|&l| shape.room(l as usize)).sum()
+        shape.start() + lens.iter().map(|&l| shape.room(l as usize)).sum::<usize>()
     }
 
     /// The label values.
@@ -331,7 +405,7 @@ impl<const N: usize> Entry<N> {
     unsafe fn values<'a>(e: *const Self) -> [&'a str; N] {
         // SAFETY: `e`'s header is initialised and live for 'a (caller).
         let (lens, shape) = unsafe { ((*e).lens, Self::shape(e)) };
-        let mut at = Self::KEY_OFFSET;
+        let mut at = Self::KEY_OFFSET + shape.start();
         lens.map(|len| {
             // SAFETY: the bytes at `at..at + len` are inside the allocation
             // (see `new`), were copied from a `&str` (so they are UTF-8), are
@@ -369,62 +443,75 @@ impl<const N: usize> Entry<N> {
         w.map(u64::from_le)
     }
 
-    /// Whether this entry holds the compact key whose hash is `hash` and
-    /// whose [`compact_word`]s are `words`.
+    /// Whether this entry, or [`VACANT`], holds the compact key whose
+    /// [`compact_word`]s are `words`. No hash is compared: the words are the
+    /// key, lengths included, and an entry of another shape, or `VACANT`,
+    /// starts with [`NOT_COMPACT`], which is no compact word. Word by word,
+    /// stopping at the first that differs: `VACANT` is read no further than
+    /// its first word.
     ///
     /// # Safety
-    /// As for [`values`](Self::values), for the duration of the call.
+    /// `e` is [`Entry::vacant`] or as for [`values`](Self::values), for the
+    /// duration of the call.
     #[inline(always)]
-    unsafe fn matches_compact(e: *const Self, hash: u64, words: &[u64; N]) -> bool {
-        // SAFETY: the header is initialised and live (caller).
-        if unsafe { (*e).hash } != hash {
-            return false;
+    unsafe fn matches_compact(e: *const Self, words: &[u64; N]) -> bool {
+        if N == 0 {
+            // No words to tell an entry from `VACANT`.
+            // SAFETY: as for this function.
+            return !unsafe { Self::is_vacant(e) };
         }
-        // The hashes matched, so the entry is compact too (`Shape::class`):
-        // its values are `N` words at fixed offsets, lengths included, and
-        // equal words mean equal values.
-        let mut diff = 0;
-        for (i, w) in words.iter().enumerate() {
-            // SAFETY: a compact entry's values area is `N` words.
-            let [stored] = unsafe { Self::words::<1>(e, i * 8) };
-            diff |= stored ^ w;
-        }
-        diff == 0
+        // SAFETY: every entry's values area holds at least `N` words (a
+        // compact one's are its words; another shape's hold `NOT_COMPACT`
+        // then two words or more per value); past a mismatch of the first,
+        // which `VACANT` has, nothing more is read.
+        words
+            .iter()
+            .enumerate()
+            .all(|(i, &w)| unsafe { Self::same(e, i * 8, [w]) })
     }
 
     /// Whether this entry holds the short key whose hash is `hash` and whose
     /// [`short_words`] are `words`.
     ///
     /// # Safety
-    /// As for [`values`](Self::values), for the duration of the call.
+    /// As for [`matches_compact`](Self::matches_compact).
     #[inline(always)]
     unsafe fn matches_short(e: *const Self, hash: u64, words: &[[u64; 2]; N]) -> bool {
         // SAFETY: the header is initialised and live (caller).
         if unsafe { (*e).hash } != hash {
             return false;
         }
-        // The hashes matched, so the entry is short too: its values are
-        // `2 * N` words at fixed offsets, lengths included.
-        let mut diff = 0;
-        for (i, w) in words.iter().enumerate() {
-            // SAFETY: a short entry's values area is `2 * N` words.
-            let stored = unsafe { Self::words::<2>(e, i * 16) };
-            diff |= (stored[0] ^ w[0]) | (stored[1] ^ w[1]);
-        }
-        diff == 0
+        // The hashes matched, so the entry is short too (`Shape::class`):
+        // its values are `2 * N` words at fixed offsets, lengths included.
+        // SAFETY: a short entry's values area is the `NOT_COMPACT` word
+        // then `2 * N` words.
+        words
+            .iter()
+            .enumerate()
+            .all(|(i, &w)| unsafe { Self::same(e, Shape::Short.start() + i * 16, w) })
+    }
+
+    /// Whether the `W` words at byte offset `at` of the values area are
+    /// `words`.
+    ///
+    /// # Safety
+    /// As for [`words`](Self::words).
+    #[inline(always)]
+    unsafe fn same<const W: usize>(e: *const Self, at: usize, words: [u64; W]) -> bool {
+        // SAFETY: as for this function.
+        let stored = unsafe { Self::words::<W>(e, at) };
+        stored.iter().zip(words).fold(0, |d, (s, w)| d | (s ^ w)) == 0
     }
 
     /// Whether this entry holds the values of `key`.
     ///
     /// # Safety
-    /// As for [`values`](Self::values), for the duration of the call.
+    /// As for [`matches_compact`](Self::matches_compact).
     #[inline(always)]
     unsafe fn matches(e: *const Self, key: &Key<'_, N>) -> bool {
         match key.shape {
             // SAFETY: as for this function.
-            Shape::Compact => unsafe {
-                Self::matches_compact(e, key.hash, &key.words.map(|[w, _]| w))
-            },
+            Shape::Compact => unsafe { Self::matches_compact(e, &key.words.map(|[w, _]| w)) },
             // SAFETY: as for this function.
             Shape::Short => unsafe { Self::matches_short(e, key.hash, &key.words) },
             // SAFETY: as for this function.
@@ -459,7 +546,10 @@ impl<const N: usize> Entry<N> {
         // Once this value's length and those before it are equal, each room
         // up to its end (a function of the length, `Shape::room`) is the
         // same in the entry as here: every read below lies inside the
-        // value's room, hence inside the values' area.
+        // value's room, hence inside the values' area. Offsets from the
+        // first value's (`START`, a constant the compiler folds into each
+        // load's).
+        const START: usize = Shape::Long.start();
         let mut at = 0;
         for ((v, w), &len) in values.iter().zip(words).zip(lens) {
             let v = v.as_bytes();
@@ -468,7 +558,7 @@ impl<const N: usize> Entry<N> {
             }
             if v.len() <= SHORT {
                 // SAFETY: a room of 16 bytes at `at` (above).
-                if unsafe { Self::words::<2>(e, at) } != *w {
+                if !unsafe { Self::same(e, START + at, *w) } {
                     return false;
                 }
                 at += 16;
@@ -480,17 +570,16 @@ impl<const N: usize> Entry<N> {
             let mut chunk_at = at;
             for c in v.chunks_exact(16) {
                 // SAFETY: `chunk_at + 16 <= at + v.len()`, inside the room.
-                let [s0, s1] = unsafe { Self::words::<2>(e, chunk_at) };
-                if (s0 ^ word(c)) | (s1 ^ word(&c[8..])) != 0 {
+                if !unsafe { Self::same(e, START + chunk_at, [word(c), word(&c[8..])]) } {
                     return false;
                 }
                 chunk_at += 16;
             }
+            let tail = v.last_chunk::<16>().map_or([0; 16], |t| *t);
+            let tail = [word(&tail), last_word(&tail)];
             // SAFETY: `v.len() >= 16`: the room's bytes at
             // `at + v.len() - 16..at + v.len()`.
-            let [s0, s1] = unsafe { Self::words::<2>(e, at + v.len() - 16) };
-            let tail = v.last_chunk::<16>().map_or([0; 16], |t| *t);
-            if (s0 ^ word(&tail)) | (s1 ^ last_word(&tail)) != 0 {
+            if !unsafe { Self::same(e, START + at + v.len() - 16, tail) } {
                 return false;
             }
             at += Shape::Long.room(v.len());
@@ -529,12 +618,72 @@ fn compact_word(v: &[u8]) -> Option<u64> {
     macro_rules! by_len {
         ($($len:literal)*) => {
             match v.len() {
-                $($len => Some(padded_words::<$len>(v)[0] | 1 << ($len * 8)),)*
+                $($len => Some(marked::<$len>(v)),)*
                 _ => None,
             }
         };
     }
     by_len!(0 1 2 3 4 5 6 7)
+}
+
+/// [`compact_word`] of a value of `L <= COMPACT` bytes.
+#[inline(always)]
+fn marked<const L: usize>(v: &[u8]) -> u64 {
+    padded_words::<L>(v)[0] | 1 << (L * 8)
+}
+
+/// The [`compact_word`]s of `values`; `None` when one is longer than
+/// [`COMPACT`]. Two values at a time: one test of both lengths (ORed), then
+/// one jump on the pair of lengths, to code with both values' loads and
+/// markers built in.
+#[inline(always)]
+fn compact_words<const N: usize>(values: &[&str; N]) -> Option<[u64; N]> {
+    let mut words = [0; N];
+    let mut i = 0;
+    while i + 1 < N {
+        [words[i], words[i + 1]] = compact_pair(values[i].as_bytes(), values[i + 1].as_bytes())?;
+        i += 2;
+    }
+    if i < N {
+        words[i] = compact_word(values[i].as_bytes())?;
+    }
+    Some(words)
+}
+
+/// [`compact_word`]s of values of `A` and `B` bytes.
+///
+/// # Safety
+/// `a.len() == A` and `b.len() == B`: the loads are compiled without length
+/// checks (a jump on the sum of the lengths alone does not tell the compiler
+/// each length).
+#[inline(always)]
+unsafe fn marked_pair<const A: usize, const B: usize>(a: &[u8], b: &[u8]) -> [u64; 2] {
+    // SAFETY: the caller's.
+    unsafe { std::hint::assert_unchecked(a.len() == A && b.len() == B) };
+    [marked::<A>(a), marked::<B>(b)]
+}
+
+/// The [`compact_word`]s of two values (see [`compact_words`]).
+#[inline(always)]
+fn compact_pair(a: &[u8], b: &[u8]) -> Option<[u64; 2]> {
+    if (a.len() | b.len()) > COMPACT {
+        return None;
+    }
+    macro_rules! by_lens {
+        ($($i:literal)*) => {
+            match a.len() * 8 + b.len() {
+                // SAFETY: both lengths are below 8 (above), so the sum
+                // names them: `a.len() == $i / 8`, `b.len() == $i % 8`.
+                $($i => Some(unsafe { marked_pair::<{ $i / 8 }, { $i % 8 }>(a, b) }),)*
+                _ => None,
+            }
+        };
+    }
+    by_lens!(
+        0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+        32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60
+        61 62 63
+    )
 }
 
 /// A value of at most [`SHORT`] (15) bytes as two little-endian words,
@@ -595,34 +744,35 @@ fn padded_words<const L: usize>(v: &[u8]) -> [u64; 2] {
     }
 }
 
-/// foldhash's mixing step: the 128-bit product of `x` and `y`, folded.
+/// One round of mixing two words into the state `acc`, as foldhash mixes 16
+/// bytes of short input: the state XORed with `lo` times the secret `mul`
+/// XORed with `hi`, the 128-bit product folded (its halves XORed). Every
+/// hash here is made of these rounds.
 #[inline(always)]
-fn folded_multiply(x: u64, y: u64) -> u64 {
-    let full = (x as u128) * (y as u128);
+fn round(acc: u64, mul: u64, lo: u64, hi: u64) -> u64 {
+    let full = ((acc ^ lo) as u128) * ((mul ^ hi) as u128);
     (full as u64) ^ ((full >> 64) as u64)
 }
 
-/// The hash of a compact key: its words mixed two at a time (16 bytes, as
-/// foldhash mixes 16 bytes of short input: one folded multiply of the state
-/// and a secret, each XORed with a word), so two label values cost one
+/// The mixed state of a compact key (see [`Shape::hash`] for its hash): its
+/// words mixed two at a time (one [`round`]), so two label values cost one
 /// multiply.
 #[inline(always)]
 fn compact_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[u64; N]) -> u64 {
     let mut i = 0;
     while i < N {
         let next = if i + 1 < N { words[i + 1] } else { 0 };
-        acc = folded_multiply(acc ^ words[i], mul ^ next);
+        acc = round(acc, mul, words[i], next);
         i += 2;
     }
-    Shape::Compact.hash(acc)
+    acc
 }
 
-/// The hash of a short key: one round per value, which mixes its two words
-/// as foldhash mixes 16 bytes of short input.
+/// The hash of a short key: one [`round`] per value, of its two words.
 #[inline(always)]
 fn short_hash<const N: usize>([mut acc, mul]: [u64; 2], words: &[[u64; 2]; N]) -> u64 {
-    for [lo, hi] in words {
-        acc = folded_multiply(acc ^ lo, mul ^ hi);
+    for &[lo, hi] in words {
+        acc = round(acc, mul, lo, hi);
     }
     Shape::Short.hash(acc)
 }
@@ -649,27 +799,27 @@ fn last_word(v: &[u8]) -> u64 {
 const LONG_END: u64 = u64::MAX;
 
 /// The hash state after mixing the value `v`, longer than [`SHORT`] bytes
-/// (UTF-8), into `acc`: one folded multiply (as in [`short_hash`]) per 16
-/// bytes, the last 1 to 15 bytes zero-padded to whole words, then a round
-/// holding the length (see [`LONG_END`]), which shares the last round when
-/// the value's last 16 bytes are 8 or fewer.
+/// (UTF-8), into `acc`: one [`round`] per 16 bytes, the last 1 to 15 bytes
+/// zero-padded to whole words, then a round holding the length (see
+/// [`LONG_END`]), which shares the last round when the value's last 16 bytes
+/// are 8 or fewer.
 #[inline(always)]
 fn long_rounds(mut acc: u64, mul: u64, v: &[u8]) -> u64 {
     let len = v.len() as u64;
     let mut chunks = v.chunks_exact(16);
     for c in &mut chunks {
         let (lo, hi) = c.split_at(8);
-        acc = folded_multiply(acc ^ word(lo), mul ^ word(hi));
+        acc = round(acc, mul, word(lo), word(hi));
     }
     let rest = chunks.remainder();
     // `v` is longer than 8 bytes: the remainder's bytes end `last`.
     let last = last_word(v);
     match rest.len() {
-        0 => folded_multiply(acc ^ len, mul ^ LONG_END),
-        r @ 1..=8 => folded_multiply(acc ^ (last >> ((8 - r) * 8)), mul ^ LONG_END ^ len),
+        0 => round(acc, mul, len, LONG_END),
+        r @ 1..=8 => round(acc, mul, last >> ((8 - r) * 8), LONG_END ^ len),
         r => {
-            acc = folded_multiply(acc ^ word(rest), mul ^ (last >> ((16 - r) * 8)));
-            folded_multiply(acc ^ len, mul ^ LONG_END)
+            acc = round(acc, mul, word(rest), last >> ((16 - r) * 8));
+            round(acc, mul, len, LONG_END)
         }
     }
 }
@@ -686,7 +836,7 @@ fn long_key<const N: usize>([mut acc, mul]: [u64; 2], values: &[&str; N]) -> (u6
         acc = match short_words(v) {
             Some(two) => {
                 *w = two;
-                folded_multiply(acc ^ two[0], mul ^ two[1])
+                round(acc, mul, two[0], two[1])
             }
             None => long_rounds(acc, mul, v),
         };
@@ -721,34 +871,6 @@ impl Seeds {
             mix: [seed.hash_one(1u64), seed.hash_one(2u64)],
         }
     }
-}
-
-/// An insert-only open-addressing table of entry pointers.
-struct Table<const N: usize> {
-    seeds: Seeds,
-    /// `slots.len() - 1` (the length is a power of two).
-    mask: usize,
-    slots: Box<[AtomicPtr<Entry<N>>]>,
-}
-
-impl<const N: usize> Table<N> {
-    fn new(capacity: usize, seeds: Seeds) -> Self {
-        assert!(capacity.is_power_of_two());
-        Self {
-            seeds,
-            mask: capacity - 1,
-            slots: (0..capacity)
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
-                .collect(),
-        }
-    }
-
-    /// The slot at `i & mask`.
-    #[inline(always)]
-    fn slot(&self, i: usize) -> &AtomicPtr<Entry<N>> {
-        // SAFETY: `mask` is `slots.len() - 1`, so `i & mask < slots.len()`.
-        unsafe { self.slots.get_unchecked(i & self.mask) }
-    }
 
     /// Hashes `values` in one pass: a compact key (every value at most
     /// [`COMPACT`] bytes) with [`compact_hash`]; a short one (at most
@@ -757,7 +879,7 @@ impl<const N: usize> Table<N> {
     /// "a\0", hash apart) mixed as foldhash mixes 16 bytes of short input;
     /// any other with [`long_key`]. Seeds are random per family.
     #[inline(always)]
-    fn key<'v>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
+    fn key<'v, const N: usize>(&self, values: &'v [&'v str; N]) -> Key<'v, N> {
         // Plain loops: `array::map` here cost a third of a long lookup.
         let shape = Shape::of(values.iter().map(|v| v.len()));
         let mut words = [[0; 2]; N];
@@ -768,17 +890,17 @@ impl<const N: usize> Table<N> {
                     *c = compact_word(v.as_bytes()).unwrap_or(0);
                     w[0] = *c;
                 }
-                compact_hash(self.seeds.mix, &compact)
+                Shape::Compact.hash(compact_hash(self.mix, &compact))
             }
             Shape::Short => {
                 for (w, v) in words.iter_mut().zip(values) {
                     *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
                 }
-                short_hash(self.seeds.mix, &words)
+                short_hash(self.mix, &words)
             }
             Shape::Long => {
                 let hash;
-                (hash, words) = long_key(self.seeds.mix, values);
+                (hash, words) = long_key(self.mix, values);
                 hash
             }
         };
@@ -789,9 +911,203 @@ impl<const N: usize> Table<N> {
             hash,
         }
     }
+}
+
+/// Marks the path that calls it as unlikely, for block layout.
+#[cold]
+#[inline(always)]
+fn unlikely() {}
+
+/// A table's header; its `mask + 1` slots follow it in the same allocation
+/// (see [`Table`]).
+#[repr(C)]
+struct Head {
+    seeds: Seeds,
+    /// The slot count less one (the count is a power of two).
+    mask: usize,
+}
+
+/// The table every family starts with: one vacant slot, so a lookup needs
+/// no test for a missing table (it misses and inserts, which replaces this
+/// one; its seeds, zero, hash nothing that is kept). Shared by all families;
+/// a slot of `AtomicPtr<u8>` read as `AtomicPtr<Entry<N>>` (the same layout)
+/// for every `N`. Under loom, whose atomics cannot be built in a static,
+/// each family allocates its own (see [`Table::empty`]).
+#[cfg(not(nanometrics_loom))]
+#[repr(C)]
+struct Empty {
+    head: Head,
+    slot: AtomicPtr<u8>,
+}
+
+#[cfg(not(nanometrics_loom))]
+static EMPTY: Empty = Empty {
+    head: Head {
+        seeds: Seeds { mix: [0, 0] },
+        mask: 0,
+    },
+    slot: AtomicPtr::new(VACANT.as_ptr().cast_mut().cast()),
+};
+
+/// An insert-only open-addressing table of entry pointers: a [`Head`], then
+/// its slots, in one allocation (or [`EMPTY`]), live for `'a`. Handled
+/// through this pointer, which covers the slots (a `&Head` would not), so
+/// that a lookup reads a slot at a fixed offset from the table's address.
+struct Table<'a, const N: usize> {
+    ptr: *const Head,
+    life: PhantomData<&'a Head>,
+}
+
+impl<const N: usize> Clone for Table<'_, N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<const N: usize> Copy for Table<'_, N> {}
+
+impl<'a, const N: usize> Table<'a, N> {
+    /// Where the slots start: after the header, aligned for a slot.
+    const SLOTS: usize = {
+        let align = std::mem::align_of::<AtomicPtr<Entry<N>>>();
+        std::mem::size_of::<Head>().div_ceil(align) * align
+    };
+
+    /// The layout of a table of `capacity` slots; `None` if too large.
+    fn layout(capacity: usize) -> Option<Layout> {
+        let slots = Layout::array::<AtomicPtr<Entry<N>>>(capacity).ok()?;
+        let (layout, at) = Layout::new::<Head>().extend(slots).ok()?;
+        debug_assert_eq!(at, Self::SLOTS);
+        Some(layout.pad_to_align())
+    }
+
+    /// A new table of `capacity` (a power of two) vacant slots; `None` if
+    /// it would be too large to allocate. The caller frees it with
+    /// [`free`](Self::free).
+    fn alloc(capacity: usize, seeds: Seeds) -> Option<*mut Head> {
+        assert!(capacity.is_power_of_two());
+        let layout = Self::layout(capacity)?;
+        // SAFETY: `layout` has a non-zero size (the header's).
+        let p = unsafe { std::alloc::alloc(layout) };
+        if p.is_null() {
+            handle_alloc_error(layout);
+        }
+        // SAFETY: `p` is a fresh allocation of `layout`: the header at its
+        // start and `capacity` slots from `SLOTS` (see `layout`), each
+        // written once, through pointers derived from `p`.
+        unsafe {
+            p.cast::<Head>().write(Head {
+                seeds,
+                mask: capacity - 1,
+            });
+            let slots = p.add(Self::SLOTS).cast::<AtomicPtr<Entry<N>>>();
+            for i in 0..capacity {
+                slots.add(i).write(AtomicPtr::new(Entry::vacant()));
+            }
+        }
+        Some(p.cast())
+    }
+
+    /// The table a family starts with (see [`EMPTY`]).
+    #[cfg(not(nanometrics_loom))]
+    const fn empty() -> *mut Head {
+        const {
+            assert!(
+                Self::SLOTS == std::mem::offset_of!(Empty, slot),
+                "EMPTY's slot is where a table's first slot is"
+            )
+        };
+        ptr::addr_of!(EMPTY).cast_mut().cast()
+    }
+
+    /// The table a family starts with: under loom, its own (see [`EMPTY`]).
+    #[cfg(nanometrics_loom)]
+    fn empty() -> *mut Head {
+        match Self::alloc(1, Seeds { mix: [0, 0] }) {
+            Some(t) => t,
+            // One slot always fits.
+            None => handle_alloc_error(Layout::new::<Head>()),
+        }
+    }
+
+    /// Whether `t`, a family's table, is the one it started with.
+    fn is_empty(t: *const Head) -> bool {
+        // SAFETY: a family's tables are live while it is (caller).
+        unsafe { (*t).mask == 0 }
+    }
+
+    /// Frees the table `t`, unless it is the shared [`EMPTY`].
+    ///
+    /// # Safety
+    /// `t` came from [`alloc`](Self::alloc) or [`empty`](Self::empty), is
+    /// freed once, and nothing refers to it any more.
+    unsafe fn free(t: *mut Head) {
+        #[cfg(not(nanometrics_loom))]
+        if t == Self::empty() {
+            return;
+        }
+        // SAFETY: `t` is live (caller) and was allocated with the layout of
+        // its slot count, which `alloc` computed then (so it succeeds now);
+        // its slots are dropped once (loom's atomics need it), then freed.
+        unsafe {
+            let capacity = (*t).mask + 1;
+            let slots = t.cast::<u8>().add(Self::SLOTS);
+            let slots = slots.cast::<AtomicPtr<Entry<N>>>();
+            ptr::drop_in_place(ptr::slice_from_raw_parts_mut(slots, capacity));
+            if let Some(layout) = Self::layout(capacity) {
+                dealloc(t.cast::<u8>(), layout);
+            }
+        }
+    }
+
+    /// The table at `ptr`.
+    ///
+    /// # Safety
+    /// `ptr` came from [`alloc`](Self::alloc) or [`empty`](Self::empty) and
+    /// stays live for `'a`.
+    #[inline(always)]
+    unsafe fn at(ptr: *const Head) -> Self {
+        Self {
+            ptr,
+            life: PhantomData,
+        }
+    }
+
+    /// The header.
+    #[inline(always)]
+    fn head(self) -> &'a Head {
+        // SAFETY: live for 'a (see `at`); the header is initialised.
+        unsafe { &*self.ptr }
+    }
+
+    /// The slot count.
+    fn capacity(self) -> usize {
+        self.head().mask + 1
+    }
+
+    /// The slot at `i & mask`.
+    #[inline(always)]
+    fn slot(self, i: usize) -> &'a AtomicPtr<Entry<N>> {
+        // SAFETY: `i & mask` is below the slot count; the slots start at
+        // `SLOTS`, inside the table's allocation, whose provenance `ptr`
+        // carries; they live for 'a (see `at`).
+        unsafe {
+            &*self
+                .ptr
+                .cast::<u8>()
+                .add(Self::SLOTS)
+                .cast::<AtomicPtr<Entry<N>>>()
+                .add(i & self.head().mask)
+        }
+    }
+
+    /// [`Seeds::key`] with this table's seeds.
+    #[inline(always)]
+    fn key<'v>(self, values: &'v [&'v str; N]) -> Key<'v, N> {
+        self.head().seeds.key(values)
+    }
 
     /// The cell index of the entry for `key`.
-    fn find(&self, key: &Key<'_, N>) -> Option<u32> {
+    fn find(self, key: &Key<'_, N>) -> Option<u32> {
         // SAFETY: `matches` is called on the table's entries (see `probe`).
         self.probe(key.hash, |e| unsafe { Entry::matches(e, key) })
     }
@@ -799,85 +1115,93 @@ impl<const N: usize> Table<N> {
     /// The cell index of the entry for the compact key whose
     /// [`compact_word`]s are `words`.
     #[inline(always)]
-    fn find_compact(&self, words: &[u64; N]) -> Option<u32> {
-        let hash = compact_hash(self.seeds.mix, words);
-        // SAFETY: `matches_compact` is called on the table's entries (see
-        // `probe`).
-        self.probe(hash, |e| unsafe { Entry::matches_compact(e, hash, words) })
+    fn find_compact(self, words: &[u64; N]) -> Option<u32> {
+        // The probe starts at the state's low bits, as at the key's hash.
+        let start = compact_hash(self.head().seeds.mix, words);
+        // SAFETY: `matches_compact` is called on the table's entries and
+        // `VACANT` (see `probe`).
+        self.probe(start, |e| unsafe { Entry::matches_compact(e, words) })
     }
 
     /// The cell index of the entry for the short key whose [`short_words`]
     /// are `words`.
     #[inline(always)]
-    fn find_short(&self, words: &[[u64; 2]; N]) -> Option<u32> {
-        let hash = short_hash(self.seeds.mix, words);
-        // SAFETY: `matches_short` is called on the table's entries (see
-        // `probe`).
+    fn find_short(self, words: &[[u64; 2]; N]) -> Option<u32> {
+        let hash = short_hash(self.head().seeds.mix, words);
+        // SAFETY: as in `find_compact`.
         self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
     }
 
     /// The cell index of the entry for the long key `values` (see
-    /// [`long_key`]). Probes as [`probe`](Self::probe) does, without peeling
-    /// the first slot: one copy of the compare loop, inlined.
+    /// [`long_key`]).
     #[inline(always)]
-    fn find_long(&self, values: &[&str; N]) -> Option<u32> {
-        let (hash, words) = long_key(self.seeds.mix, values);
-        let mut i = hash as usize;
-        loop {
-            // Acquire: as in `probe`.
-            let p = self.slot(i).load(Ordering::Acquire);
-            if p.is_null() {
-                return None;
-            }
-            // SAFETY: non-null slots hold live entries (see `probe`).
-            if unsafe { Entry::matches_long(p, hash, &words, values) } {
-                // SAFETY: as above.
-                return Some(unsafe { (*p).index });
-            }
-            i = i.wrapping_add(1);
-        }
+    fn find_long(self, values: &[&str; N]) -> Option<u32> {
+        let (hash, words) = long_key(self.head().seeds.mix, values);
+        // SAFETY: as in `find_compact`.
+        self.probe_from(hash as usize, |e| unsafe {
+            Entry::matches_long(e, hash, &words, values)
+        })
     }
 
-    /// The cell index of the first entry on `hash`'s probe sequence that
-    /// `matches`, which is only called with live entries from [`Entry::new`].
+    /// The cell index of the first entry on the probe sequence from `start`
+    /// that `matches`, which is only called with live entries from
+    /// [`Entry::new`] and with [`Entry::vacant`] (and must not match it).
+    /// The first slot is peeled: a hit there is one load, the compare and
+    /// the index's load, before anything the loop sets up.
     #[inline(always)]
-    fn probe(&self, hash: u64, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
-        // Acquire (here and below) pairs with the Release store in `place`:
-        // the entry's header and words are initialised before we read them.
-        // Non-null slots point to entries from `Entry::new` in
-        // `Family::insert`; entries are freed only in `Family::drop`, and the
-        // table (borrowed from the family) cannot outlive it.
-        let mut i = hash as usize;
-        // The first slot, peeled: the usual hit falls straight through.
+    fn probe(self, start: u64, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
+        // Masked here (as `slot` would), so the mask is applied once.
+        let i = start as usize & self.head().mask;
+        // Acquire: see `probe_from`.
         let p = self.slot(i).load(Ordering::Acquire);
-        if p.is_null() {
-            return None;
-        }
         if matches(p) {
-            // SAFETY: `p` is a live entry (above).
+            // SAFETY: `p` is a live entry (`VACANT` never matches).
             return Some(unsafe { (*p).index });
         }
-        // At most half the slots of any table are full (`insert` grows it
-        // first), so the probe meets a null; no step count needed.
+        // Out of the hit's straight line (a hint only).
+        unlikely();
+        // SAFETY: `p` is a live entry or `VACANT` (see `probe_from`).
+        if unsafe { Entry::is_vacant(p) } {
+            return None;
+        }
+        self.probe_from(i.wrapping_add(1), matches)
+    }
+
+    /// [`probe`](Self::probe) without the peeled slot: one copy of the
+    /// compare, for the long compare, whose code is large.
+    #[inline(always)]
+    fn probe_from(self, start: usize, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
+        // Acquire (here and in `probe`) pairs with the Release store in
+        // `place`: the entry's header and words are initialised before we
+        // read them. Slots hold `VACANT` or entries from `Entry::new` in
+        // `Family::insert`; entries are freed only in `Family::drop`, and
+        // the table (borrowed from the family) cannot outlive it.
+        let mut i = start;
         loop {
-            i = i.wrapping_add(1);
             let p = self.slot(i).load(Ordering::Acquire);
-            if p.is_null() {
-                return None;
-            }
             if matches(p) {
-                // SAFETY: as above.
+                // SAFETY: as in `probe`.
                 return Some(unsafe { (*p).index });
             }
+            // At most half the slots of any table are full (`insert` grows
+            // it first), so the probe meets a vacant slot; no step count
+            // needed.
+            // SAFETY: as above.
+            if unsafe { Entry::is_vacant(p) } {
+                return None;
+            }
+            i = i.wrapping_add(1);
         }
     }
 
-    /// Stores `e` in the first free slot of its probe sequence (writer only).
-    fn place(&self, e: *mut Entry<N>, hash: u64) {
+    /// Stores `e` in the first vacant slot of its probe sequence (writer
+    /// only).
+    fn place(self, e: *mut Entry<N>, hash: u64) {
         let mut i = hash as usize;
         loop {
             let slot = self.slot(i);
-            if slot.load(Ordering::Relaxed).is_null() {
+            // SAFETY: slots hold live entries or `VACANT`.
+            if unsafe { Entry::is_vacant(slot.load(Ordering::Relaxed)) } {
                 // Release publishes the entry's initialised fields to `find`.
                 slot.store(e, Ordering::Release);
                 return;
@@ -892,7 +1216,7 @@ struct Writer<const N: usize> {
     /// Entries in insertion order: the scrape order.
     order: Vec<*mut Entry<N>>,
     /// Tables replaced by a larger one, kept for readers still probing them.
-    retired: Vec<*mut Table<N>>,
+    retired: Vec<*mut Head>,
 }
 
 // SAFETY: the raw pointers in `Writer` are owned allocations (entries and
@@ -935,7 +1259,7 @@ pub struct Family<K: FamilyKind, const N: usize> {
     config: K::Config,
     limit: usize,
     max_value_len: usize,
-    table: AtomicPtr<Table<N>>,
+    table: AtomicPtr<Head>,
     full: AtomicBool,
     overflow: AtomicPtr<Entry<N>>,
     overflow_count: Cells,
@@ -989,7 +1313,7 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
                 config,
                 limit: DEFAULT_CARDINALITY_LIMIT,
                 max_value_len: DEFAULT_MAX_VALUE_LEN,
-                table: AtomicPtr::new(ptr::null_mut()),
+                table: AtomicPtr::new(Table::<N>::empty()),
                 full: AtomicBool::new(false),
                 overflow: AtomicPtr::new(ptr::null_mut()),
                 overflow_count: Cells::new(1),
@@ -1049,64 +1373,54 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         // bytes: one word each); other keys go out of line. Past the words,
         // nothing on this path needs `values` again (a miss rebuilds them
         // from the words), so they are not kept in memory or registers.
-        let mut words = [0; N];
-        for (w, v) in words.iter_mut().zip(&values) {
-            match compact_word(v.as_bytes()) {
-                Some(word) => *w = word,
-                None => return self.with_wide(values),
+        let Some(words) = compact_words(&values) else {
+            // Out of line, without a hop through a dispatcher's frame.
+            if values.iter().any(|v| v.len() > SHORT) {
+                return self.with_long(values);
             }
-        }
-        let t = self.table.load(Ordering::Acquire);
-        if !t.is_null() {
-            // SAFETY: tables are leaked boxes freed only in `Family::drop`
-            // (replaced ones are retired, not freed), so `t` outlives `&self`.
-            let table = unsafe { &*t };
-            if let Some(index) = table.find_compact(&words) {
-                return K::make_ref(Some(index), &self.config);
-            }
+            return self.with_short(values);
+        };
+        if let Some(index) = self.table().find_compact(&words) {
+            return K::make_ref(Some(index), &self.config);
         }
         self.with_compact_miss(words)
     }
 
-    /// [`with`](Self::with) for keys with a value longer than 7 bytes: the
-    /// short ones (every value at most 15 bytes, two words each) take the
-    /// same kind of path as compact keys, the others go to
-    /// [`with_long`](Self::with_long).
-    #[inline(never)]
-    fn with_wide(&self, values: [&str; N]) -> K::Ref<'_> {
-        // First, before this function's own frame is set up: a long key
-        // leaves at once (a tail call).
-        if values.iter().any(|v| v.len() > SHORT) {
-            return self.with_long(&values);
-        }
+    /// The current table.
+    #[inline(always)]
+    fn table(&self) -> Table<'_, N> {
+        // Acquire pairs with the Release store in `insert`: the table's
+        // header and slots are initialised before we read them.
         let t = self.table.load(Ordering::Acquire);
-        if !t.is_null() {
-            // SAFETY: as in `with`.
-            let table = unsafe { &*t };
-            let mut words = [[0; 2]; N];
-            for (w, v) in words.iter_mut().zip(&values) {
-                // Every value has at most `SHORT` bytes (above).
-                *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
-            }
-            if let Some(index) = table.find_short(&words) {
-                return K::make_ref(Some(index), &self.config);
-            }
+        // SAFETY: a family's tables are `Table::empty` or allocated by
+        // `insert`, and freed only in `Family::drop` (replaced ones are
+        // retired, not freed), so `t` outlives `&self`.
+        unsafe { Table::at(t) }
+    }
+
+    /// [`with`](Self::with) for short keys, every value at most 15 bytes and
+    /// one more than 7: the same kind of path as compact keys, two words per
+    /// value.
+    #[inline(never)]
+    fn with_short(&self, values: [&str; N]) -> K::Ref<'_> {
+        let mut words = [[0; 2]; N];
+        for (w, v) in words.iter_mut().zip(&values) {
+            // Every value has at most `SHORT` bytes (above).
+            *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
+        }
+        if let Some(index) = self.table().find_short(&words) {
+            return K::make_ref(Some(index), &self.config);
         }
         self.with_slow(&values)
     }
 
     /// [`with`](Self::with) for keys with a value longer than 15 bytes.
     #[inline(never)]
-    fn with_long(&self, values: &[&str; N]) -> K::Ref<'_> {
-        let t = self.table.load(Ordering::Acquire);
-        if !t.is_null() {
-            // SAFETY: as in `with`.
-            let table = unsafe { &*t };
-            if let Some(index) = table.find_long(values) {
-                return K::make_ref(Some(index), &self.config);
-            }
+    fn with_long(&self, values: [&str; N]) -> K::Ref<'_> {
+        if let Some(index) = self.table().find_long(&values) {
+            return K::make_ref(Some(index), &self.config);
         }
-        self.with_slow(values)
+        self.with_slow(&values)
     }
 
     /// [`with`](Self::with) after a compact key missed: the values, rebuilt
@@ -1146,13 +1460,9 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         // including one another thread inserted for these very values between
         // our miss and now, so look again before overflowing.
         if self.full.load(Ordering::Acquire) {
-            let t = self.table.load(Ordering::Acquire);
-            if !t.is_null() {
-                // SAFETY: as in `with`: tables live until `Family::drop`.
-                let table = unsafe { &*t };
-                if let Some(index) = table.find(&table.key(values)) {
-                    return K::make_ref(Some(index), &self.config);
-                }
+            let table = self.table();
+            if let Some(index) = table.find(&table.key(values)) {
+                return K::make_ref(Some(index), &self.config);
             }
             return self.overflow_ref();
         }
@@ -1165,13 +1475,13 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     /// Inserts `values` unless present; `None` when the family is full.
     fn insert(&self, values: &[&str; N]) -> Option<u32> {
         let mut w = lock(&self.writer);
-        let mut t = self.table.load(Ordering::Acquire);
-        // Every table of a family shares its seeds, so a hash computed in the
-        // current table is the hash in a grown one too.
+        let mut table = self.table();
+        // Every table of a family but the empty one it starts with shares
+        // its seeds, so a hash computed in the current table is the hash in
+        // a grown one too.
+        let empty = Table::<N>::is_empty(table.ptr);
         let mut hash = None;
-        if !t.is_null() {
-            // SAFETY: as in `with`; we also hold the writer lock.
-            let table = unsafe { &*t };
+        if !empty {
             let key = table.key(values);
             if let Some(index) = table.find(&key) {
                 return Some(index);
@@ -1183,34 +1493,25 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             return None;
         }
         // Grow (or create) so the table stays at most half full.
-        let cap = if t.is_null() {
-            0
-        } else {
-            // SAFETY: as above.
-            unsafe { &*t }.slots.len()
-        };
+        let cap = if empty { 0 } else { table.capacity() };
         if (w.order.len() + 1) * 2 > cap {
-            let seeds = if t.is_null() {
+            let seeds = if empty {
                 Seeds::new()
             } else {
-                // SAFETY: as above.
-                unsafe { &*t }.seeds.clone()
+                table.head().seeds.clone()
             };
-            let bigger = Table::new((cap * 2).max(16), seeds);
+            let bigger = Table::<N>::alloc((cap * 2).max(16), seeds)?;
+            // SAFETY: freed only in `Family::drop`, as every table of ours.
+            let filled = unsafe { Table::at(bigger) };
             for &e in &w.order {
                 // SAFETY: entries in `order` are live until `Family::drop`.
-                bigger.place(e, unsafe { (*e).hash });
+                filled.place(e, unsafe { (*e).hash });
             }
-            let bigger = Box::into_raw(Box::new(bigger));
             // Release publishes the filled table to `with`.
             self.table.store(bigger, Ordering::Release);
-            if !t.is_null() {
-                w.retired.push(t);
-            }
-            t = bigger;
+            w.retired.push(table.ptr.cast_mut());
+            table = filled;
         }
-        // SAFETY: `t` is the live current table.
-        let table = unsafe { &*t };
         let hash = hash.unwrap_or_else(|| table.key(values).hash);
         let cells = Cells::new(K::cells(&self.config));
         let index = cells.index()?;
@@ -1347,13 +1648,10 @@ impl<K: FamilyKind, const N: usize> Drop for Family<K, N> {
             unsafe { Entry::free(e) };
         }
         let current = ptr_get_mut(&mut self.table);
-        for t in w
-            .retired
-            .drain(..)
-            .chain((!current.is_null()).then_some(current))
-        {
-            // SAFETY: as above, for tables.
-            drop(unsafe { Box::from_raw(t) });
+        for t in w.retired.drain(..).chain([current]) {
+            // SAFETY: as above, for tables (`free` leaves the shared
+            // `EMPTY` alone).
+            unsafe { Table::<N>::free(t) };
         }
     }
 }
@@ -1409,8 +1707,143 @@ mod tests {
     }
 
     #[test]
+    fn compact_words_read_pairs_as_single_values() {
+        // Every pair of lengths through `compact_pair`'s jump, and a third
+        // value through `compact_word` alone, as single values read them.
+        let value = |len: usize, salt: u8| -> String {
+            (0..len)
+                .map(|i| char::from(b'a' + (i as u8 + salt) % 26))
+                .collect()
+        };
+        for a in 0..=COMPACT + 1 {
+            for b in 0..=COMPACT + 1 {
+                let (va, vb, vc) = (value(a, 0), value(b, 7), value(b, 3));
+                let single = |v: &String| compact_word(v.as_bytes());
+                let expected = single(&va).zip(single(&vb)).map(|(x, y)| [x, y]);
+                assert_eq!(compact_words(&[&*va, &*vb]), expected, "{a} {b}");
+                let expected = expected.zip(single(&vc)).map(|([x, y], z)| [x, y, z]);
+                assert_eq!(compact_words(&[&*va, &*vb, &*vc]), expected, "{a} {b}");
+                assert_eq!(compact_words(&[&*vc]), single(&vc).map(|z| [z]));
+            }
+        }
+        assert_eq!(compact_words::<0>(&[]), Some([]));
+    }
+
+    /// Values of the given lengths, each its own allocation of exactly its
+    /// length (a read past its end is out of bounds, which Miri reports).
+    fn exact_values<const N: usize>(lens: [usize; N], salt: usize) -> [Box<str>; N] {
+        let mut i = 0;
+        lens.map(|len| {
+            i += 1;
+            (0..len)
+                .map(|j| char::from(b'a' + ((j + i + salt) % 26) as u8))
+                .collect::<String>()
+                .into_boxed_str()
+        })
+    }
+
+    #[test]
+    fn values_at_the_word_boundaries_in_every_combination() {
+        // Lengths at and around the compact (7, 8) and short (15, 16)
+        // limits, three values per key (a pair, then one alone), every
+        // combination; and one value per key.
+        let lens: &[usize] = if cfg!(miri) {
+            &[0, 3, 7, 8, 15, 16]
+        } else {
+            &[0, 1, 3, 4, 6, 7, 8, 9, 14, 15, 16, 17, 24]
+        };
+        let f: Family<Counter, 3> =
+            Family::new("bounds_total", "", ["a", "b", "c"]).with_limit(usize::MAX);
+        let mut sets = Vec::new();
+        for &a in lens {
+            for &b in lens {
+                for &c in lens {
+                    sets.push(exact_values([a, b, c], a + b));
+                }
+            }
+        }
+        for (i, [a, b, c]) in sets.iter().enumerate() {
+            f.with([a, b, c]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), sets.len());
+        for (i, [a, b, c]) in sets.iter().enumerate() {
+            assert_eq!(f.with([a, b, c]).get(), i as u64 + 1, "{a:?} {b:?} {c:?}");
+        }
+        let one: Family<Counter, 1> = Family::new("bound_total", "", ["a"]);
+        for &len in lens {
+            let [v] = exact_values([len], 0);
+            one.with([&v]).inc_by(len as u64 + 1);
+        }
+        for &len in lens {
+            let [v] = exact_values([len], 0);
+            assert_eq!(one.with([&v]).get(), len as u64 + 1, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn a_compact_lookup_matches_no_other_shape_and_no_vacant_slot() {
+        // The first two words of this short entry's values ("\u{1}" padded,
+        // then its length tag, 1, in the top byte) are the compact words of
+        // ("", "\0\0\0\0\0\0\0"): only its leading `NOT_COMPACT` word
+        // keeps a compact lookup (which compares no hash) from matching it.
+        let short: [&str; 2] = ["\u{1}", "abcdefgh"];
+        let long: [&str; 2] = ["\u{1}", "abcdefghijklmnopq"];
+        let probes: [[&str; 2]; 4] = [
+            ["", "\0\0\0\0\0\0\0"],
+            ["\u{1}", ""],
+            ["\u{1}", "abcdefg"],
+            ["", ""],
+        ];
+        for stored in [short, long] {
+            let shape = Shape::of(stored.map(str::len));
+            let e = Entry::new(shape.class(), &stored, Cells::new(0), 0).unwrap();
+            for probe in &probes {
+                let words = compact_words(probe).unwrap();
+                // SAFETY: `e` is live until freed below.
+                assert!(!unsafe { Entry::matches_compact(e, &words) }, "{probe:?}");
+            }
+            // SAFETY: `e` came from `Entry::new` and is freed once.
+            unsafe { Entry::free(e) };
+        }
+        // Nothing matches a vacant slot, whatever the number of values.
+        for probe in &probes {
+            let words = compact_words(probe).unwrap();
+            // SAFETY: `vacant` may be compared.
+            assert!(!unsafe { Entry::matches_compact(Entry::vacant(), &words) });
+            let key = Seeds::new().key(probe);
+            // SAFETY: as above.
+            assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
+        }
+        for values in [short, long] {
+            let key = Seeds::new().key(&values);
+            // SAFETY: as above.
+            assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
+        }
+        // SAFETY: as above.
+        assert!(!unsafe { Entry::<0>::matches_compact(Entry::vacant(), &[]) });
+        // SAFETY: as above.
+        assert!(!unsafe { Entry::<1>::matches_compact(Entry::vacant(), &[1]) });
+    }
+
+    #[test]
+    fn families_start_on_the_shared_empty_table_and_leave_it() {
+        let a: Family<Counter, 1> = Family::new("a_total", "", ["a"]);
+        let b: Family<Counter, 2> = Family::new("b_total", "", ["a", "b"]);
+        assert!(Table::<1>::is_empty(a.table().ptr));
+        assert_eq!(a.with(["x"]).get(), 0, "a miss in the empty table inserts");
+        assert!(!Table::<1>::is_empty(a.table().ptr));
+        assert!(Table::<2>::is_empty(b.table().ptr));
+        drop(a);
+        // The empty table outlives the family that left it.
+        b.with(["x", "y"]).inc();
+        assert_eq!(b.with(["x", "y"]).get(), 1);
+        let c: Family<Counter, 1> = Family::new("c_total", "", ["a"]);
+        assert_eq!((c.len(), c.with(["x"]).get()), (0, 0));
+    }
+
+    #[test]
     fn keys_take_the_shape_of_their_longest_value() {
-        let t = Table::<2>::new(16, Seeds::new());
+        let t = Seeds::new();
         let sets = [["", ""], ["a", "bcdefgh"], ["PUT", "301"], ["abcdefg", "x"]];
         for values in &sets {
             assert_eq!(t.key(values).shape, Shape::Compact, "{values:?}");
@@ -1435,7 +1868,7 @@ mod tests {
             f.with([a, b]).inc();
         }
         // SAFETY: the table lives as long as `f`.
-        let table = unsafe { &*f.table.load(Ordering::Acquire) };
+        let table = f.table();
         for (i, values) in sets.iter().enumerate() {
             let index = table.find(&table.key(values));
             assert!(index.is_some(), "{i}: {values:?}");
@@ -1594,7 +2027,7 @@ mod tests {
         // lengths, differ: their rounds differ (see `LONG_END`), so under any
         // one seed (a random one here) their hashes do too: identical rounds
         // would collide under every seed.
-        let t = Table::<2>::new(16, Seeds::new());
+        let t = Seeds::new();
         let a16 = long_value(16, b'x');
         let a24 = long_value(24, b'x');
         let a32 = long_value(32, b'x');
