@@ -1373,17 +1373,22 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         // bytes: one word each); other keys go out of line. Past the words,
         // nothing on this path needs `values` again (a miss rebuilds them
         // from the words), so they are not kept in memory or registers.
+        // The paths out of line return the index, and each handle is made
+        // here: a handle that the code after it knows has no cells to
+        // allocate.
         let Some(words) = compact_words(&values) else {
             // Out of line, without a hop through a dispatcher's frame.
-            if values.iter().any(|v| v.len() > SHORT) {
-                return self.with_long(values);
-            }
-            return self.with_short(values);
+            let index = if values.iter().any(|v| v.len() > SHORT) {
+                self.index_long(values)
+            } else {
+                self.index_short(values)
+            };
+            return K::make_ref(index, &self.config);
         };
         if let Some(index) = self.table().find_compact(&words) {
             return K::make_ref(Some(index), &self.config);
         }
-        self.with_compact_miss(words)
+        K::make_ref(self.index_compact_miss(words), &self.config)
     }
 
     /// The current table.
@@ -1398,36 +1403,36 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         unsafe { Table::at(t) }
     }
 
-    /// [`with`](Self::with) for short keys, every value at most 15 bytes and
+    /// The index for [`with`](Self::with) of short keys, every value at most 15 bytes and
     /// one more than 7: the same kind of path as compact keys, two words per
     /// value.
     #[inline(never)]
-    fn with_short(&self, values: [&str; N]) -> K::Ref<'_> {
+    fn index_short(&self, values: [&str; N]) -> Option<u32> {
         let mut words = [[0; 2]; N];
         for (w, v) in words.iter_mut().zip(&values) {
             // Every value has at most `SHORT` bytes (above).
             *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
         }
         if let Some(index) = self.table().find_short(&words) {
-            return K::make_ref(Some(index), &self.config);
+            return Some(index);
         }
-        self.with_slow(&values)
+        self.index_slow(&values)
     }
 
-    /// [`with`](Self::with) for keys with a value longer than 15 bytes.
+    /// The index for [`with`](Self::with) of keys with a value longer than 15 bytes.
     #[inline(never)]
-    fn with_long(&self, values: [&str; N]) -> K::Ref<'_> {
+    fn index_long(&self, values: [&str; N]) -> Option<u32> {
         if let Some(index) = self.table().find_long(&values) {
-            return K::make_ref(Some(index), &self.config);
+            return Some(index);
         }
-        self.with_slow(&values)
+        self.index_slow(&values)
     }
 
-    /// [`with`](Self::with) after a compact key missed: the values, rebuilt
+    /// The index for [`with`](Self::with) after a compact key missed: the values, rebuilt
     /// from their [`compact_word`]s, go to the slow path.
     #[cold]
     #[inline(never)]
-    fn with_compact_miss(&self, words: [u64; N]) -> K::Ref<'_> {
+    fn index_compact_miss(&self, words: [u64; N]) -> Option<u32> {
         let bytes = words.map(u64::to_le_bytes);
         let mut values = [""; N];
         for ((v, b), w) in values.iter_mut().zip(&bytes).zip(words) {
@@ -1438,22 +1443,22 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             match std::str::from_utf8(&b[..len.min(COMPACT)]) {
                 Ok(s) => *v = s,
                 // Unreachable: the bytes were copied from a `&str`.
-                Err(_) => return self.overflow_ref(),
+                Err(_) => return self.overflow_index(),
             }
         }
-        self.with_slow(&values)
+        self.index_slow(&values)
     }
 
     #[cold]
     #[inline(never)]
-    fn with_slow(&self, values: &[&str; N]) -> K::Ref<'_> {
+    fn index_slow(&self, values: &[&str; N]) -> Option<u32> {
         // The overflow series' own labels name the overflow series: a real
         // entry with them would be a second series with the same labels.
         if N > 0 && values.iter().all(|v| *v == OVERFLOW_VALUE) {
             return self.overflow_series();
         }
         if values.iter().any(|v| v.len() > self.max_value_len) {
-            return self.overflow_ref();
+            return self.overflow_index();
         }
         // Acquire pairs with the Release store of `full` after the last
         // insert: a thread that sees the family full also sees every entry,
@@ -1462,14 +1467,11 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         if self.full.load(Ordering::Acquire) {
             let table = self.table();
             if let Some(index) = table.find(&table.key(values)) {
-                return K::make_ref(Some(index), &self.config);
+                return Some(index);
             }
-            return self.overflow_ref();
+            return self.overflow_index();
         }
-        match self.insert(values) {
-            Some(index) => K::make_ref(Some(index), &self.config),
-            None => self.overflow_ref(),
-        }
+        self.insert(values).or_else(|| self.overflow_index())
     }
 
     /// Inserts `values` unless present; `None` when the family is full.
@@ -1524,16 +1526,16 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         Some(index)
     }
 
-    /// The overflow series, counting the lookup as an overflow.
-    fn overflow_ref(&self) -> K::Ref<'_> {
+    /// The overflow series' index, counting the lookup as an overflow.
+    fn overflow_index(&self) -> Option<u32> {
         if let Some(i) = self.overflow_count.index() {
             crate::shard::with_local(|s| s.add_u64(i, 1));
         }
         self.overflow_series()
     }
 
-    /// The overflow series, created on first use.
-    fn overflow_series(&self) -> K::Ref<'_> {
+    /// The overflow series' index, the series created on first use.
+    fn overflow_series(&self) -> Option<u32> {
         let mut p = self.overflow.load(Ordering::Acquire);
         if p.is_null() {
             let _w = lock(&self.writer);
@@ -1547,14 +1549,14 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
                     Some(e) => p = e,
                     // Unreachable (the header and N short values fit), but
                     // with nothing to count on, hand out the dead handle.
-                    None => return K::make_ref(None, &self.config),
+                    None => return None,
                 }
                 self.overflow.store(p, Ordering::Release);
             }
         }
         // SAFETY: the overflow entry is freed only in `drop`.
         let cells = unsafe { &(*p).cells };
-        K::make_ref(cells.index(), &self.config)
+        cells.index()
     }
 
     /// Number of distinct label-value sets (the overflow series excluded).
