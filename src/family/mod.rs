@@ -1,0 +1,985 @@
+//! Families: series keyed by label values known only at run time.
+//!
+//! A lookup that finds its series takes no lock and writes nothing shared: it
+//! hashes the values (foldhash's mixing, randomly seeded per family), probes
+//! an insert-only open-addressing table of pointers with `Acquire` loads,
+//! compares the values as words against the series' entry (one allocation
+//! holding the hash, the cell index and the values), and returns a handle the
+//! caller may keep. The usual hit, every value at most 7 bytes, is one jump on
+//! the values' lengths to read them into words, one multiply, one slot's load
+//! and one compare per value: a family always has a table (a shared empty one
+//! at first) and an empty slot points to an entry that matches nothing
+//! (rather than holding null), so neither is tested before the compare.
+//! A miss takes the family's mutex, inserts, and when the table is half full
+//! publishes a table twice the size; old tables stay allocated until the
+//! family is dropped, so a reader still probing one never sees freed memory.
+//! Series are never removed, so there is no reclamation protocol to get
+//! wrong.
+//!
+//! The cardinality limit bounds memory whatever label values arrive: past it,
+//! and for any value longer than the value-length limit, lookups return one
+//! overflow series whose labels all read [`OVERFLOW_VALUE`], and the family's
+//! overflow counter (exported as `nanometrics_label_overflow_total`) grows.
+//! A lookup of those very labels returns the overflow series too (without
+//! counting an overflow), so no family ever exposes two series with the same
+//! labels.
+//!
+//! This module holds the public API ([`Family`], [`FamilyKind`], the limits);
+//! `key` turns label values into words and hashes, and `table` holds the
+//! entries and the lock-free table they are found in.
+
+use std::borrow::Cow;
+use std::ptr;
+
+use crate::label::check_label_names;
+use crate::metric::{
+    Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
+    Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
+};
+use crate::shard::Cells;
+use crate::sync::{
+    global_shards, lock, loom_const_fn, ptr_get_mut, AtomicBool, AtomicPtr, Mutex, Ordering,
+};
+use crate::Error;
+
+mod key;
+mod table;
+
+use key::{compact_words, short_words, Seeds, Shape, COMPACT, SHORT};
+use table::{Entry, Head, Table};
+
+/// The label value of every label on a family's overflow series.
+pub const OVERFLOW_VALUE: &str = "__overflow__";
+
+/// Default bound on a family's distinct label-value sets.
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 10_000;
+
+/// Default bound on the length in bytes of one label value.
+pub const DEFAULT_MAX_VALUE_LEN: usize = 1024;
+
+mod private {
+    pub trait Sealed {}
+}
+
+/// The metric types a [`Family`] can hold: [`Counter`], [`CounterF64`],
+/// [`Gauge`], [`GaugeF64`] and [`Histogram`]. Sealed.
+pub trait FamilyKind: private::Sealed + 'static {
+    /// The handle a lookup returns.
+    type Ref<'a>: Copy;
+    /// Per-family settings every series shares (histogram bounds).
+    #[doc(hidden)]
+    type Config: Send + Sync + 'static;
+    #[doc(hidden)]
+    const KIND: Kind;
+    #[doc(hidden)]
+    const RESERVED_LABEL: &'static str;
+    #[doc(hidden)]
+    fn cells(cfg: &Self::Config) -> u32;
+    #[doc(hidden)]
+    fn make_ref(index: Option<u32>, cfg: &Self::Config) -> Self::Ref<'_>;
+    #[doc(hidden)]
+    fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_>;
+    /// How a scrape reads a series' value: [`SUM_NONE`] through
+    /// [`value`](Self::value), [`SUM_U64`] / [`SUM_F64`] as a
+    /// `Value::Counter` / `Value::CounterF64` of the cell's sum, through a
+    /// reader shared by the family's series.
+    #[doc(hidden)]
+    const SUM: u8 = SUM_NONE;
+}
+
+/// See [`FamilyKind::SUM`].
+const SUM_NONE: u8 = 0;
+const SUM_U64: u8 = 1;
+const SUM_F64: u8 = 2;
+
+macro_rules! scalar_kind {
+    ($t:ty, $r:ident, $kind:expr, |$i:ident| $read:expr) => {
+        scalar_kind!($t, $r, $kind, SUM_NONE, |$i| $read);
+    };
+    ($t:ty, $r:ident, $kind:expr, $sum:expr, |$i:ident| $read:expr) => {
+        impl private::Sealed for $t {}
+        impl FamilyKind for $t {
+            type Ref<'a> = $r<'a>;
+            type Config = ();
+            const KIND: Kind = $kind;
+            const RESERVED_LABEL: &'static str = "";
+            const SUM: u8 = $sum;
+            fn cells(_: &()) -> u32 {
+                1
+            }
+            fn make_ref(index: Option<u32>, _: &()) -> $r<'_> {
+                $r::at(index)
+            }
+            fn value(index: Option<u32>, _: &()) -> Value<'_> {
+                let $i = index;
+                $read
+            }
+        }
+    };
+}
+
+scalar_kind!(Counter, CounterRef, Kind::Counter, SUM_U64, |i| {
+    Value::Counter(i.map_or(0, |i| global_shards().sum_u64(i)))
+});
+scalar_kind!(CounterF64, CounterF64Ref, Kind::Counter, SUM_F64, |i| {
+    Value::CounterF64(i.map_or(0.0, |i| global_shards().sum_f64(i)))
+});
+scalar_kind!(Gauge, GaugeRef, Kind::Gauge, |i| Value::Gauge(
+    i.map_or(0, |i| GaugeRef::at(Some(i)).get())
+));
+scalar_kind!(GaugeF64, GaugeF64Ref, Kind::Gauge, |i| Value::GaugeF64(
+    i.map_or(0.0, |i| GaugeF64Ref::at(Some(i)).get())
+));
+
+impl private::Sealed for Histogram {}
+impl FamilyKind for Histogram {
+    type Ref<'a> = HistogramRef<'a>;
+    type Config = Cow<'static, [f64]>;
+    const KIND: Kind = Kind::Histogram;
+    const RESERVED_LABEL: &'static str = "le";
+    fn cells(cfg: &Self::Config) -> u32 {
+        cfg.len() as u32 + 2
+    }
+    fn make_ref(index: Option<u32>, cfg: &Self::Config) -> HistogramRef<'_> {
+        HistogramRef::at(index, cfg)
+    }
+    fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_> {
+        Value::Histogram(HistogramView::new(cfg, index, global_shards()))
+    }
+}
+
+/// What only the inserting thread touches.
+struct Writer<const N: usize> {
+    /// Entries in insertion order: the scrape order.
+    order: Vec<*mut Entry<N>>,
+    /// Tables replaced by a larger one, kept for readers still probing them.
+    retired: Vec<*mut Head>,
+}
+
+// SAFETY: the raw pointers in `Writer` are owned allocations (entries and
+// tables) only dereferenced under the family mutex or through `&Family`; they
+// carry no thread affinity.
+unsafe impl<const N: usize> Send for Writer<N> {}
+
+/// A metric family whose `N` label values are known only at run time
+/// (`app_id`, `backend`, `room`).
+///
+/// ```
+/// use nanometrics::{Counter, Family};
+/// static SENT: Family<Counter, 2> =
+///     Family::new("messages_sent_total", "Messages sent.", ["app_id", "channel_type"]);
+/// let handle = SENT.with(["app-1", "public"]); // keep it: later updates skip the lookup
+/// handle.inc();
+/// SENT.with(["app-1", "public"]).inc_by(2);
+/// assert_eq!(handle.get(), 3);
+/// assert_eq!(SENT.len(), 1);
+/// ```
+///
+/// Past the cardinality limit every new value set shares one overflow series:
+///
+/// ```
+/// use nanometrics::{Gauge, Family, OVERFLOW_VALUE};
+/// let rooms: Family<Gauge, 1> = Family::new("room_sessions", "Sessions per room.", ["room"]).with_limit(2);
+/// rooms.with(["a"]).inc();
+/// rooms.with(["b"]).inc();
+/// rooms.with(["c"]).inc();
+/// rooms.with(["d"]).inc();
+/// assert_eq!(rooms.len(), 2);
+/// // "c" and "d" went to the series labelled room="__overflow__", as does "e":
+/// assert_eq!(rooms.with(["e"]).get(), 2);
+/// assert_eq!(OVERFLOW_VALUE, "__overflow__");
+/// assert_eq!(rooms.overflowed(), 3);
+/// ```
+pub struct Family<K: FamilyKind, const N: usize> {
+    meta: Meta,
+    label_names: [&'static str; N],
+    config: K::Config,
+    limit: usize,
+    max_value_len: usize,
+    table: AtomicPtr<Head>,
+    full: AtomicBool,
+    overflow: AtomicPtr<Entry<N>>,
+    overflow_count: Cells,
+    writer: Mutex<Writer<N>>,
+}
+
+impl<K: FamilyKind<Config = ()>, const N: usize> Family<K, N> {
+    loom_const_fn! {
+        /// A family with the given label names; panics (a compile error in a
+        /// `static`) on an invalid or repeated name.
+        pub const fn new(name: &'static str, help: &'static str, label_names: [&'static str; N]) -> Self {
+            Self::build(Meta::new(name, help), label_names, ())
+        }
+    }
+}
+
+impl<const N: usize> Family<Histogram, N> {
+    loom_const_fn! {
+        /// A histogram family with the given bucket bounds.
+        ///
+        /// ```
+        /// use nanometrics::{Family, Histogram, DEFAULT_BUCKETS};
+        /// static DURATION: Family<Histogram, 2> = Family::histogram(
+        ///     "http_request_duration_seconds", "HTTP request duration.",
+        ///     ["method", "endpoint"], &DEFAULT_BUCKETS);
+        /// DURATION.with(["POST", "/events"]).observe(0.02);
+        /// assert_eq!(DURATION.with(["POST", "/events"]).count(), 1);
+        /// ```
+        pub const fn histogram(
+            name: &'static str,
+            help: &'static str,
+            label_names: [&'static str; N],
+            bounds: &'static [f64],
+        ) -> Self {
+            assert!(crate::metric::histogram::valid_bounds(bounds), "histogram bounds must be finite and strictly increasing");
+            Self::build(Meta::new(name, help), label_names, Cow::Borrowed(bounds))
+        }
+    }
+}
+
+impl<K: FamilyKind, const N: usize> Family<K, N> {
+    loom_const_fn! {
+        const fn build(meta: Meta, label_names: [&'static str; N], config: K::Config) -> Self {
+            assert!(
+                crate::name::valid_label_names(&label_names, K::RESERVED_LABEL),
+                "invalid, reserved or repeated label name"
+            );
+            Self {
+                meta,
+                label_names,
+                config,
+                limit: DEFAULT_CARDINALITY_LIMIT,
+                max_value_len: DEFAULT_MAX_VALUE_LEN,
+                table: AtomicPtr::new(Table::<N>::empty()),
+                full: AtomicBool::new(false),
+                overflow: AtomicPtr::new(ptr::null_mut()),
+                overflow_count: Cells::new(1),
+                writer: Mutex::new(Writer { order: Vec::new(), retired: Vec::new() }),
+            }
+        }
+    }
+
+    /// A family described at run time (names from configuration).
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Family, Meta};
+    /// let f = Family::<Counter, 1>::try_new(Meta::try_new("x_total", "").unwrap(), ["le"], ()).unwrap();
+    /// f.with(["0.5"]).inc();
+    /// assert!(Family::<Counter, 1>::try_new(Meta::new("y_total", ""), ["__bad"], ()).is_err());
+    /// ```
+    pub fn try_new(
+        meta: Meta,
+        label_names: [&'static str; N],
+        config: K::Config,
+    ) -> Result<Self, Error> {
+        meta.check()?;
+        let mut names = label_names.iter().copied();
+        check_label_names(
+            meta.name(),
+            &mut |f| names.by_ref().for_each(&mut *f),
+            K::RESERVED_LABEL,
+        )?;
+        Ok(Self::build(meta, label_names, config))
+    }
+
+    loom_const_fn! {
+        /// Sets the cardinality limit (at least 1).
+        pub const fn with_limit(mut self, limit: usize) -> Self {
+            self.limit = if limit == 0 { 1 } else { limit };
+            self
+        }
+    }
+
+    loom_const_fn! {
+        /// Sets the longest label value, in bytes, that gets its own series.
+        pub const fn with_max_value_len(mut self, len: usize) -> Self {
+            self.max_value_len = len;
+            self
+        }
+    }
+
+    /// The label names.
+    pub fn label_names(&self) -> &[&'static str; N] {
+        &self.label_names
+    }
+
+    /// The series for `values`, created on first use. A hit takes no lock.
+    #[inline]
+    pub fn with(&self, values: [&str; N]) -> K::Ref<'_> {
+        // Inline down to the probe for compact keys (every value at most 7
+        // bytes: one word each); other keys go out of line. Past the words,
+        // nothing on this path needs `values` again (a miss rebuilds them
+        // from the words), so they are not kept in memory or registers.
+        // The paths out of line return the index, and each handle is made
+        // here: a handle that the code after it knows has no cells to
+        // allocate.
+        let Some(words) = compact_words(&values) else {
+            // Out of line, without a hop through a dispatcher's frame.
+            let index = if values.iter().any(|v| v.len() > SHORT) {
+                self.index_long(values)
+            } else {
+                self.index_short(values)
+            };
+            return K::make_ref(index, &self.config);
+        };
+        if let Some(index) = self.table().find_compact(&words) {
+            return K::make_ref(Some(index), &self.config);
+        }
+        K::make_ref(self.index_compact_miss(words), &self.config)
+    }
+
+    /// The current table.
+    #[inline(always)]
+    fn table(&self) -> Table<'_, N> {
+        // Acquire pairs with the Release store in `insert`: the table's
+        // header and slots are initialised before we read them.
+        let t = self.table.load(Ordering::Acquire);
+        // SAFETY: a family's tables are `Table::empty` or allocated by
+        // `insert`, and freed only in `Family::drop` (replaced ones are
+        // retired, not freed), so `t` outlives `&self`.
+        unsafe { Table::at(t) }
+    }
+
+    /// The index for [`with`](Self::with) of short keys, every value at most 15 bytes and
+    /// one more than 7: the same kind of path as compact keys, two words per
+    /// value.
+    #[inline(never)]
+    fn index_short(&self, values: [&str; N]) -> Option<u32> {
+        let mut words = [[0; 2]; N];
+        for (w, v) in words.iter_mut().zip(&values) {
+            // Every value has at most `SHORT` bytes (above).
+            *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
+        }
+        if let Some(index) = self.table().find_short(&words) {
+            return Some(index);
+        }
+        self.index_slow(&values)
+    }
+
+    /// The index for [`with`](Self::with) of keys with a value longer than 15 bytes.
+    #[inline(never)]
+    fn index_long(&self, values: [&str; N]) -> Option<u32> {
+        if let Some(index) = self.table().find_long(&values) {
+            return Some(index);
+        }
+        self.index_slow(&values)
+    }
+
+    /// The index for [`with`](Self::with) after a compact key missed: the values, rebuilt
+    /// from their [`compact_word`](key::compact_word)s, go to the slow path.
+    #[cold]
+    #[inline(never)]
+    fn index_compact_miss(&self, words: [u64; N]) -> Option<u32> {
+        let bytes = words.map(u64::to_le_bytes);
+        let mut values = [""; N];
+        for ((v, b), w) in values.iter_mut().zip(&bytes).zip(words) {
+            // The top set bit is the marker in the byte at the value's
+            // length (at most 7: `min` only spares a bounds check); the bytes
+            // before it are the value's.
+            let len = w.checked_ilog2().map_or(0, |bit| bit as usize / 8);
+            match std::str::from_utf8(&b[..len.min(COMPACT)]) {
+                Ok(s) => *v = s,
+                // Unreachable: the bytes were copied from a `&str`.
+                Err(_) => return self.overflow_index(),
+            }
+        }
+        self.index_slow(&values)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn index_slow(&self, values: &[&str; N]) -> Option<u32> {
+        // The overflow series' own labels name the overflow series: a real
+        // entry with them would be a second series with the same labels.
+        if N > 0 && values.iter().all(|v| *v == OVERFLOW_VALUE) {
+            return self.overflow_series();
+        }
+        if values.iter().any(|v| v.len() > self.max_value_len) {
+            return self.overflow_index();
+        }
+        // Acquire pairs with the Release store of `full` after the last
+        // insert: a thread that sees the family full also sees every entry,
+        // including one another thread inserted for these very values between
+        // our miss and now, so look again before overflowing.
+        if self.full.load(Ordering::Acquire) {
+            let table = self.table();
+            if let Some(index) = table.find(&table.key(values)) {
+                return Some(index);
+            }
+            return self.overflow_index();
+        }
+        self.insert(values).or_else(|| self.overflow_index())
+    }
+
+    /// Inserts `values` unless present; `None` when the family is full.
+    fn insert(&self, values: &[&str; N]) -> Option<u32> {
+        let mut w = lock(&self.writer);
+        let mut table = self.table();
+        // Every table of a family but the empty one it starts with shares
+        // its seeds, so a hash computed in the current table is the hash in
+        // a grown one too.
+        let empty = Table::<N>::is_empty(table.ptr);
+        let mut hash = None;
+        if !empty {
+            let key = table.key(values);
+            if let Some(index) = table.find(&key) {
+                return Some(index);
+            }
+            hash = Some(key.hash);
+        }
+        if w.order.len() >= self.limit {
+            self.full.store(true, Ordering::Release);
+            return None;
+        }
+        // Grow (or create) so the table stays at most half full.
+        let cap = if empty { 0 } else { table.capacity() };
+        if (w.order.len() + 1) * 2 > cap {
+            let seeds = if empty {
+                Seeds::new()
+            } else {
+                table.head().seeds.clone()
+            };
+            let bigger = Table::<N>::alloc((cap * 2).max(16), seeds)?;
+            // SAFETY: freed only in `Family::drop`, as every table of ours.
+            let filled = unsafe { Table::at(bigger) };
+            for &e in &w.order {
+                // SAFETY: entries in `order` are live until `Family::drop`.
+                filled.place(e, unsafe { (*e).hash });
+            }
+            // Release publishes the filled table to `with`.
+            self.table.store(bigger, Ordering::Release);
+            w.retired.push(table.ptr.cast_mut());
+            table = filled;
+        }
+        let hash = hash.unwrap_or_else(|| table.key(values).hash);
+        let cells = Cells::new(K::cells(&self.config));
+        let index = cells.index()?;
+        let e = Entry::new(hash, values, cells, index)?;
+        table.place(e, hash);
+        w.order.push(e);
+        if w.order.len() >= self.limit {
+            self.full.store(true, Ordering::Release);
+        }
+        Some(index)
+    }
+
+    /// The overflow series' index, counting the lookup as an overflow.
+    fn overflow_index(&self) -> Option<u32> {
+        if let Some(i) = self.overflow_count.index() {
+            crate::shard::with_local(|s| s.add_u64(i, 1));
+        }
+        self.overflow_series()
+    }
+
+    /// The overflow series' index, the series created on first use.
+    fn overflow_series(&self) -> Option<u32> {
+        let mut p = self.overflow.load(Ordering::Acquire);
+        if p.is_null() {
+            let _w = lock(&self.writer);
+            p = self.overflow.load(Ordering::Acquire);
+            if p.is_null() {
+                let cells = Cells::new(K::cells(&self.config));
+                // Never placed in a table (lookups of its values are redirected
+                // before they probe); its hash only names its layout's shape.
+                let hash = Shape::of([OVERFLOW_VALUE.len()]).class();
+                match Entry::new(hash, &[OVERFLOW_VALUE; N], cells, 0) {
+                    Some(e) => p = e,
+                    // Unreachable (the header and N short values fit), but
+                    // with nothing to count on, hand out the dead handle.
+                    None => return None,
+                }
+                self.overflow.store(p, Ordering::Release);
+            }
+        }
+        // SAFETY: the overflow entry is freed only in `drop`.
+        let cells = unsafe { &(*p).cells };
+        cells.index()
+    }
+
+    /// Number of distinct label-value sets (the overflow series excluded).
+    pub fn len(&self) -> usize {
+        lock(&self.writer).order.len()
+    }
+
+    /// Whether no series exists yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Lookups sent to the overflow series so far.
+    pub fn overflowed(&self) -> u64 {
+        self.overflow_count
+            .allocated()
+            .map_or(0, |i| global_shards().sum_u64(i))
+    }
+}
+
+impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn kind(&self) -> Kind {
+        K::KIND
+    }
+    fn check(&self) -> Result<(), Error> {
+        self.meta.check()?;
+        let mut names = self.label_names.iter().copied();
+        check_label_names(
+            self.meta.name(),
+            &mut |f| names.by_ref().for_each(&mut *f),
+            K::RESERVED_LABEL,
+        )
+    }
+    fn visit(&self, v: &mut dyn Visitor) {
+        v.family(&self.meta, K::KIND);
+        let w = lock(&self.writer);
+        let overflow = self.overflow.load(Ordering::Acquire);
+        let entries = w
+            .order
+            .iter()
+            .copied()
+            .chain((!overflow.is_null()).then_some(overflow));
+        let mut sums = global_shards().reader();
+        for e in entries {
+            // SAFETY: entries live until `Family::drop`, which cannot run
+            // while `&self` is borrowed.
+            let (values, cells) = unsafe { (Entry::values(e), &(*e).cells) };
+            let index = cells.allocated();
+            let value = match (K::SUM, index) {
+                (SUM_U64, Some(i)) => Value::Counter(sums.sum_u64(i)),
+                (SUM_F64, Some(i)) => Value::CounterF64(sums.sum_f64(i)),
+                _ => K::value(index, &self.config),
+            };
+            v.dynamic_series(&self.label_names, &values, value);
+        }
+    }
+    fn unique_series(&self) -> Option<UniqueSeries> {
+        // Entries are inserted only under the writer lock after a miss on the
+        // exact values, so no two entries have equal values; and a lookup of
+        // all-`OVERFLOW_VALUE` labels returns the overflow series, so no
+        // entry has the overflow series' values. With no labels (N = 0) the
+        // one entry and the overflow series (reached when the shard table is
+        // full) would both have none: that family keeps the check.
+        (N > 0).then(UniqueSeries::new)
+    }
+    fn reserve(&self) -> bool {
+        self.overflow_count.index().is_some()
+    }
+    fn overflowed(&self) -> Option<u64> {
+        Some(Family::overflowed(self))
+    }
+}
+
+impl<K: FamilyKind, const N: usize> Drop for Family<K, N> {
+    fn drop(&mut self) {
+        let w = match self.writer.get_mut() {
+            Ok(w) => w,
+            Err(p) => p.into_inner(),
+        };
+        let overflow = ptr_get_mut(&mut self.overflow);
+        for e in w
+            .order
+            .drain(..)
+            .chain((!overflow.is_null()).then_some(overflow))
+        {
+            // SAFETY: each entry came from `Entry::new` and is freed once;
+            // `&mut self` means no handle or reader remains.
+            unsafe { Entry::free(e) };
+        }
+        let current = ptr_get_mut(&mut self.table);
+        for t in w.retired.drain(..).chain([current]) {
+            // SAFETY: as above, for tables (`free` leaves the shared
+            // `EMPTY` alone).
+            unsafe { Table::<N>::free(t) };
+        }
+    }
+}
+
+#[cfg(all(test, not(nanometrics_loom)))]
+mod tests {
+    use super::*;
+    use key::compact_word;
+
+    #[test]
+    fn grows_and_finds_everything() {
+        // Fewer under Miri (still four table replacements: 16 to 256 slots).
+        const SERIES: u64 = if cfg!(miri) { 100 } else { 1000 };
+        let f: Family<Counter, 2> = Family::new("grow_total", "", ["a", "b"]);
+        for i in 0..SERIES {
+            let s = i.to_string();
+            f.with([&s, "x"]).inc_by(i);
+        }
+        assert_eq!(f.len(), SERIES as usize);
+        for i in 0..SERIES {
+            let s = i.to_string();
+            assert_eq!(f.with([&s, "x"]).get(), i);
+        }
+        assert_eq!(f.overflowed(), 0);
+    }
+
+    /// Values of the given lengths, each its own allocation of exactly its
+    /// length (a read past its end is out of bounds, which Miri reports).
+    fn exact_values<const N: usize>(lens: [usize; N], salt: usize) -> [Box<str>; N] {
+        let mut i = 0;
+        lens.map(|len| {
+            i += 1;
+            (0..len)
+                .map(|j| char::from(b'a' + ((j + i + salt) % 26) as u8))
+                .collect::<String>()
+                .into_boxed_str()
+        })
+    }
+
+    #[test]
+    fn values_at_the_word_boundaries_in_every_combination() {
+        // Lengths at and around the compact (7, 8) and short (15, 16)
+        // limits, three values per key (a pair, then one alone), every
+        // combination; and one value per key.
+        let lens: &[usize] = if cfg!(miri) {
+            &[0, 3, 7, 8, 15, 16]
+        } else {
+            &[0, 1, 3, 4, 6, 7, 8, 9, 14, 15, 16, 17, 24]
+        };
+        let f: Family<Counter, 3> =
+            Family::new("bounds_total", "", ["a", "b", "c"]).with_limit(usize::MAX);
+        let mut sets = Vec::new();
+        for &a in lens {
+            for &b in lens {
+                for &c in lens {
+                    sets.push(exact_values([a, b, c], a + b));
+                }
+            }
+        }
+        for (i, [a, b, c]) in sets.iter().enumerate() {
+            f.with([a, b, c]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), sets.len());
+        for (i, [a, b, c]) in sets.iter().enumerate() {
+            assert_eq!(f.with([a, b, c]).get(), i as u64 + 1, "{a:?} {b:?} {c:?}");
+        }
+        let one: Family<Counter, 1> = Family::new("bound_total", "", ["a"]);
+        for &len in lens {
+            let [v] = exact_values([len], 0);
+            one.with([&v]).inc_by(len as u64 + 1);
+        }
+        for &len in lens {
+            let [v] = exact_values([len], 0);
+            assert_eq!(one.with([&v]).get(), len as u64 + 1, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn families_start_on_the_shared_empty_table_and_leave_it() {
+        let a: Family<Counter, 1> = Family::new("a_total", "", ["a"]);
+        let b: Family<Counter, 2> = Family::new("b_total", "", ["a", "b"]);
+        assert!(Table::<1>::is_empty(a.table().ptr));
+        assert_eq!(a.with(["x"]).get(), 0, "a miss in the empty table inserts");
+        assert!(!Table::<1>::is_empty(a.table().ptr));
+        assert!(Table::<2>::is_empty(b.table().ptr));
+        drop(a);
+        // The empty table outlives the family that left it.
+        b.with(["x", "y"]).inc();
+        assert_eq!(b.with(["x", "y"]).get(), 1);
+        let c: Family<Counter, 1> = Family::new("c_total", "", ["a"]);
+        assert_eq!((c.len(), c.with(["x"]).get()), (0, 0));
+    }
+
+    #[test]
+    fn the_locked_lookup_finds_every_shape() {
+        // `insert` and a full family look values up through `Table::find`
+        // (any shape), not the inline compact path `with` takes.
+        let f: Family<Counter, 2> = Family::new("find_total", "", ["a", "b"]);
+        let sets = [
+            ["", ""],
+            ["PUT", "301"],
+            ["abcdefg", "x"],
+            ["abcdefgh", ""],
+            ["a", "abcdefghijklmnop"],
+        ];
+        for [a, b] in &sets {
+            f.with([a, b]).inc();
+        }
+        // SAFETY: the table lives as long as `f`.
+        let table = f.table();
+        for (i, values) in sets.iter().enumerate() {
+            let index = table.find(&table.key(values));
+            assert!(index.is_some(), "{i}: {values:?}");
+            if let Some(words) = values
+                .iter()
+                .map(|v| compact_word(v.as_bytes()))
+                .collect::<Option<Vec<u64>>>()
+            {
+                let words: [u64; 2] = words.try_into().unwrap();
+                assert_eq!(index, table.find_compact(&words), "{i}: {values:?}");
+            }
+        }
+        assert_eq!(table.find(&table.key(&["PUT", "302"])), None);
+    }
+
+    #[test]
+    fn values_differing_only_in_trailing_nul_or_split_are_distinct() {
+        let f: Family<Counter, 2> = Family::new("nul_total", "", ["a", "b"]);
+        let sets = [
+            ["a", ""],
+            ["a\0", ""],
+            ["", "a"],
+            ["a", "\0"],
+            ["abcdefgh", "i"],
+            ["abcdefghi", ""],
+            ["abcdefgh\0", ""],
+            // 7 bytes (compact, its length in the last byte of its word) and
+            // 8 bytes whose last byte equals that length.
+            ["abcdefg", ""],
+            ["abcdefg\u{7}", ""],
+            ["", "abcdefg"],
+            ["\0", "abcdefg"],
+            // 15 bytes (short, its length in the last byte) and 16 bytes
+            // whose last byte equals that length.
+            ["abcdefghijklmno", ""],
+            ["abcdefghijklmno\u{f}", ""],
+            ["abcdefghijklmnop", ""],
+        ];
+        for (i, [a, b]) in sets.iter().enumerate() {
+            f.with([a, b]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), sets.len());
+        for (i, [a, b]) in sets.iter().enumerate() {
+            assert_eq!(f.with([a, b]).get(), i as u64 + 1, "{a:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn values_of_every_length_round_trip() {
+        let f: Family<Counter, 3> = Family::new("lens_total", "", ["a", "b", "c"]);
+        let long = "x".repeat(40);
+        let sets: Vec<[String; 3]> = (0..40)
+            .map(|n| {
+                [
+                    long[..n].to_string(),
+                    String::new(),
+                    long[..(n * 7) % 40].to_string(),
+                ]
+            })
+            .collect();
+        for (i, s) in sets.iter().enumerate() {
+            f.with([&s[0], &s[1], &s[2]]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), 40);
+        for (i, s) in sets.iter().enumerate() {
+            assert_eq!(f.with([&s[0], &s[1], &s[2]]).get(), i as u64 + 1);
+        }
+        let mut v = crate::registry::tests::Collect::default();
+        f.visit(&mut v);
+        let expected: Vec<(String, f64)> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    format!("lens_total,a={},b={},c={}", s[0], s[1], s[2]),
+                    i as f64 + 1.0,
+                )
+            })
+            .collect();
+        assert_eq!(v.series, expected, "values read back in insertion order");
+    }
+
+    /// A value of `len` bytes of a pattern, its last byte `last` (ASCII).
+    pub(super) fn long_value(len: usize, last: u8) -> String {
+        (0..len)
+            .map(|i| {
+                char::from(if i + 1 == len {
+                    last
+                } else {
+                    b'a' + (i % 26) as u8
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_values_of_every_length_are_told_apart() {
+        // Under Miri, the lengths around the word and 16-byte boundaries.
+        let lens: Vec<usize> = if cfg!(miri) {
+            vec![16, 17, 23, 24, 31, 32, 33, 36, 47, 48, 80]
+        } else {
+            (16..=80).collect()
+        };
+        let f: Family<Counter, 2> = Family::new("longs_total", "", ["a", "b"]);
+        let mut sets: Vec<[String; 2]> = Vec::new();
+        for len in lens {
+            // Equal prefixes, different lengths (across word and 16-byte
+            // boundaries), and values that differ only in their last byte,
+            // beside a short value, a compact one, an empty one, a long one.
+            for last in [b'x', b'y', 0] {
+                let v = long_value(len, last);
+                sets.push([v.clone(), String::new()]);
+                sets.push([String::new(), v.clone()]);
+                sets.push([v.clone(), "presence".to_string()]);
+                sets.push([v.clone(), "ab".to_string()]);
+                sets.push([v.clone(), long_value(len, b'z')]);
+            }
+        }
+        // One series per distinct set; each set's own count.
+        for (i, [a, b]) in sets.iter().enumerate() {
+            f.with([a, b]).inc_by(i as u64 + 1);
+        }
+        assert_eq!(f.len(), sets.len());
+        for (i, [a, b]) in sets.iter().enumerate() {
+            assert_eq!(f.with([a, b]).get(), i as u64 + 1, "{a:?} {b:?}");
+        }
+        // A lookup of a value that no set has: a miss that inserts.
+        assert_eq!(f.with([&long_value(81, b'x'), ""]).get(), 0);
+        assert_eq!(f.len(), sets.len() + 1);
+    }
+
+    #[test]
+    fn the_longest_value_gets_its_own_series() {
+        let f: Family<Counter, 2> = Family::new("max_total", "", ["a", "b"]);
+        let max = long_value(DEFAULT_MAX_VALUE_LEN, b'x');
+        let max_y = long_value(DEFAULT_MAX_VALUE_LEN, b'y');
+        let shorter = long_value(DEFAULT_MAX_VALUE_LEN - 1, b'x');
+        f.with([&max, "a"]).inc();
+        f.with([&max_y, "a"]).inc_by(2);
+        f.with([&shorter, "a"]).inc_by(3);
+        f.with([&max, &max]).inc_by(4);
+        assert_eq!(f.with([&max, "a"]).get(), 1);
+        assert_eq!(f.with([&max_y, "a"]).get(), 2);
+        assert_eq!(f.with([&shorter, "a"]).get(), 3);
+        assert_eq!(f.with([&max, &max]).get(), 4);
+        assert_eq!((f.len(), f.overflowed()), (4, 0));
+        // One byte more overflows.
+        f.with([&long_value(DEFAULT_MAX_VALUE_LEN + 1, b'x'), "a"])
+            .inc();
+        assert_eq!((f.len(), f.overflowed()), (4, 1));
+    }
+
+    #[test]
+    fn lookups_agree_with_a_map() {
+        // Random keys from a small alphabet and a spread of lengths (so that
+        // many share prefixes, lengths and words), looked up again and again
+        // against a HashMap of the counts.
+        const STEPS: usize = if cfg!(miri) { 300 } else { 20_000 };
+        // No cardinality limit: the model has no overflow series.
+        let f: Family<Counter, 3> =
+            Family::new("model_total", "", ["a", "b", "c"]).with_limit(usize::MAX);
+        let mut model = std::collections::HashMap::new();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let lens = [
+            0, 1, 7, 8, 15, 16, 17, 23, 24, 31, 32, 33, 36, 40, 63, 64, 65,
+        ];
+        let mut pool: Vec<String> = Vec::new();
+        for _ in 0..60 {
+            let len = lens[next() as usize % lens.len()];
+            let v: String = (0..len)
+                .map(|_| if next() % 8 == 0 { 'b' } else { 'a' })
+                .collect();
+            pool.push(v);
+        }
+        for step in 0..STEPS {
+            let key = [0, 1, 2].map(|_| pool[next() as usize % pool.len()].as_str());
+            let by = step as u64 % 5 + 1;
+            f.with(key).inc_by(by);
+            *model.entry(key).or_insert(0) += by;
+            let probe = [0, 1, 2].map(|_| pool[next() as usize % pool.len()].as_str());
+            assert_eq!(
+                f.with(probe).get(),
+                model.get(&probe).copied().unwrap_or(0),
+                "{probe:?}"
+            );
+            // The lookup above inserted `probe` (at zero) if it was new.
+            model.entry(probe).or_insert(0);
+        }
+        assert_eq!((f.len(), f.overflowed()), (model.len(), 0));
+        for (key, count) in &model {
+            assert_eq!(f.with(*key).get(), *count, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn a_family_without_labels_has_one_series() {
+        let f: Family<Counter, 0> = Family::new("none_total", "", []);
+        f.with([]).inc();
+        f.with([]).inc_by(2);
+        assert_eq!((f.len(), f.with([]).get()), (1, 3));
+    }
+
+    #[test]
+    fn separator_prevents_ambiguity() {
+        let f: Family<Counter, 2> = Family::new("sep_total", "", ["a", "b"]);
+        f.with(["ab", "c"]).inc();
+        f.with(["a", "bc"]).inc();
+        assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn the_overflow_labels_name_the_overflow_series() {
+        let f: Family<Counter, 2> = Family::new("marker_total", "", ["a", "b"]).with_limit(1);
+        f.with([OVERFLOW_VALUE, OVERFLOW_VALUE]).inc();
+        f.with(["x", OVERFLOW_VALUE]).inc();
+        f.with(["y", "y"]).inc();
+        assert_eq!(f.len(), 1, "only (x, marker) is a real entry");
+        assert_eq!(f.overflowed(), 1, "only (y, y) overflowed");
+        assert_eq!(f.with([OVERFLOW_VALUE, OVERFLOW_VALUE]).get(), 2);
+        let mut v = crate::registry::tests::Collect::default();
+        f.visit(&mut v);
+        assert_eq!(
+            v.series.len(),
+            2,
+            "one series per label set: {:?}",
+            v.series
+        );
+    }
+
+    #[test]
+    fn long_values_overflow() {
+        let f: Family<Counter, 1> = Family::new("long_total", "", ["a"]).with_max_value_len(4);
+        f.with(["abcd"]).inc();
+        f.with(["abcde"]).inc();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f.overflowed(), 1);
+    }
+
+    #[test]
+    fn concurrent_inserts_of_the_same_values_make_one_series() {
+        // Passes over the 100 values per thread: one under Miri.
+        const ROUNDS: usize = if cfg!(miri) { 1 } else { 2 };
+        let f: Family<Counter, 1> = Family::new("race_total", "", ["app_id"]).with_limit(64);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for i in 0..100 * ROUNDS {
+                        f.with([&(i % 100).to_string()]).inc();
+                    }
+                });
+            }
+        });
+        // 100 distinct values, limit 64: 64 series, the rest overflowed.
+        assert_eq!(f.len(), 64);
+        let mut total = 0.0;
+        let mut v = crate::registry::tests::Collect::default();
+        f.visit(&mut v);
+        for (_, val) in &v.series {
+            total += val;
+        }
+        assert_eq!(total, (4 * 100 * ROUNDS) as f64, "no update lost");
+        assert_eq!(f.overflowed(), 4 * ROUNDS as u64 * 36);
+    }
+
+    #[test]
+    fn histogram_family() {
+        let f: Family<Histogram, 1> = Family::histogram("h_seconds", "", ["m"], &[1.0]);
+        f.with(["GET"]).observe(0.5);
+        f.with(["GET"]).observe(5.0);
+        assert_eq!(f.with(["GET"]).read(), (vec![1, 2], 2, 5.5));
+        let r: Result<Family<Histogram, 1>, _> =
+            Family::try_new(Meta::new("x", ""), ["le"], Cow::Borrowed(&[1.0][..]));
+        assert!(r.is_err());
+    }
+}
