@@ -226,6 +226,22 @@ fn static_label_nanometrics(l: (nm::Method, nm::Status)) {
     black_box(&nm::LABELED).with(l).inc()
 }
 
+// Labels that are constants at the call site: the index folds to a constant.
+#[library_benchmark]
+#[bench::run(warm((), |_| nm::LABELED.with((nm::Method::Put, nm::Status::S301)).inc()))]
+fn static_label_nanometrics_const(_: ()) {
+    black_box(&nm::LABELED)
+        .with((nm::Method::Put, nm::Status::S301))
+        .inc()
+}
+
+// No label set: one of 20 unlabeled counters, picked by the same labels.
+#[library_benchmark]
+#[bench::run(warm(nm::labels(6), |(m, s)| nm::UNLABELED_20[*m as usize * 5 + *s as usize].inc()))]
+fn static_label_unlabeled_20_nanometrics((m, s): (nm::Method, nm::Status)) {
+    black_box(&nm::UNLABELED_20)[m as usize * nm::Status::ALL.len() + s as usize].inc()
+}
+
 #[library_benchmark]
 #[bench::run(warm((prom(), 6), |(p, i)| p.cached[*i].inc()))]
 fn static_label_prometheus_cached((p, i): (&Prom, usize)) {
@@ -262,7 +278,8 @@ fn static_label_measured((p, method, status): (&Measured, PeerMethod, PeerStatus
 
 library_benchmark_group!(
     name = static_label_inc;
-    benchmarks = static_label_nanometrics, static_label_prometheus_cached,
+    benchmarks = static_label_nanometrics, static_label_nanometrics_const,
+        static_label_unlabeled_20_nanometrics, static_label_prometheus_cached,
         static_label_prometheus_client, static_label_prometheus_client_cached,
         static_label_metrics_cached, static_label_measured
 );

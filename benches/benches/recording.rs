@@ -270,11 +270,32 @@ fn labeled_static(c: &mut Criterion, p: &Peers) {
                 black_box(&nm::COUNTER).inc()
             }
         });
+        // Same loop, one of 20 unlabeled counters picked by the labels: what
+        // choosing among 20 series costs without a label set.
+        bench(&mut g, "nanometrics_unlabeled_20", t, |th| {
+            let mut i = start(th);
+            move || {
+                let (m, s) = nm_labels[i.next_index()];
+                let series = m as usize * nm::Status::ALL.len() + s as usize;
+                black_box(&nm::UNLABELED_20)[series].inc()
+            }
+        });
         bench(&mut g, "nanometrics", t, |th| {
             let mut i = start(th);
             move || {
                 black_box(&nm::LABELED)
                     .with(nm_labels[i.next_index()])
+                    .inc()
+            }
+        });
+        // Labels that are constants at the call site (one series): the index
+        // folds to a constant.
+        bench(&mut g, "nanometrics_const_labels", t, |th| {
+            let mut i = start(th);
+            move || {
+                black_box(nm_labels[i.next_index()]);
+                black_box(&nm::LABELED)
+                    .with((nm::Method::Put, nm::Status::S301))
                     .inc()
             }
         });
