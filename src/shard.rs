@@ -861,12 +861,16 @@ fn observe_slow(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>)
     }
 }
 
-/// One series' first cell as the update paths take it: an index, and, while
-/// the index may be an unallocated block's (below [`FIRST_CELL`]), the block
-/// that allocates it. Made by [`Cells::series`] or [`Series::resolved`].
+/// One series' first cell as the update paths take it: either a resolved
+/// index, or a block and an offset into it, whose index is read from the
+/// block at each update (so a handle made before its block is allocated takes
+/// the hot path once anything allocates the block). Made by [`Cells::series`]
+/// or [`Series::resolved`].
 #[derive(Clone, Copy)]
 pub(crate) struct Series<'a> {
-    index: u32,
+    /// Without `cells`: the index (below [`FIRST_CELL`]: no cells). With
+    /// `cells`: the offset into the block.
+    at: u32,
     cells: Option<&'a Cells>,
 }
 
@@ -876,36 +880,51 @@ impl Series<'_> {
     #[inline]
     pub(crate) fn resolved(index: Option<u32>) -> Self {
         Self {
-            index: index.unwrap_or(0),
+            at: index.unwrap_or(0),
             cells: None,
+        }
+    }
+
+    /// The index the update paths take: below [`FIRST_CELL`] (in the
+    /// never-allocated chunk 0) while the block is not allocated, so that
+    /// their chunk test fails and the slow path allocates it (see
+    /// [`Cells::series`]).
+    #[inline]
+    pub(crate) fn hot_index(self) -> u32 {
+        match self.cells {
+            // No overflow: an allocated block ends below MAX_CELLS, and an
+            // unallocated one's stored value is 0 or FAILED.
+            Some(cells) => cells.raw() + self.at,
+            None => self.at,
         }
     }
 
     /// Adds `n` to this thread's cell, wrapping at 2^64 (see [`add_u64`]).
     #[inline]
     pub(crate) fn add_u64(self, n: u64) {
-        add_u64(self.index, n, self.cells)
+        add_u64(self.hot_index(), n, self.cells)
     }
 
     /// Adds `v` to this thread's `f64` cell (see [`add_f64`]).
     #[inline]
     pub(crate) fn add_f64(self, v: f64) {
-        add_f64(self.index, v, self.cells)
+        add_f64(self.hot_index(), v, self.cells)
     }
 
     /// The cell index, allocating the block on first use; `None` if the
     /// metric has no cells.
     pub(crate) fn index(self) -> Option<u32> {
-        resolve(self.index, self.cells)
+        match self.cells {
+            Some(cells) => cells.index().map(|first| first + self.at),
+            None => (self.at >= FIRST_CELL).then_some(self.at),
+        }
     }
 
     /// The cell index if the block is allocated (readers never allocate).
     pub(crate) fn allocated(self) -> Option<u32> {
         match self.cells {
-            Some(cells) if self.index < FIRST_CELL => {
-                cells.allocated().map(|first| first + self.index)
-            }
-            _ => (self.index >= FIRST_CELL).then_some(self.index),
+            Some(cells) => cells.allocated().map(|first| first + self.at),
+            None => (self.at >= FIRST_CELL).then_some(self.at),
         }
     }
 }
@@ -1034,22 +1053,24 @@ impl Cells {
     }
 
     /// The series `offset` cells into the block. With `lazy` (a compile-time
-    /// [`lazy_fits`] of the block's length) that is the stored index plus
-    /// `offset`, with no allocation test: while the block is unallocated (0
-    /// or FAILED) the sum lies in chunk 0, which no slot ever allocates, so
-    /// the update's chunk test fails and its slow path allocates the block.
-    /// Otherwise the block is allocated now.
+    /// [`lazy_fits`] of the block's length) that is the block and the
+    /// offset, and each update adds the offset to the index it reads from the
+    /// block, with no allocation test: while the block is unallocated (0 or
+    /// FAILED) the sum lies in chunk 0, which no slot ever allocates, so the
+    /// update's chunk test fails and its slow path allocates the block; once
+    /// allocated, every handle, however old, takes the hot path. Otherwise
+    /// the block is allocated now.
     #[inline]
     pub(crate) fn series(&self, offset: u32, lazy: bool) -> Series<'_> {
         if lazy {
             debug_assert!(lazy_fits(self.len as usize) && offset < self.len.max(1));
             Series {
-                index: self.raw() + offset,
+                at: offset,
                 cells: Some(self),
             }
         } else {
             Series {
-                index: self.at(offset),
+                at: self.at(offset),
                 cells: None,
             }
         }
@@ -1314,6 +1335,7 @@ mod tests {
     fn lazy_series_allocate_at_their_offset() {
         let c = Cells::new(4);
         let (a, b) = (c.series(3, true), c.series(1, true));
+        assert!(b.hot_index() < FIRST_CELL, "unallocated: in chunk 0");
         assert_eq!(
             a.allocated(),
             None,
@@ -1332,6 +1354,11 @@ mod tests {
             (Some(first + 3), Some(first + 3))
         );
         assert_eq!(c.series(2, true).index(), Some(first + 2));
+        // A handle kept from before the allocation updates through the hot
+        // path now: the index it hands the update is the allocated one, not
+        // chunk 0's (which would send every update to the slow path).
+        assert_eq!(b.hot_index(), first + 1);
+        assert!(c.series(0, true).hot_index() >= FIRST_CELL);
         assert_eq!(c.series(2, false).index(), Some(first + 2));
 
         // A block the table had no room for: FAILED plus an offset is still in

@@ -20,7 +20,7 @@ use nanometrics_benches::peers::{
     PeerStatus, Prom, PromClient,
 };
 use nanometrics_benches::scrape::{scraper, ScrapeSet, Scraper};
-use nanometrics_benches::workload::{floor_add, observations, BUCKETS, OBSERVATIONS};
+use nanometrics_benches::workload::{floor_add, observations, BUCKETS, COMBOS, OBSERVATIONS};
 
 /// The observation every histogram records (inside the 5th bucket).
 const VALUE: f64 = 0.003;
@@ -43,6 +43,11 @@ fn metrics_peer() -> &'static Metrics {
 fn measured() -> &'static Measured {
     static P: OnceLock<Measured> = OnceLock::new();
     P.get_or_init(Measured::new)
+}
+
+fn nm_cached() -> &'static [nm::LabeledRef; COMBOS] {
+    static C: OnceLock<[nm::LabeledRef; COMBOS]> = OnceLock::new();
+    C.get_or_init(|| std::array::from_fn(|i| nm::LABELED.with(nm::labels(i))))
 }
 
 /// Runs `op` once (the warm-up) and returns what the benchmark receives.
@@ -242,6 +247,13 @@ fn static_label_unlabeled_20_nanometrics((m, s): (nm::Method, nm::Status)) {
     black_box(&nm::UNLABELED_20)[m as usize * nm::Status::ALL.len() + s as usize].inc()
 }
 
+// The 20 handles looked up once into an array, like the peers' `_cached`.
+#[library_benchmark]
+#[bench::run(warm((nm_cached(), 6), |(c, i)| c[*i].inc()))]
+fn static_label_nanometrics_cached((c, i): (&[nm::LabeledRef; COMBOS], usize)) {
+    c[i].inc()
+}
+
 #[library_benchmark]
 #[bench::run(warm((prom(), 6), |(p, i)| p.cached[*i].inc()))]
 fn static_label_prometheus_cached((p, i): (&Prom, usize)) {
@@ -279,7 +291,8 @@ fn static_label_measured((p, method, status): (&Measured, PeerMethod, PeerStatus
 library_benchmark_group!(
     name = static_label_inc;
     benchmarks = static_label_nanometrics, static_label_nanometrics_const,
-        static_label_unlabeled_20_nanometrics, static_label_prometheus_cached,
+        static_label_unlabeled_20_nanometrics, static_label_nanometrics_cached,
+        static_label_prometheus_cached,
         static_label_prometheus_client, static_label_prometheus_client_cached,
         static_label_metrics_cached, static_label_measured
 );

@@ -40,6 +40,8 @@ pub mod nm {
     /// Compile-time 2-label counter.
     pub static LABELED: Counter<(Method, Status)> =
         Counter::labeled("bench_labeled_total", "Bench labeled counter.");
+    /// A kept handle to one series of [`LABELED`].
+    pub type LabeledRef = nanometrics::CounterRef<'static>;
     /// The same counter with run-time label values.
     pub static DYNAMIC: Family<Counter, 2> = Family::new(
         "bench_dynamic_total",

@@ -47,9 +47,11 @@ mod loom_cells {
         enum Side: "side" { Left => "left", Right => "right" }
     }
 
-    /// A labeled series' handle made before its block exists holds the
-    /// unallocated index plus its offset (chunk 0). Used after another thread
-    /// allocated the block, its update must still reach its own series, once.
+    /// A labeled series' handle made before its block exists holds the block
+    /// and its offset, and each update reads the block's index then: the
+    /// unallocated one (the offset lands in chunk 0, the slow path allocates)
+    /// or, after another thread allocated the block, the allocated one (the
+    /// hot path). Either way the update must reach its own series, once.
     #[test]
     fn first_touch_through_a_label_offset() {
         model("cells::first_touch_through_a_label_offset", || {
