@@ -289,6 +289,9 @@ pub(crate) struct Shards {
     exclusive_used: AtomicUsize,
     shared_used: AtomicUsize,
     next_shared: AtomicUsize,
+    /// How many times an exclusive slot was returned: a thread on a shared
+    /// slot tries to lease again only after this moved.
+    releases: AtomicUsize,
     cells: Mutex<CellAlloc>,
     /// The sentinel slot of threads without an exclusive slot (a static
     /// outside loom): never written, every chunk null.
@@ -329,6 +332,7 @@ impl Shards {
             exclusive_used: AtomicUsize::new(0),
             shared_used: AtomicUsize::new(0),
             next_shared: AtomicUsize::new(0),
+            releases: AtomicUsize::new(0),
             cells: Mutex::new(CellAlloc {
                 next: FIRST_CELL,
                 free: Vec::new(),
@@ -370,7 +374,15 @@ impl Shards {
             free.push(i as u32);
             // Keep descending order so leases stay packed at low indices.
             free.sort_unstable_by(|a, b| b.cmp(a));
+            // Relaxed: only a hint to threads on shared slots to try `lease`
+            // again, which takes the mutex and sees the slot pushed above.
+            self.releases.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// How many exclusive slots were returned so far (see `releases`).
+    fn releases(&self) -> usize {
+        self.releases.load(Ordering::Relaxed)
     }
 
     /// A shared slot, spreading callers round-robin.
@@ -622,9 +634,11 @@ nm_thread_local! {
 }
 nm_thread_local! {
     /// The shared slot of a thread that found no exclusive slot free, or that
-    /// recorded while its locals were being torn down; null until then. Its
-    /// updates take the slow path (they are atomic read-modify-writes anyway).
-    static SHARED: Cell<*const Slot> = const { Cell::new(ptr::null()) }
+    /// recorded while its locals were being torn down, with the table's
+    /// release count read before that failed try; null until then. Its
+    /// updates take the slow path (they are atomic read-modify-writes anyway),
+    /// which tries to lease again whenever the release count has moved.
+    static SHARED: Cell<(*const Slot, usize)> = const { Cell::new((ptr::null(), 0)) }
 }
 nm_thread_local! {
     /// The exclusive slot this thread leases; returned when the thread exits.
@@ -683,6 +697,11 @@ fn current() -> &'static Slot {
 
 /// The slot for an update that missed the fast path: this thread's exclusive
 /// slot (the chunk was missing), a newly leased one, or its shared one.
+///
+/// A thread on a shared slot tries to lease an exclusive one again each time
+/// another thread has returned one since its last try, so that a long-lived
+/// thread that started while every exclusive slot was taken (a burst of
+/// short-lived threads) does not stay on the slow path for good.
 #[cold]
 #[inline(never)]
 fn slow_slot() -> &'static Slot {
@@ -692,8 +711,11 @@ fn slow_slot() -> &'static Slot {
         // SAFETY: as in `current`.
         return unsafe { &*p };
     }
-    let shared = SHARED.try_with(|c| c.get()).unwrap_or(ptr::null());
-    if !shared.is_null() {
+    // Read before trying to lease: a slot returned after a failed try moves
+    // the count, and the next update tries again.
+    let releases = shards.releases();
+    let (shared, seen) = SHARED.try_with(|c| c.get()).unwrap_or((ptr::null(), 0));
+    if !shared.is_null() && seen == releases {
         // SAFETY: SHARED only holds slots of the global table (see `current`).
         return unsafe { &*shared };
     }
@@ -710,12 +732,20 @@ fn slow_slot() -> &'static Slot {
         Ok(Some(i)) => {
             let slot = shards.slot(i);
             let _ = CURRENT.try_with(|c| c.set(slot));
+            // What this thread added to its shared slot stays there; readers
+            // sum every slot.
+            let _ = SHARED.try_with(|c| c.set((ptr::null(), 0)));
             slot
         }
         // No exclusive slot free, or this thread's locals are being torn down.
         _ => {
-            let slot = shards.shared();
-            let _ = SHARED.try_with(|c| c.set(slot));
+            let slot = if shared.is_null() {
+                shards.shared()
+            } else {
+                // SAFETY: as above.
+                unsafe { &*shared }
+            };
+            let _ = SHARED.try_with(|c| c.set((slot, releases)));
             slot
         }
     }
@@ -1161,6 +1191,36 @@ impl ShardInfo {
             exclusive: s.exclusive_len(),
             shared: s.len() - s.exclusive_len(),
         }
+    }
+
+    /// Whether the calling thread records into an exclusive slot of its own
+    /// (a plain load and store per update) rather than a shared one (an
+    /// atomic add through the slow path). False before the thread's first
+    /// update and while every exclusive slot is leased to other threads; a
+    /// thread on a shared slot takes an exclusive one at its first update
+    /// after another thread has returned one (by exiting).
+    ///
+    /// ```
+    /// use nanometrics::{Counter, ShardInfo};
+    /// static C: Counter = Counter::new("jobs_total", "Jobs.");
+    /// std::thread::spawn(|| {
+    ///     assert!(!ShardInfo::thread_is_exclusive(), "nothing recorded yet");
+    ///     C.inc();
+    ///     // True unless more threads than exclusive slots record at once.
+    ///     println!("exclusive: {}", ShardInfo::thread_is_exclusive());
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// ```
+    pub fn thread_is_exclusive() -> bool {
+        CURRENT
+            .try_with(|c| {
+                let p = c.get();
+                // SAFETY: as in `current`: the sentinel or a slot of the
+                // global table leased to this thread.
+                !p.is_null() && unsafe { (*p).exclusive }
+            })
+            .unwrap_or(false)
     }
 
     /// The shard table nanometrics would build on a machine with `cores` cores.

@@ -60,4 +60,36 @@ mod loom_lease {
             assert_eq!(c.get(), 1111, "an update was lost");
         });
     }
+
+    /// A thread on the shared slot moves to an exclusive one: main holds slot
+    /// 0; a first thread leases the other, records and exits; a late thread
+    /// records once (in the shared slot if the first still holds its lease),
+    /// waits for the first thread, and records again, which retries the lease
+    /// if a slot was returned meanwhile and then continues the first thread's
+    /// value in the handed-over slot. The main thread reads concurrently:
+    /// nothing lost, never a decrease.
+    #[test]
+    fn shared_thread_takes_a_returned_slot() {
+        model("lease::shared_thread_takes_a_returned_slot", || {
+            let c = Arc::new(Counter::new("moved_total", ""));
+            c.inc_by(1);
+            let first = {
+                let c = c.clone();
+                thread::spawn(move || c.inc_by(100))
+            };
+            let late = {
+                let c = c.clone();
+                thread::spawn(move || {
+                    c.inc_by(10);
+                    first.join().unwrap();
+                    c.inc_by(1000);
+                })
+            };
+            let r1 = c.get();
+            let r2 = c.get();
+            assert!(r1 <= r2, "reads went backwards: {r1} then {r2}");
+            late.join().unwrap();
+            assert_eq!(c.get(), 1111, "an update was lost");
+        });
+    }
 }
