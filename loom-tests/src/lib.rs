@@ -112,6 +112,22 @@ pub fn spawn_incs(
         .collect()
 }
 
+/// Spawns a reader that reads `c` `reads` times and returns the reads.
+///
+/// Readers run on spawned threads, not on the main thread after it spawned the
+/// writers: a spawned thread whose first step is an atomic load is never
+/// scheduled ahead of the main thread's next steps (loom issue #392), so a
+/// read on the main thread right after the spawns only ever saw the writers
+/// not started, and the model proved nothing about reads racing updates.
+#[cfg(nanometrics_loom)]
+pub fn spawn_reads(
+    c: &loom::sync::Arc<nanometrics::Counter>,
+    reads: usize,
+) -> loom::thread::JoinHandle<Vec<u64>> {
+    let c = c.clone();
+    loom::thread::spawn(move || (0..reads).map(|_| c.get()).collect())
+}
+
 /// Joins every thread, failing if any panicked.
 #[cfg(nanometrics_loom)]
 pub fn join_all(threads: Vec<loom::thread::JoinHandle<()>>) {

@@ -72,19 +72,25 @@ mod loom_cells {
         });
     }
 
-    /// A reader touching the metric first (reads allocate too, but never
-    /// lease a slot) races a writer's first touch.
+    /// A reader races a writer's first touch of a fresh counter (a read never
+    /// allocates and never leases a slot): it sees 0 or the whole update, and
+    /// nothing is lost.
+    ///
+    /// The reader runs on the spawned thread: with the read on the main
+    /// thread right after the spawn, loom explored a single execution (the
+    /// read before any of the writer's steps), so the model proved nothing
+    /// about a read after the allocation.
     #[test]
     fn first_touch_reader_and_writer() {
         model("cells::first_touch_reader_and_writer", || {
             let c = Arc::new(Counter::new("first_touch_total", ""));
-            let w = {
+            let reader = {
                 let c = c.clone();
-                thread::spawn(move || c.inc_by(7))
+                thread::spawn(move || c.get())
             };
-            let r = c.get();
+            c.inc_by(7);
+            let r = reader.join().unwrap();
             assert!(r == 0 || r == 7, "impossible read {r}");
-            w.join().unwrap();
             assert_eq!(c.get(), 7, "the update was lost");
         });
     }
