@@ -10,7 +10,11 @@ Cells whose timed threads were on a CPU less than 90% of wall time × threads
 (another process held a core) are flagged "⚠NN%" (see take_occupancy in
 benches/src/lib.rs).
 
-Usage: python3 benches/report.py [TARGET_DIR] [--json OUT.json] [--groups g1,g2]
+With --runs DIR1,DIR2,... (criterion directories of separate processes, see
+BENCH_PROCESSES in benches/run.sh) each cell is the median of the per-process
+medians, and the spread is the range [min–max] of those medians.
+
+Usage: python3 benches/report.py [TARGET_DIR | --runs D1,D2,...] [--json OUT.json] [--groups g1,g2]
 """
 import json
 import os
@@ -31,7 +35,10 @@ def quantile(xs, q):
 def load_occupancy(root):
     """Last recorded CPU occupancy per benchmark id (see take_occupancy)."""
     occ = {}
-    path = os.path.join(os.path.dirname(os.path.abspath(root)), "criterion-occupancy.jsonl")
+    # A process's copy (run.sh with BENCH_PROCESSES) or target/'s own.
+    path = os.path.join(root, "criterion-occupancy.jsonl")
+    if not os.path.exists(path):
+        path = os.path.join(os.path.dirname(os.path.abspath(root)), "criterion-occupancy.jsonl")
     if os.path.exists(path):
         with open(path) as f:
             for line in f:
@@ -72,6 +79,34 @@ def load(root):
             }
         )
     return rows
+
+
+def combine(runs):
+    """One row per benchmark from several processes' rows: the median of the
+    per-process medians, spread = range of those medians."""
+    by_id = {}
+    for rows in runs:
+        for r in rows:
+            by_id.setdefault((r["group"], r["function"], r["param"]), []).append(r)
+    out = []
+    for key, rs in by_id.items():
+        medians = [r["median_ns"] for r in rs]
+        occs = [r["occupancy"] for r in rs if r.get("occupancy") is not None]
+        out.append(
+            {
+                "group": key[0],
+                "function": key[1],
+                "param": key[2],
+                "median_ns": statistics.median(medians),
+                "p25_ns": min(medians),
+                "p75_ns": max(medians),
+                "samples": sum(r["samples"] for r in rs),
+                "processes": len(rs),
+                "process_medians_ns": medians,
+                "occupancy": min(occs) if occs else None,
+            }
+        )
+    return out
 
 
 def fmt_ns(x):
@@ -119,6 +154,7 @@ def table(rows, group):
 
 def main(argv):
     root = "target/criterion"
+    runs = None
     out_json = None
     groups = None
     args = list(argv)
@@ -128,9 +164,14 @@ def main(argv):
             out_json = args.pop(0)
         elif a == "--groups":
             groups = args.pop(0).split(",")
+        elif a == "--runs":
+            runs = [d for d in args.pop(0).split(",") if d]
         else:
             root = os.path.join(a, "criterion") if os.path.isdir(os.path.join(a, "criterion")) else a
-    rows = load(root)
+    if runs:
+        rows = combine([load(d) for d in runs])
+    else:
+        rows = load(root)
     if groups is None:
         groups = sorted({r["group"] for r in rows})
     for g in groups:

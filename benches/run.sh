@@ -47,15 +47,31 @@ quiet() {
   echo "$1: start load $(cut -d' ' -f1-3 /proc/loadavg) after waiting ${waited}s" >> "$out/machine.txt"
 }
 
+# BENCH_PROCESSES (default 1) runs every timing binary that many times, each
+# in a fresh process, and the tables then give the median of the per-process
+# medians with the range of those medians as the spread. Where a process's
+# heap, stack and thread-local addresses fall (ASLR) moves a nanosecond loop's
+# time by up to 2x in about one process in five on this machine (store/load
+# address aliasing), for every library; one process per binary cannot tell
+# that apart from a regression. BENCH_FILTER (a criterion regex) restricts
+# every binary to the matching benchmarks.
 criterion() {
-  rm -f target/criterion-occupancy.jsonl
+  local processes=${BENCH_PROCESSES:-1} filter=${BENCH_FILTER:-} runs=""
+  rm -rf target/criterion-processes
   cargo bench -p nanometrics-benches --no-run
-  for b in counter_contention recording insert scrape; do
-    quiet "$b"
-    cargo bench -p nanometrics-benches --bench "$b"
-    echo "$b: end load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
+  for k in $(seq 1 "$processes"); do
+    rm -rf target/criterion target/criterion-occupancy.jsonl
+    for b in counter_contention recording insert scrape; do
+      quiet "$b (process $k of $processes)"
+      cargo bench -p nanometrics-benches --bench "$b" -- ${filter:+"$filter"}
+      echo "$b: end load $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
+    done
+    mkdir -p target/criterion-processes
+    cp -r target/criterion "target/criterion-processes/$k"
+    cp target/criterion-occupancy.jsonl "target/criterion-processes/$k/" 2>/dev/null || true
+    runs="${runs:+$runs,}target/criterion-processes/$k"
   done
-  python3 benches/report.py target --json "$out/criterion.json" \
+  python3 benches/report.py --runs "$runs" --json "$out/criterion.json" \
     --groups counter_contention,counter_inc,gauge_inc_dec,histogram_observe,labeled_static,labeled_dynamic,first_insert,encode,http_scrape \
     > "$out/criterion.md"
   python3 benches/plot.py "$out/criterion.json" "$out/threads.svg"
