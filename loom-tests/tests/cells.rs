@@ -72,6 +72,35 @@ mod loom_cells {
         });
     }
 
+    /// Two threads update the same labeled series at once through handles
+    /// of a block nobody has allocated yet. Each update reads the block's
+    /// index then: one allocates through the slow path and adds its offset
+    /// back; the other finds the block either still unallocated (slow path
+    /// too) or allocated, and then takes the hot path at the index plus its
+    /// offset. Both land in their own series, once. Unlike
+    /// `first_touch_through_a_label_offset`, both updates run on spawned
+    /// threads, so loom interleaves them both ways (see `spawn_reads`).
+    #[test]
+    fn racing_updates_through_a_label_offset() {
+        model("cells::racing_updates_through_a_label_offset", || {
+            let c: Arc<Counter<Side>> = Arc::new(Counter::labeled("sides_total", ""));
+            let writers: Vec<_> = [1u64, 10]
+                .into_iter()
+                .map(|n| {
+                    let c = c.clone();
+                    thread::spawn(move || c.with(Side::Right).inc_by(n))
+                })
+                .collect();
+            join_all(writers);
+            assert_eq!(c.with(Side::Right).get(), 11, "an update was lost");
+            assert_eq!(
+                c.with(Side::Left).get(),
+                0,
+                "an update hit the wrong series"
+            );
+        });
+    }
+
     /// A reader races a writer's first touch of a fresh counter (a read never
     /// allocates and never leases a slot): it sees 0 or the whole update, and
     /// nothing is lost.
