@@ -944,10 +944,7 @@ impl Series<'_> {
     /// The cell index, allocating the block on first use; `None` if the
     /// metric has no cells.
     pub(crate) fn index(self) -> Option<u32> {
-        match self.cells {
-            Some(cells) => cells.index().map(|first| first + self.at),
-            None => (self.at >= FIRST_CELL).then_some(self.at),
-        }
+        resolve(self.hot_index(), self.cells)
     }
 
     /// The cell index if the block is allocated (readers never allocate).

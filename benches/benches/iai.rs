@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use iai_callgrind::{library_benchmark, library_benchmark_group, main, LibraryBenchmarkConfig};
+use nanometrics::LabelSet;
 use nanometrics_benches::peers::{
     nm, Measured, MeasuredDynamic, MeasuredStatic, Metrics, PcDynamic, PcStatic, PeerMethod,
     PeerStatus, Prom, PromClient,
@@ -242,9 +243,9 @@ fn static_label_nanometrics_const(_: ()) {
 
 // No label set: one of 20 unlabeled counters, picked by the same labels.
 #[library_benchmark]
-#[bench::run(warm(nm::labels(6), |(m, s)| nm::UNLABELED_20[*m as usize * 5 + *s as usize].inc()))]
-fn static_label_unlabeled_20_nanometrics((m, s): (nm::Method, nm::Status)) {
-    black_box(&nm::UNLABELED_20)[m as usize * nm::Status::ALL.len() + s as usize].inc()
+#[bench::run(warm(nm::labels(6), |l| nm::UNLABELED_20[l.index()].inc()))]
+fn static_label_unlabeled_20_nanometrics(l: (nm::Method, nm::Status)) {
+    black_box(&nm::UNLABELED_20)[l.index()].inc()
 }
 
 // The 20 handles looked up once into an array, like the peers' `_cached`.

@@ -27,7 +27,7 @@ pub mod nm {
     /// 20 unlabeled counters: the static-label workload done without labels
     /// (one of 20 series picked by the same index), to tell the cost of
     /// picking a series apart from the cost of the label set.
-    pub static UNLABELED_20: [Counter; 20] =
+    pub static UNLABELED_20: [Counter; super::COMBOS] =
         [const { Counter::new("bench_unlabeled_total", "Bench counter.") }; 20];
     /// Unlabeled gauge.
     pub static GAUGE: Gauge = Gauge::new("bench_gauge", "Bench gauge.");
