@@ -5,8 +5,9 @@
 # rustup installs here if it is missing (a minimal profile, about 70 MB).
 #
 # Where rustup is missing or cannot download the toolchain (an offline CI
-# image, or no answer in 5 minutes), the stage says so and passes: the stable stages still run; the
-# declared version is then unchecked, and the log says it.
+# image, or no answer in 5 minutes), the stage says so and passes: the stable
+# stages still run; the declared version is then unchecked, and the log says
+# it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
