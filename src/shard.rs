@@ -407,17 +407,28 @@ impl Shards {
     /// Calls `f` on every slot that may hold a value (home excluded).
     #[inline]
     pub(crate) fn for_each_written<'s>(&'s self, mut f: impl FnMut(&'s Slot)) {
+        self.for_each_written_from(0, |_, slot| f(slot))
+    }
+
+    /// Calls `f(position, slot)` on every slot that may hold a value whose
+    /// position in the table is `from` or more, in table order (exclusive
+    /// slots, then shared ones).
+    #[inline]
+    fn for_each_written_from<'s>(&'s self, from: usize, mut f: impl FnMut(usize, &'s Slot)) {
         let ex = self
             .exclusive_used
             .load(Ordering::Acquire)
             .min(self.exclusive);
-        let sh = self.shared_used.load(Ordering::Acquire);
-        let shared = &self.slots[self.exclusive..];
-        for slot in self.slots[..ex]
-            .iter()
-            .chain(shared[..sh.min(shared.len())].iter())
-        {
-            f(slot);
+        let (exclusive, shared) = self.slots.split_at(self.exclusive);
+        let sh = self.shared_used.load(Ordering::Acquire).min(shared.len());
+        // In range: ex <= exclusive.len(), sh <= shared.len().
+        let ex_from = from.min(ex);
+        for (k, slot) in exclusive[ex_from..ex].iter().enumerate() {
+            f(ex_from + k, slot);
+        }
+        let sh_from = from.saturating_sub(self.exclusive).min(sh);
+        for (k, slot) in shared[sh_from..sh].iter().enumerate() {
+            f(self.exclusive + sh_from + k, slot);
         }
     }
 
@@ -455,6 +466,7 @@ impl Shards {
             shards: self,
             chunk: usize::MAX,
             n: 0,
+            tail: None,
             chunks: [None; READER_CHUNKS],
         }
     }
@@ -505,10 +517,11 @@ impl Shards {
 }
 
 /// The most chunks a [`Reader`] keeps (one per written slot that has the
-/// chunk); with more, it reads through [`Shards::sum_u64`] instead. 128 (1 KiB
-/// on the scrape's stack) covers every slot of a table sized for up to 99
-/// cores (see [`Shards::counts_for`]). Miri keeps 8, so that its test of the
-/// fallback allocates a few slots rather than a hundred.
+/// chunk); the written slots past them are read through the table, each
+/// with its chunk test, like [`Shards::sum_u64`] does. 128 (1 KiB on the
+/// scrape's stack) covers every slot of a table sized for up to 99 cores (see
+/// [`Shards::counts_for`]). Miri keeps 8, so that its test of the tail
+/// allocates a few slots rather than a hundred.
 const READER_CHUNKS: usize = if cfg!(miri) { 8 } else { 128 };
 
 /// Sums cells over the written slots like [`Shards::sum_u64`] and
@@ -528,21 +541,25 @@ pub(crate) struct Reader<'a> {
     shards: &'a Shards,
     /// The chunk index kept (`index >> CHUNK_SHIFT`); `usize::MAX`: none yet.
     chunk: usize,
-    /// How many of `chunks` are filled; past [`READER_CHUNKS`]: too many,
-    /// read through the table.
+    /// How many of `chunks` are filled.
     n: usize,
+    /// With more written slots holding the chunk than `chunks` keeps: the
+    /// table position of the first one not kept; the sums read it and every
+    /// written slot after it through the table.
+    tail: Option<usize>,
     chunks: [Option<&'a Chunk>; READER_CHUNKS],
 }
 
 impl<'a> Reader<'a> {
-    /// The kept chunks for cell `index`, `None` if there are too many.
+    /// The kept chunks for cell `index`, and where the rest starts (see
+    /// `tail`).
     #[inline]
-    fn chunks(&mut self, index: u32) -> Option<&[Option<&'a Chunk>]> {
+    fn chunks(&mut self, index: u32) -> (&[Option<&'a Chunk>], Option<usize>) {
         let chunk = index as usize >> CHUNK_SHIFT;
         if chunk != self.chunk {
             self.fill(chunk);
         }
-        self.chunks.get(..self.n)
+        (self.chunks.get(..self.n).unwrap_or(&[]), self.tail)
     }
 
     #[cold]
@@ -550,31 +567,41 @@ impl<'a> Reader<'a> {
     fn fill(&mut self, chunk: usize) {
         let index = (chunk << CHUNK_SHIFT) as u32;
         let mut n = 0;
+        let mut tail = None;
         let chunks = &mut self.chunks;
-        self.shards.for_each_written(|s| {
+        self.shards.for_each_written_from(0, |at, s| {
+            if tail.is_some() {
+                return;
+            }
             if let Some(c) = s.chunk(index) {
-                if let Some(kept) = chunks.get_mut(n) {
-                    *kept = Some(c);
+                match chunks.get_mut(n) {
+                    Some(kept) => {
+                        *kept = Some(c);
+                        n += 1;
+                    }
+                    None => tail = Some(at),
                 }
-                n += 1;
             }
         });
         self.chunk = chunk;
         self.n = n;
+        self.tail = tail;
     }
 
     /// Sum of cell `index` over all written slots, wrapping at 2^64.
     #[inline]
     pub(crate) fn sum_u64(&mut self, index: u32) -> u64 {
         let at = index as usize & CHUNK_MASK;
-        let Some(chunks) = self.chunks(index) else {
-            return self.shards.sum_u64(index);
-        };
+        let (chunks, tail) = self.chunks(index);
         let mut sum = 0u64;
         for c in chunks.iter().flatten() {
             // Relaxed, as in `Slot::load`: a scrape promises no more than
             // each cell's own coherence order.
             sum = sum.wrapping_add(c[at].load(Ordering::Relaxed));
+        }
+        if let Some(from) = tail {
+            self.shards
+                .for_each_written_from(from, |_, s| sum = sum.wrapping_add(s.load(index)));
         }
         sum
     }
@@ -583,13 +610,19 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn sum_f64(&mut self, index: u32) -> f64 {
         let at = index as usize & CHUNK_MASK;
-        let Some(chunks) = self.chunks(index) else {
-            return self.shards.sum_f64(index);
-        };
+        let (chunks, tail) = self.chunks(index);
         let mut sum = 0.0f64;
         for c in chunks.iter().flatten() {
             // Relaxed, as in `Shards::sum_f64`.
             sum += f64::from_bits(c[at].load(Ordering::Relaxed));
+        }
+        if let Some(from) = tail {
+            self.shards.for_each_written_from(from, |_, s| {
+                if let Some(c) = s.peek(index) {
+                    // Relaxed, as above.
+                    sum += f64::from_bits(c.load(Ordering::Relaxed));
+                }
+            });
         }
         sum
     }
@@ -1301,6 +1334,71 @@ mod tests {
         let mut r = shards.reader();
         assert_eq!(r.sum_u64(i), (slots * (slots + 1) / 2) as u64);
         assert_eq!(r.sum_f64(i + 1), slots as f64 * 0.5);
+    }
+
+    #[test]
+    fn reader_tail_covers_gaps_shared_slots_and_other_chunks() {
+        // More written slots with the chunk than the reader keeps, slots
+        // without it in between, shared slots after them, and a second chunk
+        // that few slots have.
+        let slots = READER_CHUNKS * 5 / 4 + 5;
+        let gaps = (0..slots).filter(|k| k % 7 == 3).count();
+        let shards = Shards::new(slots, 2);
+        let i = shards.alloc_cells(2).unwrap();
+        let j = shards.alloc_cells(CHUNK_CELLS as u32).unwrap();
+        let mut expect = 0u64;
+        let mut expect_f = 0.0f64;
+        for k in 0..slots {
+            let s = shards.lease().unwrap();
+            if k % 7 == 3 {
+                // Written, but not in `i`'s chunk.
+                shards.slot(s).add_u64(j, 1);
+                continue;
+            }
+            shards.slot(s).add_u64(i, k as u64 + 1);
+            shards.slot(s).add_f64(i + 1, k as f64);
+            expect += k as u64 + 1;
+            expect_f += k as f64;
+        }
+        for v in [1000, 2000] {
+            shards.shared().add_u64(i, v);
+            expect += v;
+        }
+        assert!(slots - gaps > READER_CHUNKS, "a tail exists");
+        let mut r = shards.reader();
+        assert_eq!(r.sum_u64(i), expect);
+        assert_eq!(r.sum_u64(i), shards.sum_u64(i));
+        assert_eq!(r.sum_f64(i + 1), expect_f);
+        assert_eq!(r.sum_f64(i + 1), shards.sum_f64(i + 1));
+        assert_eq!(r.sum_u64(j), gaps as u64, "no tail here");
+        assert_eq!(r.sum_u64(j + 1), 0);
+        // Back to the first chunk, after more writes into the tail.
+        shards.shared().add_u64(i, 5);
+        assert_eq!(r.sum_u64(i), expect + 5);
+    }
+
+    #[test]
+    fn written_slots_from_a_position() {
+        let shards = Shards::new(4, 2);
+        let positions = |from| {
+            let mut v = Vec::new();
+            shards.for_each_written_from(from, |at, s| {
+                assert!(ptr::eq(s, shards.slot(at)));
+                v.push(at);
+            });
+            v
+        };
+        assert!(positions(0).is_empty());
+        shards.lease().unwrap();
+        shards.lease().unwrap();
+        shards.shared();
+        assert_eq!(positions(0), [0, 1, 4]);
+        assert_eq!(positions(1), [1, 4]);
+        assert_eq!(positions(2), [4], "unwritten exclusive slots are skipped");
+        assert_eq!(positions(5), [] as [usize; 0]);
+        shards.shared();
+        assert_eq!(positions(3), [4, 5]);
+        assert_eq!(positions(99), [] as [usize; 0]);
     }
 
     #[test]
