@@ -874,6 +874,29 @@ fn update<V>(
     }
 }
 
+/// One update of cell `first + at` of a block of fewer than [`CHUNK_CELLS`]
+/// cells, `first` read from `cells` (a lazy [`Series`]): as [`update`], but
+/// the chunk is looked up through `first`. The allocator keeps such a block
+/// inside one chunk ([`Shards::alloc_cells`]), so that is the chunk of every
+/// cell of the block; the lookup does not wait for the offset, and an
+/// unallocated block (`first` below [`FIRST_CELL`], in chunk 0) fails its
+/// test like any index without cells.
+#[inline]
+fn update_in_block<V>(
+    first: u32,
+    at: u32,
+    v: V,
+    cells: &Cells,
+    fast: fn(&AtomicU64, V),
+    slow: fn(&Slot, u32, V),
+) {
+    let index = first.wrapping_add(at);
+    match current().chunk(first) {
+        Some(chunk) => fast(&chunk[index as usize & CHUNK_MASK], v),
+        None => update_slow(index, v, Some(cells), slow),
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn update_slow<V>(index: u32, v: V, cells: Option<&Cells>, slow: fn(&Slot, u32, V)) {
@@ -932,7 +955,8 @@ fn observe_slow(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>)
 #[derive(Clone, Copy)]
 pub(crate) struct Series<'a> {
     /// Without `cells`: the index (below [`FIRST_CELL`]: no cells). With
-    /// `cells`: the offset into the block.
+    /// `cells`: the offset into the block, which is shorter than a chunk
+    /// ([`lazy_fits`]; the updates rely on it, see [`update_in_block`]).
     at: u32,
     cells: Option<&'a Cells>,
 }
@@ -965,13 +989,23 @@ impl Series<'_> {
     /// Adds `n` to this thread's cell, wrapping at 2^64 (see [`add_u64`]).
     #[inline]
     pub(crate) fn add_u64(self, n: u64) {
-        add_u64(self.hot_index(), n, self.cells)
+        match self.cells {
+            Some(cells) => {
+                update_in_block(cells.raw(), self.at, n, cells, plain_add_u64, Slot::add_u64)
+            }
+            None => add_u64(self.at, n, None),
+        }
     }
 
     /// Adds `v` to this thread's `f64` cell (see [`add_f64`]).
     #[inline]
     pub(crate) fn add_f64(self, v: f64) {
-        add_f64(self.hot_index(), v, self.cells)
+        match self.cells {
+            Some(cells) => {
+                update_in_block(cells.raw(), self.at, v, cells, plain_add_f64, Slot::add_f64)
+            }
+            None => add_f64(self.at, v, None),
+        }
     }
 
     /// The cell index, allocating the block on first use; `None` if the
@@ -1484,6 +1518,32 @@ mod tests {
         assert_eq!(shards.sum_u64(i), 2);
         assert_eq!(shards.sum_f64(i + 1), 0.5);
         assert_eq!((shards.sum_u64(j + 1), shards.sum_f64(j + 2)), (1, 0.25));
+    }
+
+    #[test]
+    fn lazy_series_hit_their_cell_in_blocks_near_a_chunk_end() {
+        // Blocks of 7 cells from the global table until one started in the
+        // last 7 cells of a chunk's room (it moved to the next chunk) and the
+        // ones after it: the hot path finds each block's chunk through its
+        // first cell and writes first + offset.
+        let shards = global_shards();
+        let blocks: Vec<Cells> = (0..CHUNK_CELLS / 7 + 2).map(|_| Cells::new(7)).collect();
+        for (k, c) in blocks.iter().enumerate() {
+            let s = c.series(6, true);
+            s.add_u64(1); // allocates (slow path)
+            s.add_u64(k as u64); // hot path
+            c.series(0, true).add_f64(0.5);
+            let first = c.allocated().expect("allocated");
+            assert_eq!(first >> CHUNK_SHIFT, (first + 6) >> CHUNK_SHIFT);
+            assert_eq!(shards.sum_u64(first + 6), k as u64 + 1, "block {k}");
+            assert_eq!(shards.sum_f64(first), 0.5, "block {k}");
+        }
+        let chunks: std::collections::BTreeSet<u32> = blocks
+            .iter()
+            .filter_map(|c| c.allocated())
+            .map(|f| f >> CHUNK_SHIFT)
+            .collect();
+        assert!(chunks.len() > 1, "the blocks crossed a chunk boundary");
     }
 
     #[test]

@@ -50,8 +50,11 @@ mod loom_cells {
     /// A labeled series' handle made before its block exists holds the block
     /// and its offset, and each update reads the block's index then: the
     /// unallocated one (the offset lands in chunk 0, the slow path allocates)
-    /// or, after another thread allocated the block, the allocated one (the
-    /// hot path). Either way the update must reach its own series, once.
+    /// or, after another thread allocated the block, the allocated one.
+    /// Either way the update must reach its own series, once. (Here the
+    /// handle's update is the main thread's first, so it takes the slow path
+    /// to bind a slot either way; `racing_updates_through_a_label_offset`
+    /// has the hot path.)
     #[test]
     fn first_touch_through_a_label_offset() {
         model("cells::first_touch_through_a_label_offset", || {
@@ -76,19 +79,35 @@ mod loom_cells {
     /// of a block nobody has allocated yet. Each update reads the block's
     /// index then: one allocates through the slow path and adds its offset
     /// back; the other finds the block either still unallocated (slow path
-    /// too) or allocated, and then takes the hot path at the index plus its
-    /// offset. Both land in their own series, once. Unlike
-    /// `first_touch_through_a_label_offset`, both updates run on spawned
-    /// threads, so loom interleaves them both ways (see `spawn_reads`).
+    /// too) or allocated, and then takes the hot path: the chunk found
+    /// through the block's first cell, the cell at the first plus its offset.
+    /// Both land in their own series, once. One writer binds its slot first
+    /// (another counter's update), so that its label update can take the hot
+    /// path at all: a thread's first update always takes the slow path.
+    /// Unlike `first_touch_through_a_label_offset`, both updates run on
+    /// spawned threads, so loom interleaves them both ways (see
+    /// `spawn_reads`). Fails when the hot path drops the offset (checked).
     #[test]
     fn racing_updates_through_a_label_offset() {
         model("cells::racing_updates_through_a_label_offset", || {
             let c: Arc<Counter<Side>> = Arc::new(Counter::labeled("sides_total", ""));
+            let warm = Arc::new(Counter::new("warm_total", ""));
             let writers: Vec<_> = [1u64, 10]
                 .into_iter()
                 .map(|n| {
-                    let c = c.clone();
-                    thread::spawn(move || c.with(Side::Right).inc_by(n))
+                    let (c, warm) = (c.clone(), warm.clone());
+                    thread::spawn(move || {
+                        if n == 1 {
+                            // Binds this thread's slot and installs the chunk
+                            // the block lies in (under loom a chunk is 8
+                            // cells: this counter's cell and the block share
+                            // the first usable one), so that the update below
+                            // takes the hot path when the other writer
+                            // allocated the block first.
+                            warm.inc();
+                        }
+                        c.with(Side::Right).inc_by(n)
+                    })
                 })
                 .collect();
             join_all(writers);
