@@ -24,7 +24,9 @@ use nanometrics_benches::peers::{
     metrics_handle, nm, peer_labels, str_labels, Measured, MeasuredDynamic, MeasuredStatic,
     Metrics, PcDynamic, PcStatic, Prom, PromClient,
 };
-use nanometrics_benches::workload::{floor_add, observations, Cycle, COMBOS, OBSERVATIONS};
+use nanometrics_benches::workload::{
+    floor_add, floor_add_at, observations, Cycle, COMBOS, OBSERVATIONS,
+};
 use nanometrics_benches::{aggregate, record_occupancy, thread_counts};
 
 static SHARED: AtomicU64 = AtomicU64::new(0);
@@ -274,6 +276,24 @@ fn labeled_static(c: &mut Criterion, p: &Peers) {
             move || {
                 black_box(nm_labels[i.next_index()]);
                 black_box(&nm::COUNTER).inc()
+            }
+        });
+        // The thread-local floor in the same loop: one cell, and the cell
+        // picked by the loop's index among 20 (no label arithmetic). Their
+        // ratio is what touching 20 cells instead of one costs this loop.
+        bench(&mut g, "thread_local_floor", t, |th| {
+            let mut i = start(th);
+            move || {
+                black_box(nm_labels[i.next_index()]);
+                floor_add(1)
+            }
+        });
+        bench(&mut g, "thread_local_floor_20", t, |th| {
+            let mut i = start(th);
+            move || {
+                let at = i.next_index();
+                black_box(nm_labels[at]);
+                floor_add_at(at, 1)
             }
         });
         // Same loop, one of 20 unlabeled counters picked by the labels: what

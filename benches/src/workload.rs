@@ -85,6 +85,7 @@ pub fn distinct_values(prefix: &str, n: usize) -> Vec<String> {
 
 thread_local! {
     static FLOOR: Cell<u64> = const { Cell::new(0) };
+    static FLOOR_CELLS: [Cell<u64>; 32] = const { [const { Cell::new(0) }; 32] };
 }
 
 /// The no-atomic floor: adds `n` to a thread-local `Cell<u64>` through memory
@@ -95,6 +96,31 @@ pub fn floor_add(n: u64) {
         let c = black_box(c);
         c.set(c.get().wrapping_add(n));
     });
+}
+
+/// The floor over many cells: adds `n` to thread-local cell `i & 31` (a
+/// mask, not a bounds test or a division, so the loop does nothing more than
+/// [`floor_add`]'s), as [`floor_add`] does to its one cell. With `i` cycling
+/// through the 20 label combinations, it shows what touching 20 cells
+/// instead of one costs a loop when nothing else differs.
+///
+/// ```
+/// use nanometrics_benches::workload::{floor_add_at, floor_get_at};
+/// floor_add_at(3, 2);
+/// floor_add_at(35, 1);
+/// assert_eq!(floor_get_at(3), 3);
+/// ```
+#[inline]
+pub fn floor_add_at(i: usize, n: u64) {
+    FLOOR_CELLS.with(|cells| {
+        let c = black_box(&cells[i & 31]);
+        c.set(c.get().wrapping_add(n));
+    });
+}
+
+/// This thread's total in floor cell `i & 31`.
+pub fn floor_get_at(i: usize) -> u64 {
+    FLOOR_CELLS.with(|cells| cells[i & 31].get())
 }
 
 /// This thread's floor total.
