@@ -466,7 +466,7 @@ impl Shards {
             shards: self,
             chunk: usize::MAX,
             n: 0,
-            tail: None,
+            tail: 0,
             chunks: [None; READER_CHUNKS],
         }
     }
@@ -541,25 +541,25 @@ pub(crate) struct Reader<'a> {
     shards: &'a Shards,
     /// The chunk index kept (`index >> CHUNK_SHIFT`); `usize::MAX`: none yet.
     chunk: usize,
-    /// How many of `chunks` are filled.
+    /// How many written slots have the chunk; `chunks` keeps the first
+    /// [`READER_CHUNKS`] of them.
     n: usize,
-    /// With more written slots holding the chunk than `chunks` keeps: the
-    /// table position of the first one not kept; the sums read it and every
-    /// written slot after it through the table.
-    tail: Option<usize>,
+    /// With more than that: the table position of the first slot not kept;
+    /// the sums read it and every written slot after it through the table.
+    tail: usize,
     chunks: [Option<&'a Chunk>; READER_CHUNKS],
 }
 
 impl<'a> Reader<'a> {
-    /// The kept chunks for cell `index`, and where the rest starts (see
-    /// `tail`).
+    /// The kept chunks for cell `index`; `None` if the written slots that
+    /// have the chunk are more than `chunks` keeps (see `tail`).
     #[inline]
-    fn chunks(&mut self, index: u32) -> (&[Option<&'a Chunk>], Option<usize>) {
+    fn chunks(&mut self, index: u32) -> Option<&[Option<&'a Chunk>]> {
         let chunk = index as usize >> CHUNK_SHIFT;
         if chunk != self.chunk {
             self.fill(chunk);
         }
-        (self.chunks.get(..self.n).unwrap_or(&[]), self.tail)
+        self.chunks.get(..self.n)
     }
 
     #[cold]
@@ -567,20 +567,16 @@ impl<'a> Reader<'a> {
     fn fill(&mut self, chunk: usize) {
         let index = (chunk << CHUNK_SHIFT) as u32;
         let mut n = 0;
-        let mut tail = None;
+        let mut tail = 0;
         let chunks = &mut self.chunks;
         self.shards.for_each_written_from(0, |at, s| {
-            if tail.is_some() {
-                return;
-            }
             if let Some(c) = s.chunk(index) {
                 match chunks.get_mut(n) {
-                    Some(kept) => {
-                        *kept = Some(c);
-                        n += 1;
-                    }
-                    None => tail = Some(at),
+                    Some(kept) => *kept = Some(c),
+                    None if n == READER_CHUNKS => tail = at,
+                    None => {}
                 }
+                n += 1;
             }
         });
         self.chunk = chunk;
@@ -592,17 +588,31 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn sum_u64(&mut self, index: u32) -> u64 {
         let at = index as usize & CHUNK_MASK;
-        let (chunks, tail) = self.chunks(index);
+        let Some(chunks) = self.chunks(index) else {
+            return self.sum_u64_past_kept(index);
+        };
         let mut sum = 0u64;
         for c in chunks.iter().flatten() {
             // Relaxed, as in `Slot::load`: a scrape promises no more than
             // each cell's own coherence order.
             sum = sum.wrapping_add(c[at].load(Ordering::Relaxed));
         }
-        if let Some(from) = tail {
-            self.shards
-                .for_each_written_from(from, |_, s| sum = sum.wrapping_add(s.load(index)));
+        sum
+    }
+
+    /// [`sum_u64`](Self::sum_u64) with more slots than the reader keeps: the
+    /// kept chunks, then every written slot from `tail` through the table.
+    #[cold]
+    #[inline(never)]
+    fn sum_u64_past_kept(&self, index: u32) -> u64 {
+        let at = index as usize & CHUNK_MASK;
+        let mut sum = 0u64;
+        for c in self.chunks.iter().flatten() {
+            // Relaxed, as above.
+            sum = sum.wrapping_add(c[at].load(Ordering::Relaxed));
         }
+        self.shards
+            .for_each_written_from(self.tail, |_, s| sum = sum.wrapping_add(s.load(index)));
         sum
     }
 
@@ -610,20 +620,33 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn sum_f64(&mut self, index: u32) -> f64 {
         let at = index as usize & CHUNK_MASK;
-        let (chunks, tail) = self.chunks(index);
+        let Some(chunks) = self.chunks(index) else {
+            return self.sum_f64_past_kept(index);
+        };
         let mut sum = 0.0f64;
         for c in chunks.iter().flatten() {
             // Relaxed, as in `Shards::sum_f64`.
             sum += f64::from_bits(c[at].load(Ordering::Relaxed));
         }
-        if let Some(from) = tail {
-            self.shards.for_each_written_from(from, |_, s| {
-                if let Some(c) = s.peek(index) {
-                    // Relaxed, as above.
-                    sum += f64::from_bits(c.load(Ordering::Relaxed));
-                }
-            });
+        sum
+    }
+
+    /// [`sum_f64`](Self::sum_f64) past the kept chunks, in slot order.
+    #[cold]
+    #[inline(never)]
+    fn sum_f64_past_kept(&self, index: u32) -> f64 {
+        let at = index as usize & CHUNK_MASK;
+        let mut sum = 0.0f64;
+        for c in self.chunks.iter().flatten() {
+            // Relaxed, as in `Shards::sum_f64`.
+            sum += f64::from_bits(c[at].load(Ordering::Relaxed));
         }
+        self.shards.for_each_written_from(self.tail, |_, s| {
+            if let Some(c) = s.peek(index) {
+                // Relaxed, as above.
+                sum += f64::from_bits(c.load(Ordering::Relaxed));
+            }
+        });
         sum
     }
 }
