@@ -602,7 +602,8 @@ impl<'a> Reader<'a> {
 
     /// [`sum_u64`](Self::sum_u64) with more slots than the reader keeps: the
     /// kept chunks, then every written slot from `tail` through the table.
-    #[cold]
+    // Not `#[cold]`: on a machine with that many slots it is the path of
+    // every series.
     #[inline(never)]
     fn sum_u64_past_kept(&self, index: u32) -> u64 {
         let at = index as usize & CHUNK_MASK;
@@ -632,7 +633,7 @@ impl<'a> Reader<'a> {
     }
 
     /// [`sum_f64`](Self::sum_f64) past the kept chunks, in slot order.
-    #[cold]
+    // Not `#[cold]`, as above.
     #[inline(never)]
     fn sum_f64_past_kept(&self, index: u32) -> f64 {
         let at = index as usize & CHUNK_MASK;
