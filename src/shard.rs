@@ -434,15 +434,25 @@ impl Shards {
 
     /// Sum of cell `index` over all slots, wrapping at 2^64.
     pub(crate) fn sum_u64(&self, index: u32) -> u64 {
-        let mut sum = 0u64;
-        self.for_each_written(|s| sum = sum.wrapping_add(s.load(index)));
+        self.sum_u64_from(0, index, 0)
+    }
+
+    /// `sum` plus cell `index` of every written slot at table position
+    /// `from` or later, wrapping at 2^64.
+    fn sum_u64_from(&self, from: usize, index: u32, mut sum: u64) -> u64 {
+        self.for_each_written_from(from, |_, s| sum = sum.wrapping_add(s.load(index)));
         sum
     }
 
     /// Sum of the `f64` cell `index` over all slots, in slot order.
     pub(crate) fn sum_f64(&self, index: u32) -> f64 {
-        let mut sum = 0.0f64;
-        self.for_each_written(|s| {
+        self.sum_f64_from(0, index, 0.0)
+    }
+
+    /// `sum` plus the `f64` cell `index` of every written slot at table
+    /// position `from` or later, added in slot order.
+    fn sum_f64_from(&self, from: usize, index: u32, mut sum: f64) -> f64 {
+        self.for_each_written_from(from, |_, s| {
             if let Some(c) = s.peek(index) {
                 sum += f64::from_bits(c.load(Ordering::Relaxed));
             }
@@ -587,17 +597,10 @@ impl<'a> Reader<'a> {
     /// Sum of cell `index` over all written slots, wrapping at 2^64.
     #[inline]
     pub(crate) fn sum_u64(&mut self, index: u32) -> u64 {
-        let at = index as usize & CHUNK_MASK;
-        let Some(chunks) = self.chunks(index) else {
-            return self.sum_u64_past_kept(index);
-        };
-        let mut sum = 0u64;
-        for c in chunks.iter().flatten() {
-            // Relaxed, as in `Slot::load`: a scrape promises no more than
-            // each cell's own coherence order.
-            sum = sum.wrapping_add(c[at].load(Ordering::Relaxed));
+        match self.chunks(index) {
+            Some(chunks) => kept_sum_u64(chunks, index),
+            None => self.sum_u64_past_kept(index),
         }
-        sum
     }
 
     /// [`sum_u64`](Self::sum_u64) with more slots than the reader keeps: the
@@ -606,50 +609,51 @@ impl<'a> Reader<'a> {
     // every series.
     #[inline(never)]
     fn sum_u64_past_kept(&self, index: u32) -> u64 {
-        let at = index as usize & CHUNK_MASK;
-        let mut sum = 0u64;
-        for c in self.chunks.iter().flatten() {
-            // Relaxed, as above.
-            sum = sum.wrapping_add(c[at].load(Ordering::Relaxed));
-        }
-        self.shards
-            .for_each_written_from(self.tail, |_, s| sum = sum.wrapping_add(s.load(index)));
-        sum
+        let kept = kept_sum_u64(&self.chunks, index);
+        self.shards.sum_u64_from(self.tail, index, kept)
     }
 
     /// Sum of the `f64` cell `index` over all written slots, in slot order.
     #[inline]
     pub(crate) fn sum_f64(&mut self, index: u32) -> f64 {
-        let at = index as usize & CHUNK_MASK;
-        let Some(chunks) = self.chunks(index) else {
-            return self.sum_f64_past_kept(index);
-        };
-        let mut sum = 0.0f64;
-        for c in chunks.iter().flatten() {
-            // Relaxed, as in `Shards::sum_f64`.
-            sum += f64::from_bits(c[at].load(Ordering::Relaxed));
+        match self.chunks(index) {
+            Some(chunks) => kept_sum_f64(chunks, index),
+            None => self.sum_f64_past_kept(index),
         }
-        sum
     }
 
     /// [`sum_f64`](Self::sum_f64) past the kept chunks, in slot order.
     // Not `#[cold]`, as above.
     #[inline(never)]
     fn sum_f64_past_kept(&self, index: u32) -> f64 {
-        let at = index as usize & CHUNK_MASK;
-        let mut sum = 0.0f64;
-        for c in self.chunks.iter().flatten() {
-            // Relaxed, as in `Shards::sum_f64`.
-            sum += f64::from_bits(c[at].load(Ordering::Relaxed));
-        }
-        self.shards.for_each_written_from(self.tail, |_, s| {
-            if let Some(c) = s.peek(index) {
-                // Relaxed, as above.
-                sum += f64::from_bits(c.load(Ordering::Relaxed));
-            }
-        });
-        sum
+        let kept = kept_sum_f64(&self.chunks, index);
+        self.shards.sum_f64_from(self.tail, index, kept)
     }
+}
+
+/// Cell `index` summed over `chunks` (all of one chunk index), wrapping.
+#[inline]
+fn kept_sum_u64(chunks: &[Option<&Chunk>], index: u32) -> u64 {
+    let at = index as usize & CHUNK_MASK;
+    let mut sum = 0u64;
+    for c in chunks.iter().flatten() {
+        // Relaxed, as in `Slot::load`: a scrape promises no more than each
+        // cell's own coherence order.
+        sum = sum.wrapping_add(c[at].load(Ordering::Relaxed));
+    }
+    sum
+}
+
+/// The `f64` cell `index` summed over `chunks`, in their order.
+#[inline]
+fn kept_sum_f64(chunks: &[Option<&Chunk>], index: u32) -> f64 {
+    let at = index as usize & CHUNK_MASK;
+    let mut sum = 0.0f64;
+    for c in chunks.iter().flatten() {
+        // Relaxed, as in `Shards::sum_f64`.
+        sum += f64::from_bits(c[at].load(Ordering::Relaxed));
+    }
+    sum
 }
 
 /// The sentinel slot of threads without an exclusive slot (see [`current`]).
@@ -868,56 +872,41 @@ fn resolve(index: u32, cells: Option<&Cells>) -> Option<u32> {
 /// is dropped (the metric got no cells).
 #[inline]
 pub(crate) fn add_u64(index: u32, n: u64, cells: Option<&Cells>) {
-    update(index, n, cells, plain_add_u64, Slot::add_u64)
+    update(index, 0, n, cells, plain_add_u64, Slot::add_u64)
 }
 
 /// Adds `v` to the `f64` cell `index` of this thread's slot; `index` and
 /// `cells` as in [`add_u64`].
 #[inline]
 pub(crate) fn add_f64(index: u32, v: f64, cells: Option<&Cells>) {
-    update(index, v, cells, plain_add_f64, Slot::add_f64)
+    update(index, 0, v, cells, plain_add_f64, Slot::add_f64)
 }
 
-/// One update of cell `index` in this thread's slot: `fast` on the hot path,
-/// `slow` (which picks plain or atomic writes) after the slot or block is
-/// bound. Both are known at each (inlined) call site.
+/// One update of cell `first + at` in this thread's slot: `fast` on the hot
+/// path, `slow` (which picks plain or atomic writes) after the slot or block
+/// is bound. Both are known at each (inlined) call site.
+///
+/// The chunk is looked up through `first`, so `first + at` must lie in
+/// `first`'s chunk: `at` is 0 for a resolved index, or the offset of a series
+/// into a lazy block, which is shorter than a chunk and which the allocator
+/// keeps inside one ([`Shards::alloc_cells`]). The lookup then does not wait
+/// for the label arithmetic that made `at`.
 #[inline]
 fn update<V>(
-    index: u32,
+    first: u32,
+    at: u32,
     v: V,
     cells: Option<&Cells>,
     fast: fn(&AtomicU64, V),
     slow: fn(&Slot, u32, V),
 ) {
-    // The hot path: TLS → slot → chunk → cell. The sentinel, a slot's first
-    // touch of a chunk and indices without cells (chunk 0 is never
-    // allocated) all fail the one chunk test.
-    match current().chunk(index) {
-        Some(chunk) => fast(&chunk[index as usize & CHUNK_MASK], v),
-        None => update_slow(index, v, cells, slow),
-    }
-}
-
-/// One update of cell `first + at` of a block of fewer than [`CHUNK_CELLS`]
-/// cells, `first` read from `cells` (a lazy [`Series`]): as [`update`], but
-/// the chunk is looked up through `first`. The allocator keeps such a block
-/// inside one chunk ([`Shards::alloc_cells`]), so that is the chunk of every
-/// cell of the block; the lookup does not wait for the offset, and an
-/// unallocated block (`first` below [`FIRST_CELL`], in chunk 0) fails its
-/// test like any index without cells.
-#[inline]
-fn update_in_block<V>(
-    first: u32,
-    at: u32,
-    v: V,
-    cells: &Cells,
-    fast: fn(&AtomicU64, V),
-    slow: fn(&Slot, u32, V),
-) {
     let index = first.wrapping_add(at);
+    // The hot path: TLS → slot → chunk → cell. The sentinel, a slot's first
+    // touch of a chunk and indices without cells or of an unallocated block
+    // (chunk 0 is never allocated) all fail the one chunk test.
     match current().chunk(first) {
         Some(chunk) => fast(&chunk[index as usize & CHUNK_MASK], v),
-        None => update_slow(index, v, Some(cells), slow),
+        None => update_slow(index, v, cells, slow),
     }
 }
 
@@ -980,7 +969,7 @@ fn observe_slow(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>)
 pub(crate) struct Series<'a> {
     /// Without `cells`: the index (below [`FIRST_CELL`]: no cells). With
     /// `cells`: the offset into the block, which is shorter than a chunk
-    /// ([`lazy_fits`]; the updates rely on it, see [`update_in_block`]).
+    /// ([`lazy_fits`]; the updates rely on it, see [`update`]).
     at: u32,
     cells: Option<&'a Cells>,
 }
@@ -1013,22 +1002,35 @@ impl Series<'_> {
     /// Adds `n` to this thread's cell, wrapping at 2^64 (see [`add_u64`]).
     #[inline]
     pub(crate) fn add_u64(self, n: u64) {
+        // Two calls rather than one on a selected (first, offset): with
+        // `cells` unknown (a kept handle) the select costs two instructions.
         match self.cells {
-            Some(cells) => {
-                update_in_block(cells.raw(), self.at, n, cells, plain_add_u64, Slot::add_u64)
-            }
-            None => add_u64(self.at, n, None),
+            Some(cells) => update(
+                cells.raw(),
+                self.at,
+                n,
+                Some(cells),
+                plain_add_u64,
+                Slot::add_u64,
+            ),
+            None => update(self.at, 0, n, None, plain_add_u64, Slot::add_u64),
         }
     }
 
     /// Adds `v` to this thread's `f64` cell (see [`add_f64`]).
     #[inline]
     pub(crate) fn add_f64(self, v: f64) {
+        // Two calls, as in `add_u64`.
         match self.cells {
-            Some(cells) => {
-                update_in_block(cells.raw(), self.at, v, cells, plain_add_f64, Slot::add_f64)
-            }
-            None => add_f64(self.at, v, None),
+            Some(cells) => update(
+                cells.raw(),
+                self.at,
+                v,
+                Some(cells),
+                plain_add_f64,
+                Slot::add_f64,
+            ),
+            None => update(self.at, 0, v, None, plain_add_f64, Slot::add_f64),
         }
     }
 
@@ -1555,7 +1557,9 @@ mod tests {
         for (k, c) in blocks.iter().enumerate() {
             let s = c.series(6, true);
             s.add_u64(1); // allocates (slow path)
-            s.add_u64(k as u64); // hot path
+            // The hot path when this thread holds an exclusive slot (parallel
+            // tests may have leased them all; then both take the slow path).
+            s.add_u64(k as u64);
             c.series(0, true).add_f64(0.5);
             let first = c.allocated().expect("allocated");
             assert_eq!(first >> CHUNK_SHIFT, (first + 6) >> CHUNK_SHIFT);
