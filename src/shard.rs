@@ -1557,8 +1557,8 @@ mod tests {
         for (k, c) in blocks.iter().enumerate() {
             let s = c.series(6, true);
             s.add_u64(1); // allocates (slow path)
-            // The hot path when this thread holds an exclusive slot (parallel
-            // tests may have leased them all; then both take the slow path).
+                          // The hot path when this thread holds an exclusive slot (parallel
+                          // tests may have leased them all; then both take the slow path).
             s.add_u64(k as u64);
             c.series(0, true).add_f64(0.5);
             let first = c.allocated().expect("allocated");

@@ -28,7 +28,7 @@ pub mod nm {
     /// (one of 20 series picked by the same index), to tell the cost of
     /// picking a series apart from the cost of the label set.
     pub static UNLABELED_20: [Counter; super::COMBOS] =
-        [const { Counter::new("bench_unlabeled_total", "Bench counter.") }; 20];
+        [const { Counter::new("bench_unlabeled_total", "Bench counter.") }; super::COMBOS];
     /// Unlabeled gauge.
     pub static GAUGE: Gauge = Gauge::new("bench_gauge", "Bench gauge.");
     /// 12-bucket histogram.
