@@ -21,7 +21,9 @@ use nanometrics_benches::peers::{
     PeerStatus, Prom, PromClient,
 };
 use nanometrics_benches::scrape::{scraper, ScrapeSet, Scraper};
-use nanometrics_benches::workload::{floor_add, observations, BUCKETS, COMBOS, OBSERVATIONS};
+use nanometrics_benches::workload::{
+    floor_add, floor_observe, observations, BUCKETS, COMBOS, OBSERVATIONS,
+};
 
 /// The observation every histogram records (inside the 5th bucket).
 const VALUE: f64 = 0.003;
@@ -218,10 +220,17 @@ fn histogram_measured(p: &Measured) {
     p.histogram.observe(black_box(VALUE))
 }
 
+#[library_benchmark]
+#[bench::run(warm(VALUE, |v| floor_observe(*v)))]
+fn histogram_thread_local_floor(v: f64) {
+    floor_observe(black_box(v))
+}
+
 library_benchmark_group!(
     name = histogram_observe;
     benchmarks = histogram_nanometrics, histogram_prometheus, histogram_prometheus_local,
-        histogram_prometheus_client, histogram_metrics, histogram_measured
+        histogram_prometheus_client, histogram_metrics, histogram_measured,
+        histogram_thread_local_floor
 );
 
 // ---- static-label inc (2 labels, 20 combinations) -------------------------

@@ -11,7 +11,10 @@
 //! - `_per_call`: the lookup written at the call site on every operation (the
 //!   `counter!` macro of `metrics`, `with_label_values` of prometheus);
 //! - `_cached`: the 20 labelled series looked up once into an array;
-//! - `atomic_shared`, `thread_local_floor`: the baselines.
+//! - `atomic_shared`, `thread_local_floor`: the baselines (for histograms,
+//!   the floor does the same bucket search and two plain thread-local adds;
+//!   `thread_local_floor_20`/`_labels`: the floor over 20 cells, picked by the
+//!   loop's index or by the labels).
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -25,7 +28,7 @@ use nanometrics_benches::peers::{
     Metrics, PcDynamic, PcStatic, Prom, PromClient,
 };
 use nanometrics_benches::workload::{
-    floor_add, floor_add_at, observations, Cycle, COMBOS, OBSERVATIONS,
+    floor_add, floor_add_at, floor_observe, observations, Cycle, COMBOS, OBSERVATIONS,
 };
 use nanometrics_benches::{aggregate, record_occupancy, thread_counts};
 
@@ -249,6 +252,11 @@ fn histogram_observe(c: &mut Criterion, p: &Peers) {
             let mut i = Cycle::new(0, OBSERVATIONS);
             move || black_box(&p.measured.histogram).observe(values[i.next_index()])
         });
+        // The same bucket search and two plain adds into thread-local cells.
+        bench(&mut g, "thread_local_floor", t, |_| {
+            let mut i = Cycle::new(0, OBSERVATIONS);
+            move || floor_observe(values[i.next_index()])
+        });
     }
     g.finish();
 }
@@ -295,6 +303,14 @@ fn labeled_static(c: &mut Criterion, p: &Peers) {
                 black_box(nm_labels[at]);
                 floor_add_at(at, 1)
             }
+        });
+        // The floor with its cell chosen by the labels, as the label set
+        // chooses its series: `method × 5 + status` from the loaded labels.
+        // Its ratio to `thread_local_floor` is what choosing a cell by
+        // run-time labels costs when nothing else is there.
+        bench(&mut g, "thread_local_floor_labels", t, |th| {
+            let mut i = start(th);
+            move || floor_add_at(nm_labels[i.next_index()].index(), 1)
         });
         // Same loop, one of 20 unlabeled counters picked by the labels: what
         // choosing among 20 series costs without a label set.
