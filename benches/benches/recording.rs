@@ -28,7 +28,8 @@ use nanometrics_benches::peers::{
     Metrics, PcDynamic, PcStatic, Prom, PromClient,
 };
 use nanometrics_benches::workload::{
-    floor_add, floor_add_at, floor_observe, observations, Cycle, COMBOS, OBSERVATIONS,
+    floor_add, floor_add_at, floor_observe, floor_sum_only, observations, Cycle, COMBOS,
+    OBSERVATIONS,
 };
 use nanometrics_benches::{aggregate, record_occupancy, thread_counts};
 
@@ -256,6 +257,12 @@ fn histogram_observe(c: &mut Criterion, p: &Peers) {
         bench(&mut g, "thread_local_floor", t, |_| {
             let mut i = Cycle::new(0, OBSERVATIONS);
             move || floor_observe(values[i.next_index()])
+        });
+        // Only the sum's add: the memory dependency from one observation to
+        // the next that a single sum cell per series carries.
+        bench(&mut g, "thread_local_floor_sum", t, |_| {
+            let mut i = Cycle::new(0, OBSERVATIONS);
+            move || floor_sum_only(values[i.next_index()])
         });
     }
     g.finish();

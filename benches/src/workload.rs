@@ -157,6 +157,24 @@ pub fn floor_observe(v: f64) {
     });
 }
 
+/// The part of [`floor_observe`] that every histogram with one sum per series
+/// repeats on each observation: `v` added to a thread-local `f64` through
+/// memory, so that back-to-back observations wait on each other's store.
+///
+/// ```
+/// use nanometrics_benches::workload::{floor_histogram, floor_sum_only};
+/// floor_sum_only(0.5);
+/// floor_sum_only(0.25);
+/// assert_eq!(floor_histogram().1, 0.75);
+/// ```
+#[inline]
+pub fn floor_sum_only(v: f64) {
+    FLOOR_HISTOGRAM.with(|(_, sum)| {
+        let sum = black_box(sum);
+        sum.set(sum.get() + v);
+    });
+}
+
 /// This thread's floor histogram: the count in each bucket (not cumulative)
 /// and the sum.
 pub fn floor_histogram() -> ([u64; BUCKETS.len() + 1], f64) {
