@@ -2,11 +2,10 @@
 
 use std::marker::PhantomData;
 
-use crate::label::{check_label_names, LabelSet};
-use crate::metric::{visit_label_set, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
+use crate::label::LabelSet;
+use crate::metric::{Kind, Meta, Value};
 use crate::shard::{self, Cells, Series};
 use crate::sync::{global_shards, loom_const_fn};
-use crate::Error;
 
 /// An integer counter, optionally over a compile-time label set `L`.
 ///
@@ -99,31 +98,9 @@ impl Counter {
     }
 }
 
-impl<L: LabelSet> Metric for Counter<L> {
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn kind(&self) -> Kind {
-        Kind::Counter
-    }
-    fn check(&self) -> Result<(), Error> {
-        self.meta.check()?;
-        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
-    }
-    fn reserve(&self) -> bool {
-        self.cells.index().is_some()
-    }
-    fn unique_series(&self) -> Option<UniqueSeries> {
-        UniqueSeries::label_set::<L>()
-    }
-    fn visit(&self, v: &mut dyn Visitor) {
-        v.family(&self.meta, Kind::Counter);
-        let shards = global_shards();
-        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
-            Value::Counter(i.map_or(0, |i| shards.sum_u64(i)))
-        });
-    }
-}
+one_cell_metric!(Counter, Kind::Counter, global_shards(), |shards, i| {
+    Value::Counter(i.map_or(0, |i| shards.sum_u64(i)))
+});
 
 /// A handle to one integer counter series; cheap to copy and keep.
 #[derive(Clone, Copy, Debug)]
@@ -343,31 +320,9 @@ impl CounterF64 {
     }
 }
 
-impl<L: LabelSet> Metric for CounterF64<L> {
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn kind(&self) -> Kind {
-        Kind::Counter
-    }
-    fn check(&self) -> Result<(), Error> {
-        self.meta.check()?;
-        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
-    }
-    fn reserve(&self) -> bool {
-        self.cells.index().is_some()
-    }
-    fn unique_series(&self) -> Option<UniqueSeries> {
-        UniqueSeries::label_set::<L>()
-    }
-    fn visit(&self, v: &mut dyn Visitor) {
-        v.family(&self.meta, Kind::Counter);
-        let shards = global_shards();
-        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
-            Value::CounterF64(i.map_or(0.0, |i| shards.sum_f64(i)))
-        });
-    }
-}
+one_cell_metric!(CounterF64, Kind::Counter, global_shards(), |shards, i| {
+    Value::CounterF64(i.map_or(0.0, |i| shards.sum_f64(i)))
+});
 
 /// A handle to one float counter series.
 #[derive(Clone, Copy, Debug)]
@@ -403,6 +358,7 @@ impl CounterF64Ref<'_> {
 #[cfg(all(test, not(nanometrics_loom)))]
 mod tests {
     use super::*;
+    use crate::metric::Metric;
 
     crate::label_enum! {
         /// Test.

@@ -2,11 +2,10 @@
 
 use std::marker::PhantomData;
 
-use crate::label::{check_label_names, LabelSet};
-use crate::metric::{unix_now, visit_label_set, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
+use crate::label::LabelSet;
+use crate::metric::{unix_now, Kind, Meta, Value};
 use crate::shard::{self, add_f64_atomic, Cells, Series};
 use crate::sync::{global_shards, loom_const_fn, Ordering};
-use crate::Error;
 
 /// An integer gauge, optionally over a compile-time label set `L`.
 ///
@@ -115,30 +114,9 @@ impl Gauge {
     }
 }
 
-impl<L: LabelSet> Metric for Gauge<L> {
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn kind(&self) -> Kind {
-        Kind::Gauge
-    }
-    fn check(&self) -> Result<(), Error> {
-        self.meta.check()?;
-        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
-    }
-    fn reserve(&self) -> bool {
-        self.cells.index().is_some()
-    }
-    fn unique_series(&self) -> Option<UniqueSeries> {
-        UniqueSeries::label_set::<L>()
-    }
-    fn visit(&self, v: &mut dyn Visitor) {
-        v.family(&self.meta, Kind::Gauge);
-        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
-            Value::Gauge(i.map_or(0, read_gauge))
-        });
-    }
-}
+one_cell_metric!(Gauge, Kind::Gauge, (), |_none, i| {
+    Value::Gauge(i.map_or(0, read_gauge))
+});
 
 fn read_gauge(index: u32) -> i64 {
     let shards = global_shards();
@@ -300,31 +278,9 @@ impl GaugeF64 {
     }
 }
 
-impl<L: LabelSet> Metric for GaugeF64<L> {
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn kind(&self) -> Kind {
-        Kind::Gauge
-    }
-    fn check(&self) -> Result<(), Error> {
-        self.meta.check()?;
-        check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
-    }
-    fn reserve(&self) -> bool {
-        self.cells.index().is_some()
-    }
-    fn unique_series(&self) -> Option<UniqueSeries> {
-        UniqueSeries::label_set::<L>()
-    }
-    fn visit(&self, v: &mut dyn Visitor) {
-        v.family(&self.meta, Kind::Gauge);
-        let home = global_shards().home();
-        visit_label_set::<L>(v, self.cells.allocated(), 1, |i| {
-            Value::GaugeF64(i.map_or(0.0, |i| f64::from_bits(home.load(i))))
-        });
-    }
-}
+one_cell_metric!(GaugeF64, Kind::Gauge, global_shards().home(), |home, i| {
+    Value::GaugeF64(i.map_or(0.0, |i| f64::from_bits(home.load(i))))
+});
 
 /// A handle to one float gauge series.
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,9 @@ use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use crate::label::{check_label_names, LabelSet};
-use crate::metric::{HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
+use crate::metric::{
+    visit_label_set, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
+};
 use crate::shard::{self, Cells};
 use crate::sync::{global_shards, loom_const_fn};
 use crate::Error;
@@ -238,15 +240,9 @@ impl<L: LabelSet> Metric for Histogram<L> {
         v.family(&self.meta, Kind::Histogram);
         let shards = global_shards();
         let per = self.bounds.len() as u32 + 2;
-        let base = self.cells.allocated();
-        for i in 0..L::CARDINALITY {
-            let index = base.map(|b| b + i as u32 * per);
-            let labels = crate::Labels::fixed::<L>(i);
-            v.series(
-                &labels,
-                Value::Histogram(HistogramView::new(&self.bounds, index, shards)),
-            );
-        }
+        visit_label_set::<L>(v, self.cells.allocated(), per, |index| {
+            Value::Histogram(HistogramView::new(&self.bounds, index, shards))
+        });
     }
 }
 

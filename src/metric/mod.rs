@@ -12,6 +12,39 @@ use crate::label::Labels;
 use crate::shard::Shards;
 use crate::Error;
 
+/// The [`Metric`] impl of a metric type with one cell per series over a
+/// label set `L` (`self.meta`, `self.cells`): its `$kind`, and the value of a
+/// series from its cell index (`None`: the block was never allocated, the
+/// series reads zero), with `$read` evaluated once per scrape and bound to
+/// `$r`.
+macro_rules! one_cell_metric {
+    ($t:ident, $kind:expr, $read:expr, |$r:ident, $i:ident| $value:expr) => {
+        impl<L: crate::LabelSet> crate::metric::Metric for $t<L> {
+            fn meta(&self) -> &crate::metric::Meta {
+                &self.meta
+            }
+            fn kind(&self) -> crate::metric::Kind {
+                $kind
+            }
+            fn check(&self) -> Result<(), crate::Error> {
+                self.meta.check()?;
+                crate::label::check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "")
+            }
+            fn reserve(&self) -> bool {
+                self.cells.index().is_some()
+            }
+            fn unique_series(&self) -> Option<crate::metric::UniqueSeries> {
+                crate::metric::UniqueSeries::label_set::<L>()
+            }
+            fn visit(&self, v: &mut dyn crate::metric::Visitor) {
+                v.family(&self.meta, $kind);
+                let $r = $read;
+                crate::metric::visit_label_set::<L>(v, self.cells.allocated(), 1, |$i| $value);
+            }
+        }
+    };
+}
+
 pub mod counter;
 pub mod gauge;
 pub mod histogram;
@@ -387,11 +420,11 @@ pub(crate) fn unix_now() -> f64 {
 /// Reports `L::CARDINALITY` series of a label-set metric whose block starts at
 /// `base` (`None`: never touched, every series reads zero), each series
 /// `stride` cells wide.
-pub(crate) fn visit_label_set<L: crate::LabelSet>(
+pub(crate) fn visit_label_set<'a, L: crate::LabelSet>(
     v: &mut dyn Visitor,
     base: Option<u32>,
     stride: u32,
-    mut value: impl FnMut(Option<u32>) -> Value<'static>,
+    mut value: impl FnMut(Option<u32>) -> Value<'a>,
 ) {
     for i in 0..L::CARDINALITY {
         let index = base.map(|b| b + i as u32 * stride);
