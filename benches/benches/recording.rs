@@ -12,7 +12,8 @@
 //!   `counter!` macro of `metrics`, `with_label_values` of prometheus);
 //! - `_cached`: the 20 labelled series looked up once into an array;
 //! - `atomic_shared`, `thread_local_floor`: the baselines (for histograms,
-//!   the floor does the same bucket search and two plain thread-local adds;
+//!   the floor does the same bucket search and two plain thread-local adds,
+//!   `thread_local_floor_sum` only the add to the sum;
 //!   `thread_local_floor_20`/`_labels`: the floor over 20 cells, picked by the
 //!   loop's index or by the labels).
 
