@@ -1551,27 +1551,52 @@ mod tests {
         // Blocks of 7 cells from the global table until one started in the
         // last 7 cells of a chunk's room (it moved to the next chunk) and the
         // ones after it: the hot path finds each block's chunk through its
-        // first cell and writes first + offset.
-        let shards = global_shards();
-        let blocks: Vec<Cells> = (0..CHUNK_CELLS / 7 + 2).map(|_| Cells::new(7)).collect();
-        for (k, c) in blocks.iter().enumerate() {
-            let s = c.series(6, true);
-            s.add_u64(1); // allocates (slow path)
-                          // The hot path when this thread holds an exclusive slot (parallel
-                          // tests may have leased them all; then both take the slow path).
-            s.add_u64(k as u64);
-            c.series(0, true).add_f64(0.5);
-            let first = c.allocated().expect("allocated");
-            assert_eq!(first >> CHUNK_SHIFT, (first + 6) >> CHUNK_SHIFT);
-            assert_eq!(shards.sum_u64(first + 6), k as u64 + 1, "block {k}");
-            assert_eq!(shards.sum_f64(first), 0.5, "block {k}");
+        // first cell and writes first + offset. Run on a fresh thread holding
+        // an exclusive slot (parallel tests may hold them all for a moment:
+        // a few fresh threads are tried), where the second update of each
+        // block is checked to take the hot path.
+        let hot = |blocks: &[Cells]| {
+            let shards = global_shards();
+            let mut hot = 0;
+            for (k, c) in blocks.iter().enumerate() {
+                let s = c.series(6, true);
+                // Allocates the block and, on this thread's first update,
+                // binds its slot (the slow path).
+                s.add_u64(1);
+                let first = c.allocated().expect("allocated");
+                assert_eq!(first >> CHUNK_SHIFT, (first + 6) >> CHUNK_SHIFT);
+                // The hot path's own test: the slot has the block's chunk.
+                if local_slot().exclusive && current().chunk(first).is_some() {
+                    hot += 1;
+                }
+                s.add_u64(k as u64);
+                c.series(0, true).add_f64(0.5);
+                assert_eq!(shards.sum_u64(first + 6), k as u64 + 1, "block {k}");
+                assert_eq!(shards.sum_f64(first), 0.5, "block {k}");
+            }
+            hot
+        };
+        let mut took_hot_path = false;
+        for _ in 0..20 {
+            let blocks: Vec<Cells> = (0..CHUNK_CELLS / 7 + 2).map(|_| Cells::new(7)).collect();
+            let hot = std::thread::scope(|s| {
+                s.spawn(|| hot(&blocks))
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e))
+            });
+            let chunks: std::collections::BTreeSet<u32> = blocks
+                .iter()
+                .filter_map(|c| c.allocated())
+                .map(|f| f >> CHUNK_SHIFT)
+                .collect();
+            assert!(chunks.len() > 1, "the blocks crossed a chunk boundary");
+            if hot == blocks.len() {
+                took_hot_path = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        let chunks: std::collections::BTreeSet<u32> = blocks
-            .iter()
-            .filter_map(|c| c.allocated())
-            .map(|f| f >> CHUNK_SHIFT)
-            .collect();
-        assert!(chunks.len() > 1, "the blocks crossed a chunk boundary");
+        assert!(took_hot_path, "no exclusive slot in 20 tries");
     }
 
     #[test]
