@@ -396,20 +396,22 @@ library_benchmark_group!(
     benchmarks = encode_1000
 );
 
-// ---- evidence for a proposed core change: the histogram bucket search ----
+// ---- the histogram bucket search: binary search against a count ----------
 //
-// nanometrics finds the bucket with a binary search (`partition_point`, NaN
-// mapped to +Inf). A branchless count of the bounds below the value gives the
-// same index. Both run over the workload's 64 observations, with callgrind's
-// branch simulator on (mispredictions are what the binary search costs).
+// `histogram::bucket_of` counts the bounds below the value without branching
+// for up to 32 bounds, and searches by halving (`partition_point`) beyond.
+// Both give the same index (NaN goes to +Inf). They run here over the
+// workload's 64 observations with callgrind's branch simulator on
+// (mispredictions are what the binary search costs).
 
-/// The library's search today (same expression as `histogram::bucket_of`).
+/// The binary search (`bucket_of` past 32 bounds).
 #[inline(never)]
 fn search_partition_point(bounds: &[f64], v: f64) -> usize {
     bounds.partition_point(|b| v > *b || v.is_nan())
 }
 
-/// Proposed: count the bounds strictly below `v`; NaN goes to +Inf.
+/// The count of the bounds strictly below `v`, NaN to +Inf (`bucket_of` up
+/// to 32 bounds, `count_below`).
 #[inline(never)]
 fn search_branchless(bounds: &[f64], v: f64) -> usize {
     if v.is_nan() {
