@@ -75,7 +75,6 @@ pub use family::{
 };
 pub use label::{LabelSet, Labels};
 pub use metric::histogram::{exponential_buckets, linear_buckets, DEFAULT_BUCKETS};
-#[cfg(not(nanometrics_loom))]
 pub use metric::LocalCounter;
 pub use metric::{
     Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,

@@ -14,8 +14,11 @@
 
 use crate::label::Labels;
 use crate::metric::{Kind, Meta, Metric, Value, Visitor};
-use crate::sync::{lock, Arc, Mutex};
+use crate::sync::{lock, Mutex};
+// std's even under loom: the public API hands out `Arc`s; no model depends on
+// their reference counts.
 use crate::Error;
+use std::sync::Arc;
 
 /// Sample-name suffixes a histogram family owns.
 const HISTOGRAM_SUFFIXES: [&str; 4] = ["_bucket", "_count", "_sum", "_created"];
@@ -307,19 +310,13 @@ fn build_global() -> Registry {
 /// let r = nanometrics::global();
 /// assert!(r.check().is_ok());
 /// ```
-#[cfg(not(nanometrics_loom))]
 pub fn global() -> &'static Registry {
-    static GLOBAL: crate::sync::OnceLock<Registry> = crate::sync::OnceLock::new();
-    GLOBAL.get_or_init(build_global)
+    global_registry()
 }
 
-/// The process-wide registry (fresh in every loom execution).
-#[cfg(nanometrics_loom)]
-pub fn global() -> &'static Registry {
-    loom::lazy_static! {
-        static ref GLOBAL: Registry = build_global();
-    }
-    &GLOBAL
+crate::sync::lazy_global! {
+    /// The global registry, built on first use (fresh in every loom execution).
+    fn global_registry() -> &'static Registry = build_global();
 }
 
 #[cfg(all(test, not(nanometrics_loom)))]

@@ -6,14 +6,15 @@
 //! `crossbeam_loom`) so that a dependency graph that turns on `cfg(loom)` for
 //! some other crate does not switch nanometrics too.
 //!
-//! Two things differ between the builds and are papered over here:
+//! This module imports nothing from the crate. What differs between the
+//! builds is papered over here:
 //! - loom's atomics have no `const fn new`, so constructors that must be
 //!   `const` for `static` metrics are written with [`loom_const_fn!`], which
 //!   drops the `const` under loom (models build their metrics as values);
-//! - the process-wide shard table is a `OnceLock` normally and a
-//!   `loom::lazy_static!` under loom, so that every model execution starts
-//!   from a fresh table; leases hold a [`ShardsHandle`] to it (an `Arc`
-//!   under loom) because loom ends a table's life earlier than std would.
+//! - process-wide values ([`lazy_global!`]) are a `OnceLock` normally and a
+//!   `loom::lazy_static` under loom, so that every model execution starts
+//!   fresh; a [`GlobalHandle`] keeps one alive where loom would end its life
+//!   earlier than std does.
 //!
 //! [loom]: https://docs.rs/loom
 
@@ -29,9 +30,6 @@ pub(crate) use loom::sync::{Mutex, MutexGuard};
 
 pub(crate) use crossbeam_utils::CachePadded;
 pub(crate) use std::sync::atomic::Ordering;
-pub(crate) use std::sync::Arc;
-/// One-time initialisation; not a protocol loom needs to model (it is std's).
-pub(crate) use std::sync::OnceLock;
 
 /// Locks `m`, recovering the data if a thread panicked while holding it.
 ///
@@ -95,57 +93,60 @@ macro_rules! nm_thread_local {
 }
 pub(crate) use nm_thread_local;
 
-/// A handle that keeps the shard table alive, held by a thread's lease so
-/// that the lease can be returned from a thread-local destructor.
+/// A handle that keeps a [`lazy_global!`] value alive.
 ///
-/// Normally the table is a never-dropped static and the handle a plain
+/// Normally the value is a never-dropped static and the handle a plain
 /// reference. Under loom it is an `Arc`: loom drops its lazy statics as soon
 /// as the model closure returns, and `loom::thread::JoinHandle::join` returns
 /// when the joined thread's closure has finished but *before* that thread's
-/// thread-local destructors (our `Lease::drop`) have run; the main thread's
-/// own locals are dropped after the statics. Without the `Arc` the hand-back
-/// would touch a freed table (or panic on a lazy static accessed during
-/// shutdown).
+/// thread-local destructors have run; the main thread's own locals are
+/// dropped after the statics. A thread-local destructor that needs the value
+/// holds a handle.
 #[cfg(not(nanometrics_loom))]
-pub(crate) type ShardsHandle = &'static crate::shard::Shards;
+pub(crate) type GlobalHandle<T> = &'static T;
 /// See the non-loom definition.
 #[cfg(nanometrics_loom)]
-pub(crate) type ShardsHandle = std::sync::Arc<crate::shard::Shards>;
+pub(crate) type GlobalHandle<T> = std::sync::Arc<T>;
 
-#[cfg(not(nanometrics_loom))]
-static GLOBAL_SHARDS: std::sync::OnceLock<crate::shard::Shards> = std::sync::OnceLock::new();
-
-/// The process-wide shard table, created on first use.
-#[cfg(not(nanometrics_loom))]
-pub(crate) fn global_shards() -> &'static crate::shard::Shards {
-    GLOBAL_SHARDS.get_or_init(crate::shard::Shards::from_machine)
-}
-
-/// A handle on the process-wide shard table, for a lease to keep.
-#[cfg(not(nanometrics_loom))]
-pub(crate) fn global_shards_handle() -> ShardsHandle {
-    global_shards()
-}
-
-#[cfg(nanometrics_loom)]
-loom::lazy_static! {
-    /// Fresh in every loom execution.
-    static ref GLOBAL_SHARDS: std::sync::Arc<crate::shard::Shards> =
-        std::sync::Arc::new(crate::shard::Shards::from_machine());
-}
-
-/// The process-wide shard table, fresh in every loom execution.
+/// Declares `fn $get() -> &'static T`, a process-wide value created by
+/// `$init` on first use, and optionally `fn $handle() -> GlobalHandle<T>`.
 ///
-/// The reference is valid until the model closure returns: models join every
-/// thread that records before returning. Only leases outlive that point, and
-/// they hold a [`ShardsHandle`].
-#[cfg(nanometrics_loom)]
-pub(crate) fn global_shards() -> &'static crate::shard::Shards {
-    &GLOBAL_SHARDS
+/// Normally a `OnceLock` static. Under loom a `loom::lazy_static` (fresh in
+/// every model execution): the reference is valid until the model closure
+/// returns, which models reach only after joining every thread that uses it;
+/// what outlives that point holds a [`GlobalHandle`].
+#[cfg(not(nanometrics_loom))]
+macro_rules! lazy_global {
+    ($(#[$m:meta])* $vis:vis fn $get:ident() -> &'static $t:ty $(, handle $handle:ident)? = $init:expr;) => {
+        $(#[$m])*
+        $vis fn $get() -> &'static $t {
+            static GLOBAL: std::sync::OnceLock<$t> = std::sync::OnceLock::new();
+            GLOBAL.get_or_init(|| $init)
+        }
+        $(
+            /// A handle on the value of the function of the same stem.
+            $vis fn $handle() -> $crate::sync::GlobalHandle<$t> {
+                $get()
+            }
+        )?
+    };
 }
-
-/// A handle on the process-wide shard table, for a lease to keep.
 #[cfg(nanometrics_loom)]
-pub(crate) fn global_shards_handle() -> ShardsHandle {
-    std::sync::Arc::clone(&GLOBAL_SHARDS)
+macro_rules! lazy_global {
+    ($(#[$m:meta])* $vis:vis fn $get:ident() -> &'static $t:ty $(, handle $handle:ident)? = $init:expr;) => {
+        loom::lazy_static! {
+            static ref GLOBAL: std::sync::Arc<$t> = std::sync::Arc::new($init);
+        }
+        $(#[$m])*
+        $vis fn $get() -> &'static $t {
+            &GLOBAL
+        }
+        $(
+            /// A handle on the value of the function of the same stem.
+            $vis fn $handle() -> $crate::sync::GlobalHandle<$t> {
+                std::sync::Arc::clone(&GLOBAL)
+            }
+        )?
+    };
 }
+pub(crate) use lazy_global;

@@ -36,10 +36,8 @@ use crate::metric::{
     Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
     Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
 };
-use crate::shard::Cells;
-use crate::sync::{
-    global_shards, lock, loom_const_fn, ptr_get_mut, AtomicBool, AtomicPtr, Mutex, Ordering,
-};
+use crate::shard::{global_shards, Cells};
+use crate::sync::{lock, loom_const_fn, ptr_get_mut, AtomicBool, AtomicPtr, Mutex, Ordering};
 use crate::Error;
 
 mod key;

@@ -4,8 +4,8 @@ use std::marker::PhantomData;
 
 use crate::label::LabelSet;
 use crate::metric::{Kind, Meta, Value};
-use crate::shard::{self, Cells, Series};
-use crate::sync::{global_shards, loom_const_fn};
+use crate::shard::{self, global_shards, Cells, Series};
+use crate::sync::loom_const_fn;
 
 /// An integer counter, optionally over a compile-time label set `L`.
 ///
@@ -92,7 +92,6 @@ impl Counter {
 
     /// A handle to this thread's own cell, for a thread that counts in a
     /// loop: see [`LocalCounter`].
-    #[cfg(not(nanometrics_loom))]
     pub fn local(&self) -> LocalCounter<'_> {
         self.with(()).local()
     }
@@ -139,11 +138,10 @@ impl<'a> CounterRef<'a> {
 
     /// A handle to this thread's own cell of the series, for a thread that
     /// counts in a loop: see [`LocalCounter`].
-    #[cfg(not(nanometrics_loom))]
     pub fn local(self) -> LocalCounter<'a> {
         let Some(index) = self.series.index() else {
             return LocalCounter {
-                cell: &crate::shard::DEAD_CELL,
+                cell: global_shards().dead_cell(),
                 pinned: None,
                 _not_send: PhantomData,
             };
@@ -190,7 +188,6 @@ impl<'a> CounterRef<'a> {
 /// });
 /// assert_eq!(PACKETS.get(), 2000);
 /// ```
-#[cfg(not(nanometrics_loom))]
 pub struct LocalCounter<'a> {
     cell: &'a crate::sync::AtomicU64,
     /// The exclusive slot holding `cell`, pinned to this thread while the
@@ -199,7 +196,6 @@ pub struct LocalCounter<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
-#[cfg(not(nanometrics_loom))]
 impl LocalCounter<'_> {
     /// Adds one.
     #[inline]
@@ -222,7 +218,6 @@ impl LocalCounter<'_> {
     }
 }
 
-#[cfg(not(nanometrics_loom))]
 impl std::fmt::Debug for LocalCounter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalCounter")
@@ -232,7 +227,6 @@ impl std::fmt::Debug for LocalCounter<'_> {
     }
 }
 
-#[cfg(not(nanometrics_loom))]
 impl Drop for LocalCounter<'_> {
     fn drop(&mut self) {
         if let Some(slot) = self.pinned {

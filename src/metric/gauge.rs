@@ -4,8 +4,8 @@ use std::marker::PhantomData;
 
 use crate::label::LabelSet;
 use crate::metric::{unix_now, Kind, Meta, Value};
-use crate::shard::{self, add_f64_atomic, Cells, Series};
-use crate::sync::{global_shards, loom_const_fn, Ordering};
+use crate::shard::{self, add_f64_atomic, global_shards, Cells, Series};
+use crate::sync::{loom_const_fn, Ordering};
 
 /// An integer gauge, optionally over a compile-time label set `L`.
 ///

@@ -8,8 +8,8 @@ use crate::label::{check_label_names, LabelSet};
 use crate::metric::{
     visit_label_set, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
 };
-use crate::shard::{self, Cells};
-use crate::sync::{global_shards, loom_const_fn};
+use crate::shard::{self, global_shards, Cells};
+use crate::sync::loom_const_fn;
 use crate::Error;
 
 /// The default buckets of Prometheus' client libraries, in seconds.

@@ -2,8 +2,10 @@
 
 use crate::label::Labels;
 use crate::metric::{unix_now, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
-use crate::sync::OnceLock;
+// std's even under loom: a one-time write of a start time, which no model
+// races.
 use crate::Error;
+use std::sync::OnceLock;
 
 /// Constant labels describing the target, exposed with value 1: in text
 /// 0.0.4 as a gauge `name{…} 1`, in OpenMetrics as an `info` family.

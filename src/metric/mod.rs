@@ -50,9 +50,7 @@ pub mod gauge;
 pub mod histogram;
 pub mod info;
 
-#[cfg(not(nanometrics_loom))]
-pub use counter::LocalCounter;
-pub use counter::{Counter, CounterF64, CounterF64Ref, CounterRef};
+pub use counter::{Counter, CounterF64, CounterF64Ref, CounterRef, LocalCounter};
 pub use gauge::{Gauge, GaugeF64, GaugeF64Ref, GaugeRef};
 pub use histogram::{Histogram, HistogramRef, HistogramTimer};
 pub use info::{Info, StartTime};

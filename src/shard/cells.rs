@@ -1,0 +1,147 @@
+//! A metric's block of cells, allocated on first use so that a metric can
+//! be a `static` built by a `const fn`.
+//!
+//! Invariants: the stored index goes from 0 (not allocated) to either
+//! [`FAILED`] or a block's first index, once, under the table's first-touch
+//! lock, and is published with Release (paired with the Acquire in
+//! [`Cells::raw`]), so a thread that sees the index also sees the block's
+//! cells zeroed; the block is freed only when the `Cells` is dropped, when no
+//! handle to it remains.
+
+use super::table::global_shards;
+use super::update::Series;
+use super::{CHUNK_CELLS, FIRST_CELL};
+use crate::sync::{loom_const_fn, AtomicU32, Ordering};
+
+/// Marks a [`Cells`] block whose allocation failed for good (below
+/// [`FIRST_CELL`], like "not allocated yet", 0).
+pub(super) const FAILED: u32 = 1;
+
+/// Whether a block of `len` cells can hand out lazy series (see
+/// [`Cells::series`]): its unallocated index plus any offset stays in chunk 0.
+pub(crate) const fn lazy_fits(len: usize) -> bool {
+    len < CHUNK_CELLS
+}
+
+/// A metric's block of cells in the global shard table, allocated on first
+/// use so that it can live in a `static` built by a `const fn`.
+pub(crate) struct Cells {
+    /// 0: not yet allocated; FAILED: the table is full; else (at least
+    /// [`FIRST_CELL`]) the first index.
+    pub(super) index: AtomicU32,
+    len: u32,
+}
+
+impl Cells {
+    loom_const_fn! {
+        /// A block of `len` cells, allocated on first use.
+        pub(crate) const fn new(len: u32) -> Self {
+            Self { index: AtomicU32::new(0), len }
+        }
+    }
+
+    /// The first cell index, allocating the block on first use; `None` only
+    /// if the shard table is out of cells.
+    #[inline]
+    pub(crate) fn index(&self) -> Option<u32> {
+        let i = self.raw();
+        if i >= FIRST_CELL {
+            Some(i)
+        } else {
+            self.alloc_slow()
+        }
+    }
+
+    /// The index `offset` cells into the block, allocating the block on first
+    /// use; 0 (which the update paths drop) if the table is out of cells.
+    #[inline]
+    pub(crate) fn at(&self, offset: u32) -> u32 {
+        let i = self.raw();
+        if i >= FIRST_CELL {
+            i + offset
+        } else {
+            // The offset goes to the cold call, so that nothing the caller
+            // computed has to be kept across it.
+            self.at_slow(offset)
+        }
+    }
+
+    /// The series `offset` cells into the block. With `lazy` (a compile-time
+    /// [`lazy_fits`] of the block's length) that is the block and the
+    /// offset, and each update adds the offset to the index it reads from the
+    /// block, with no allocation test: while the block is unallocated (0 or
+    /// FAILED) the sum lies in chunk 0, which no slot ever allocates, so the
+    /// update's chunk test fails and its slow path allocates the block; once
+    /// allocated, every handle, however old, takes the hot path. Otherwise
+    /// the block is allocated now.
+    #[inline]
+    pub(crate) fn series(&self, offset: u32, lazy: bool) -> Series<'_> {
+        if lazy {
+            debug_assert!(lazy_fits(self.len as usize) && offset < self.len.max(1));
+            Series {
+                at: offset,
+                cells: Some(self),
+            }
+        } else {
+            Series {
+                at: self.at(offset),
+                cells: None,
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn at_slow(&self, offset: u32) -> u32 {
+        self.index().map_or(0, |i| i + offset)
+    }
+
+    /// The first cell index as stored: below [`FIRST_CELL`] while the block
+    /// is not allocated (or could not be). For the hot paths, which hand such
+    /// an index and `self` to [`add_u64`] and friends: their chunk test fails
+    /// on it, and their slow path allocates.
+    #[inline]
+    pub(crate) fn raw(&self) -> u32 {
+        // Acquire pairs with the Release in `alloc_slow`: a block reused after
+        // `free_cells` is seen zeroed.
+        self.index.load(Ordering::Acquire)
+    }
+
+    /// The first cell index if the block was ever allocated (readers).
+    #[inline]
+    pub(crate) fn allocated(&self) -> Option<u32> {
+        let i = self.raw();
+        (i >= FIRST_CELL).then_some(i)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(&self) -> Option<u32> {
+        if self.index.load(Ordering::Acquire) == FAILED {
+            return None;
+        }
+        // Serialise first touches of this block through the allocator lock so
+        // that two threads racing here allocate once.
+        let shards = global_shards();
+        let start = {
+            let _guard = shards.first_touch();
+            match self.index.load(Ordering::Acquire) {
+                0 => {}
+                FAILED => return None,
+                i => return Some(i),
+            }
+            let start = shards.alloc_cells(self.len.max(1)).unwrap_or(FAILED);
+            self.index.store(start, Ordering::Release);
+            start
+        };
+        (start != FAILED).then_some(start)
+    }
+}
+
+impl Drop for Cells {
+    fn drop(&mut self) {
+        if let Some(start) = self.allocated() {
+            global_shards().free_cells(start, self.len.max(1));
+        }
+    }
+}
