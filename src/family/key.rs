@@ -144,7 +144,7 @@ pub(super) fn compact_words<const N: usize>(values: &[&str; N]) -> Option<[u64; 
 /// each length).
 #[inline(always)]
 unsafe fn marked_pair<const A: usize, const B: usize>(a: &[u8], b: &[u8]) -> [u64; 2] {
-    // SAFETY: the caller's.
+    // SAFETY: `a.len() == A` and `b.len() == B` (caller).
     unsafe { std::hint::assert_unchecked(a.len() == A && b.len() == B) };
     [marked::<A>(a), marked::<B>(b)]
 }

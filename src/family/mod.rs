@@ -416,7 +416,9 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         // Every table of a family but the empty one it starts with shares
         // its seeds, so a hash computed in the current table is the hash in
         // a grown one too.
-        let empty = Table::<N>::is_empty(table.ptr);
+        // SAFETY: `table` is this family's current table, live until
+        // `Family::drop`.
+        let empty = unsafe { Table::<N>::is_empty(table.ptr) };
         let mut hash = None;
         if !empty {
             let key = table.key(values);
@@ -441,8 +443,9 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             // SAFETY: freed only in `Family::drop`, as every table of ours.
             let filled = unsafe { Table::at(bigger) };
             for &e in &w.order {
-                // SAFETY: entries in `order` are live until `Family::drop`.
-                filled.place(e, unsafe { (*e).hash });
+                // SAFETY: entries in `order` came from `Entry::new` and are
+                // live until `Family::drop`, which frees this table too.
+                unsafe { filled.place(e, (*e).hash) };
             }
             // Release publishes the filled table to `with`.
             self.table.store(bigger, Ordering::Release);
@@ -453,7 +456,9 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         let cells = Cells::new(K::cells(&self.config));
         let index = cells.index()?;
         let e = Entry::new(hash, values, cells, index)?;
-        table.place(e, hash);
+        // SAFETY: `e` is a new entry, pushed to `order` below and so freed
+        // only in `Family::drop`, with this table.
+        unsafe { table.place(e, hash) };
         w.order.push(e);
         if w.order.len() >= self.limit {
             self.full.store(true, Ordering::Release);
@@ -586,8 +591,9 @@ impl<K: FamilyKind, const N: usize> Drop for Family<K, N> {
         }
         let current = ptr_get_mut(&mut self.table);
         for t in w.retired.drain(..).chain([current]) {
-            // SAFETY: as above, for tables (`free` leaves the shared
-            // `EMPTY` alone).
+            // SAFETY: each table came from `Table::alloc` or
+            // `Table::empty` and is freed once (`free` leaves the shared
+            // `EMPTY` alone); `&mut self` means no lookup still probes it.
             unsafe { Table::<N>::free(t) };
         }
     }
@@ -670,10 +676,14 @@ mod tests {
     fn families_start_on_the_shared_empty_table_and_leave_it() {
         let a: Family<Counter, 1> = Family::new("a_total", "", ["a"]);
         let b: Family<Counter, 2> = Family::new("b_total", "", ["a", "b"]);
-        assert!(Table::<1>::is_empty(a.table().ptr));
+        // SAFETY: a family's current table is live while the family is.
+        assert!(unsafe { Table::<1>::is_empty(a.table().ptr) });
         assert_eq!(a.with(["x"]).get(), 0, "a miss in the empty table inserts");
-        assert!(!Table::<1>::is_empty(a.table().ptr));
-        assert!(Table::<2>::is_empty(b.table().ptr));
+        // SAFETY: `a`'s current table (the one the insert made), live
+        // while `a` is.
+        assert!(!unsafe { Table::<1>::is_empty(a.table().ptr) });
+        // SAFETY: `b`'s current table, live while `b` is.
+        assert!(unsafe { Table::<2>::is_empty(b.table().ptr) });
         drop(a);
         // The empty table outlives the family that left it.
         b.with(["x", "y"]).inc();
@@ -697,7 +707,7 @@ mod tests {
         for [a, b] in &sets {
             f.with([a, b]).inc();
         }
-        // SAFETY: the table lives as long as `f`.
+        // The table lives as long as `f`.
         let table = f.table();
         for (i, values) in sets.iter().enumerate() {
             let index = table.find(&table.key(values));

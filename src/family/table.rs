@@ -238,7 +238,7 @@ impl<const N: usize> Entry<N> {
     unsafe fn matches_compact(e: *const Self, words: &[u64; N]) -> bool {
         if N == 0 {
             // No words to tell an entry from `VACANT`.
-            // SAFETY: as for this function.
+            // SAFETY: `e` is `VACANT` or a live entry (caller).
             return !unsafe { Self::is_vacant(e) };
         }
         // SAFETY: every entry's values area holds at least `N` words (a
@@ -279,7 +279,8 @@ impl<const N: usize> Entry<N> {
     /// As for [`words`](Self::words).
     #[inline(always)]
     unsafe fn same<const W: usize>(e: *const Self, at: usize, words: [u64; W]) -> bool {
-        // SAFETY: as for this function.
+        // SAFETY: `e` is live and `at..at + 8 * W` lies in its values area
+        // (caller).
         let stored = unsafe { Self::words::<W>(e, at) };
         stored.iter().zip(words).fold(0, |d, (s, w)| d | (s ^ w)) == 0
     }
@@ -291,11 +292,13 @@ impl<const N: usize> Entry<N> {
     #[inline(always)]
     unsafe fn matches(e: *const Self, key: &Key<'_, N>) -> bool {
         match key.shape {
-            // SAFETY: as for this function.
+            // SAFETY: `e` is `VACANT` or a live entry (caller).
             Shape::Compact => unsafe { Self::matches_compact(e, &key.words.map(|[w, _]| w)) },
-            // SAFETY: as for this function.
+            // SAFETY: `e` is `VACANT` or a live entry (caller).
             Shape::Short => unsafe { Self::matches_short(e, key.hash, &key.words) },
-            // SAFETY: as for this function.
+            // SAFETY: `e` is `VACANT` or a live entry (caller); a long
+            // compare reads past the hash only on a hash match, which
+            // `VACANT`'s never is (its shape class is 3).
             Shape::Long => unsafe { Self::matches_long(e, key.hash, &key.words, key.values) },
         }
     }
@@ -310,7 +313,10 @@ impl<const N: usize> Entry<N> {
     /// word zero-padded, as the entry's is).
     ///
     /// # Safety
-    /// As for [`values`](Self::values), for the duration of the call.
+    /// As for [`matches_compact`](Self::matches_compact): `e` is
+    /// [`Entry::vacant`] or a live entry for the duration of the call.
+    /// Nothing past `VACANT`'s hash is read: it has the shape class 3, which
+    /// no lookup's hash has.
     #[inline(always)]
     pub(super) unsafe fn matches_long(
         e: *const Self,
@@ -322,7 +328,8 @@ impl<const N: usize> Entry<N> {
         if unsafe { (*e).hash } != hash {
             return false;
         }
-        // SAFETY: as above (a reference to the header's field only).
+        // SAFETY: the header is initialised and live (caller); the
+        // reference covers the header's field only.
         let lens = unsafe { &(*e).lens };
         // Once this value's length and those before it are equal, each room
         // up to its end (a function of the length, `Shape::room`) is the
@@ -505,8 +512,12 @@ impl<'a, const N: usize> Table<'a, N> {
     }
 
     /// Whether `t`, a family's table, is the one it started with.
-    pub(super) fn is_empty(t: *const Head) -> bool {
-        // SAFETY: a family's tables are live while it is (caller).
+    ///
+    /// # Safety
+    /// `t` came from [`alloc`](Self::alloc) or [`empty`](Self::empty) and
+    /// is not freed yet.
+    pub(super) unsafe fn is_empty(t: *const Head) -> bool {
+        // SAFETY: `t` is a live table (caller), whose header is initialised.
         unsafe { (*t).mask == 0 }
     }
 
@@ -603,7 +614,8 @@ impl<'a, const N: usize> Table<'a, N> {
     #[inline(always)]
     pub(super) fn find_short(self, words: &[[u64; 2]; N]) -> Option<u32> {
         let hash = short_hash(self.head().seeds.mix, words);
-        // SAFETY: as in `find_compact`.
+        // SAFETY: `probe` calls `matches_short` only on the table's slots,
+        // each `VACANT` or a live entry.
         self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
     }
 
@@ -612,7 +624,8 @@ impl<'a, const N: usize> Table<'a, N> {
     #[inline(always)]
     pub(super) fn find_long(self, values: &[&str; N]) -> Option<u32> {
         let (hash, words) = long_key(self.head().seeds.mix, values);
-        // SAFETY: as in `find_compact`.
+        // SAFETY: `probe_from` calls `matches_long` only on the table's
+        // slots, each `VACANT` or a live entry.
         self.probe_from(hash as usize, |e| unsafe {
             Entry::matches_long(e, hash, &words, values)
         })
@@ -655,13 +668,14 @@ impl<'a, const N: usize> Table<'a, N> {
         loop {
             let p = self.slot(i).load(Ordering::Acquire);
             if matches(p) {
-                // SAFETY: as in `probe`.
+                // SAFETY: `p` matched, so it is a live entry (`VACANT`
+                // never matches).
                 return Some(unsafe { (*p).index });
             }
             // At most half the slots of any table are full (`insert` grows
             // it first), so the probe meets a vacant slot; no step count
             // needed.
-            // SAFETY: as above.
+            // SAFETY: a slot holds `VACANT` or a live entry (above).
             if unsafe { Entry::is_vacant(p) } {
                 return None;
             }
@@ -670,12 +684,18 @@ impl<'a, const N: usize> Table<'a, N> {
     }
 
     /// Stores `e` in the first vacant slot of its probe sequence (writer
-    /// only).
-    pub(super) fn place(self, e: *mut Entry<N>, hash: u64) {
+    /// only: two concurrent calls could fill one slot, and one entry would
+    /// be lost to lookups).
+    ///
+    /// # Safety
+    /// `e` came from [`Entry::new`] and stays live as long as this table:
+    /// every lookup that probes the table dereferences it.
+    pub(super) unsafe fn place(self, e: *mut Entry<N>, hash: u64) {
         let mut i = hash as usize;
         loop {
             let slot = self.slot(i);
-            // SAFETY: slots hold live entries or `VACANT`.
+            // SAFETY: slots hold `VACANT` or live entries (this function's
+            // contract, for each entry placed).
             if unsafe { Entry::is_vacant(slot.load(Ordering::Relaxed)) } {
                 // Release publishes the entry's initialised fields to `find`.
                 slot.store(e, Ordering::Release);
@@ -723,17 +743,17 @@ mod tests {
             // SAFETY: `vacant` may be compared.
             assert!(!unsafe { Entry::matches_compact(Entry::vacant(), &words) });
             let key = Seeds::new().key(probe);
-            // SAFETY: as above.
+            // SAFETY: `vacant` may be compared.
             assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
         }
         for values in [short, long] {
             let key = Seeds::new().key(&values);
-            // SAFETY: as above.
+            // SAFETY: `vacant` may be compared.
             assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
         }
-        // SAFETY: as above.
+        // SAFETY: `vacant` may be compared.
         assert!(!unsafe { Entry::<0>::matches_compact(Entry::vacant(), &[]) });
-        // SAFETY: as above.
+        // SAFETY: `vacant` may be compared.
         assert!(!unsafe { Entry::<1>::matches_compact(Entry::vacant(), &[1]) });
     }
 
