@@ -88,6 +88,7 @@ pub use shard::ShardInfo;
 #[doc(hidden)]
 pub use registry::__private;
 
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod fuzz;
 

@@ -46,6 +46,7 @@ use crate::{Error, Registry};
 
 mod copy;
 pub(crate) mod number;
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod parse;
 mod text;
