@@ -143,41 +143,57 @@ mod loom_cells {
         });
     }
 
-    /// A dropped metric's block is zeroed in every slot and handed to the
-    /// next metric allocated with the same length. Here the old metric was
-    /// written in exclusive slot 0 by a thread that has exited; a second
-    /// thread, spawned before the drop (so not ordered after the zeroing by
-    /// the spawn), may lease that slot once it is handed back and record into
-    /// the new metric: it must start from the zeroes, not from the old
-    /// metric's value it inherited with the lease. That takes the chain
-    /// zeroing → allocator mutex → Release store of the new index → Acquire
-    /// load of it by the recording thread.
+    nanometrics::label_enum! {
+        /// Eight label values: a block of a whole loom chunk (8 cells), which
+        /// is too long for lazy series, so `with` allocates it on the spot.
+        enum Lane: "lane" {
+            L0 => "0", L1 => "1", L2 => "2", L3 => "3",
+            L4 => "4", L5 => "5", L6 => "6", L7 => "7",
+        }
+    }
+
+    /// Freed cells are zeroed before their block is reused, and a thread that
+    /// finds the reused block's index sees them zeroed: the index is
+    /// published with a Release store after the allocation (which follows the
+    /// zeroing under the allocator's mutex) and read with Acquire.
+    ///
+    /// A first thread writes 5 into an old counter's block in exclusive slot
+    /// 0 and exits; the main thread drops the old counter (zeroes, frees) and
+    /// then allocates a new counter's block of the same length, so it reuses
+    /// the old block, without recording (`with` on a block too long to be
+    /// lazy allocates at once). A second thread, spawned before the drop,
+    /// records into the new counter: it inherits slot 0 (values in place,
+    /// through the free-list mutex) and either allocates the block itself
+    /// (through the allocator's mutex) or finds the main thread's index. In
+    /// the second case only the index's Acquire/Release pairing orders the
+    /// zeroing before its load of the cell; without it the load may return
+    /// the old 5. The new counter must read 1.
     #[test]
     fn reuse_after_drop() {
         model("cells::reuse_after_drop", || {
-            let old = Arc::new(Counter::new("old_total", ""));
-            let new = Arc::new(Counter::new("new_total", ""));
+            let old = Arc::new(Counter::<Lane>::labeled("old_total", ""));
+            let new = Arc::new(Counter::<Lane>::labeled("new_total", ""));
             let first = {
                 let old = old.clone();
-                thread::spawn(move || old.inc_by(5))
+                thread::spawn(move || old.with(Lane::L3).inc_by(5))
             };
             let second = {
                 let new = new.clone();
-                thread::spawn(move || new.inc_by(1))
+                thread::spawn(move || new.with(Lane::L3).inc_by(1))
             };
             first.join().unwrap();
             // The last handle: the block is zeroed and freed here.
             drop(old);
-            // First touch by the main thread (a read: it leases no slot);
-            // when the second thread has not touched the metric yet, this
-            // reuses the old block.
-            let r = new.get();
-            assert!(
-                r <= 1,
-                "the new metric read {r}: stale cells from the old one"
-            );
+            // First touch by the main thread, which leases no slot: when the
+            // second thread has not touched the metric yet, this allocates
+            // the new block, reusing the old one.
+            let _ = new.with(Lane::L3);
             second.join().unwrap();
-            assert_eq!(new.get(), 1, "the new metric did not start from zero");
+            assert_eq!(
+                new.with(Lane::L3).get(),
+                1,
+                "the new metric did not start from zero"
+            );
         });
     }
 }

@@ -5,7 +5,8 @@
 mod loom_lease {
     use loom::sync::Arc;
     use loom::thread;
-    use nanometrics::Counter;
+    use nanometrics::{Counter, ShardInfo};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use nanometrics_loom_tests::{join_all, model, spawn_incs};
 
     /// The main thread records first and so holds exclusive slot 0 for the
@@ -32,11 +33,20 @@ mod loom_lease {
         });
     }
 
-    /// Forced hand-over chain: the second thread records only after the first
-    /// has exited, so it always takes over the first thread's slot; the third
-    /// records concurrently with the second thread's exit. Exact sums.
+    /// A hand-over chain: main holds exclusive slot 0, leaving slot 1. A
+    /// first thread adds 100 and exits; a second thread joins the first and
+    /// then adds 10; a third adds 1000 concurrently. Loom's `join` returns
+    /// before the joined thread's thread-local destructors (its lease's
+    /// return) run, so the join does not force a hand-over: the second thread
+    /// lands in the shared slot when slot 1 is still leased at its update.
+    /// When it lands in slot 1, that slot was leased before (by the first
+    /// thread, which recorded earlier, or by the third if that one leased it
+    /// first), so it was handed over and the second thread continues from the
+    /// previous leaseholder's value. The model counts those executions and
+    /// requires some. Exact sum in every execution.
     #[test]
     fn successive_leaseholders() {
+        static HANDED_OVER: AtomicUsize = AtomicUsize::new(0);
         model("lease::successive_leaseholders", || {
             let c = Arc::new(Counter::new("handed_over_total", ""));
             c.inc_by(1);
@@ -49,16 +59,24 @@ mod loom_lease {
                 thread::spawn(move || {
                     first.join().unwrap();
                     c.inc_by(10);
+                    ShardInfo::thread_is_exclusive()
                 })
             };
             let third = {
                 let c = c.clone();
                 thread::spawn(move || c.inc_by(1000))
             };
-            second.join().unwrap();
+            let handed_over = second.join().unwrap();
             third.join().unwrap();
             assert_eq!(c.get(), 1111, "an update was lost");
+            if handed_over {
+                // Relaxed: a tally read after the model returns.
+                HANDED_OVER.fetch_add(1, Ordering::Relaxed);
+            }
         });
+        let n = HANDED_OVER.load(Ordering::Relaxed);
+        eprintln!("lease::successive_leaseholders: {n} executions handed slot 1 over to the second thread");
+        assert!(n > 0, "no execution handed a slot over");
     }
 
     /// A thread on the shared slot moves to an exclusive one: main holds slot
