@@ -25,7 +25,20 @@ ensure_prometheus_client() {
   python3 -c 'import prometheus_client' || { echo "prometheus_client missing after install" >&2; return 1; }
 }
 
-# Whether a nightly toolchain is installed.
-have_nightly() {
-  rustup toolchain list 2>/dev/null | grep -q '^nightly'
+# A nightly toolchain with the given components (e.g. miri rust-src),
+# installed with rustup when missing; fails when it cannot be installed.
+ensure_nightly() {
+  if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    echo "installing the nightly toolchain (minimal profile)"
+    timeout 600 rustup toolchain install nightly --profile minimal ||
+      { echo "nightly toolchain missing and could not be installed" >&2; return 1; }
+  fi
+  local installed c
+  installed=$(rustup +nightly component list --installed 2>/dev/null || true)
+  for c in "$@"; do
+    if ! grep -q "^$c" <<<"$installed"; then
+      timeout 600 rustup component add "$c" --toolchain nightly ||
+        { echo "nightly component $c missing and could not be installed" >&2; return 1; }
+    fi
+  done
 }

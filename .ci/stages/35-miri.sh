@@ -4,20 +4,13 @@
 # cannot run are skipped by `cfg_attr(miri, ignore = "...")` next to the test
 # and listed in docs/verification.md.
 #
-# Needs a nightly toolchain. Without one (as in a stable-only CI image) the
-# stage says so and passes: Miri is an extra check, not a build requirement.
+# Needs nightly with miri and rust-src: installed with rustup when missing;
+# the stage fails (never skips) when they cannot be.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. .ci/lib.sh
 
-if ! cargo +nightly --version >/dev/null 2>&1; then
-  echo "Miri skipped: no nightly toolchain (rustup toolchain install nightly)"
-  exit 0
-fi
-
-installed=$(rustup +nightly component list --installed 2>/dev/null || true)
-if ! grep -q '^miri' <<<"$installed" || ! grep -q '^rust-src' <<<"$installed"; then
-  rustup component add miri rust-src --toolchain nightly
-fi
+ensure_nightly miri rust-src
 
 # Strict provenance: the core only turns pointers it got from Box::into_raw
 # back into references, never integers into pointers. Four seeds: each run

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (fuzz/fuzz_targets/*.rs) for a bounded time
-# where a nightly toolchain exists. The committed seed corpora
-# (fuzz/corpus/<target>/) are replayed on stable in every run by
-# tests/fuzz_corpus.rs and tests/fuzz_corpus_http.rs, so without nightly only
-# that replay runs. New corpus entries go to target/fuzz-corpus/, never into
-# the committed corpus; a crash fails the stage (the input is left in
+# Runs every cargo-fuzz target (fuzz/fuzz_targets/*.rs) for a bounded time on
+# nightly (installed with rustup when missing; the stage fails when it cannot
+# be). The committed seed corpora (fuzz/corpus/<target>/) are also replayed on
+# stable in every run by tests/fuzz_corpus.rs and tests/fuzz_corpus_http.rs.
+# New corpus entries go to target/fuzz-corpus/, never into the committed
+# corpus; a crash fails the stage (the input is left in
 # fuzz/artifacts/<target>/ and must become a regression test).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,10 +13,7 @@ cd "$(dirname "$0")/../.."
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-25}
 TARGETS="text_encode label_escape accept_negotiation http_request config_env"
 
-if ! have_nightly; then
-  echo "no nightly toolchain: only the stable corpus replay ran"
-  exit 0
-fi
+ensure_nightly
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"
   cargo install cargo-fuzz --locked
