@@ -94,7 +94,8 @@ impl Slot {
         if p.is_null() {
             None
         } else {
-            // SAFETY: as in `cell`: installed chunks live until `Slot::drop`.
+            // SAFETY: a non-null entry points to a chunk that `install` leaked
+            // from a Box; only `Slot::drop` (`&mut self`) frees it.
             Some(unsafe { &*p })
         }
     }
