@@ -208,7 +208,7 @@ impl LocalCounter<'_> {
     pub fn inc_by(&self, n: u64) {
         use crate::sync::Ordering::Relaxed;
         if self.pinned.is_some() {
-            // This thread is the cell's only writer (see `shard.rs`), for as
+            // This thread is the cell's only writer (see `shard/slot.rs`), for as
             // long as the slot is pinned.
             self.cell
                 .store(self.cell.load(Relaxed).wrapping_add(n), Relaxed);
