@@ -1,6 +1,7 @@
 //! Dynamic families: lock-free lookups (Acquire probes of an insert-only
-//! table), inserts under the family mutex (Release publication), and the
-//! cardinality limit with its overflow series and overflow counter.
+//! table), inserts under the family mutex (Release publication), the
+//! cardinality limit with its overflow series and overflow counter, and a
+//! scrape racing the writers.
 #[cfg(nanometrics_loom)]
 mod loom_family {
     use loom::sync::Arc;
@@ -75,6 +76,76 @@ mod loom_family {
             w.join().unwrap();
             assert_eq!(f.len(), 1, "two series for one label value");
             assert_eq!(f.with(["app-1"]).get(), 5, "the update was lost");
+        });
+    }
+
+    /// Checks one scrape of the family in `scrape_against_insert_and_update`
+    /// and returns its values of a, b and c (`None`: c absent).
+    fn scraped(s: &[(String, u64)]) -> (u64, u64, Option<u64>) {
+        let value = |i: usize, label: &str| match s.get(i) {
+            Some((l, v)) if l == label => Some(*v),
+            Some(_) => panic!("a torn or unexpected scrape {s:?}"),
+            None => None,
+        };
+        let (Some(a), Some(b), c) = (
+            value(0, "app_id=a"),
+            value(1, "app_id=b"),
+            value(2, "app_id=c"),
+        ) else {
+            panic!("a series went missing: {s:?}");
+        };
+        assert!(s.len() <= 3, "a torn or unexpected scrape {s:?}");
+        assert!(
+            matches!((a, b, c), (0 | 1, 0 | 10, None | Some(0 | 100))),
+            "impossible value in {s:?}"
+        );
+        // The scrape lists the series under the family mutex, which the
+        // insert of c held after b's update.
+        assert!(c.is_none() || b == 10, "c listed without b's update: {s:?}");
+        (a, b, c)
+    }
+
+    /// A scrape reader (`visit`, twice, on a spawned thread: see
+    /// `spawn_reads`) racing a thread that updates existing series and
+    /// inserts a new one. A scrape lists the series under the family mutex
+    /// and sums them through one shard reader, which lists the written
+    /// slots' chunks at the first series and reads every cell through that
+    /// list (a chunk installed after it reads as zero). Every scrape is a
+    /// possible state: a and b always there, c absent or after them, each
+    /// value a possible partial sum, and c listed only with b's update (made
+    /// before c's insert); the second scrape is never behind the first; the
+    /// values are exact after join.
+    #[test]
+    fn scrape_against_insert_and_update() {
+        model("family::scrape_against_insert_and_update", || {
+            let f = Arc::new(Family::<Counter, 1>::new("sent_total", "", ["app_id"]));
+            // Series a and b and their cells, from a thread that never
+            // records (a lookup leases no slot).
+            f.with(["a"]);
+            f.with(["b"]);
+            let reader = {
+                let f = f.clone();
+                thread::spawn(move || [series(&f), series(&f)])
+            };
+            let writer = {
+                let f = f.clone();
+                thread::spawn(move || {
+                    f.with(["b"]).inc_by(10);
+                    f.with(["c"]).inc_by(100);
+                    f.with(["a"]).inc_by(1);
+                })
+            };
+            let [first, second] = reader.join().unwrap();
+            let (a1, b1, c1) = scraped(&first);
+            let (a2, b2, c2) = scraped(&second);
+            assert!(
+                a1 <= a2 && b1 <= b2 && c1 <= c2,
+                "the second scrape is behind the first: {first:?} then {second:?}"
+            );
+            writer.join().unwrap();
+            let expected =
+                [("a", 1), ("b", 10), ("c", 100)].map(|(v, n)| (format!("app_id={v}"), n));
+            assert_eq!(series(&f), expected, "an update was lost");
         });
     }
 
