@@ -1,5 +1,11 @@
 //! The listener, the poll thread and the scrape workers.
 //!
+//! One file because it is one state machine: the poll thread ([`Reactor`])
+//! owns each connection ([`Conn`]) while its head is read, hands it with a
+//! scrape to a worker's queue ([`Job`], [`Link`]) and takes it back when the
+//! worker is done ([`Returned`]); a connection's states, the queues' bounds
+//! and the workers' writes change together.
+//!
 //! The HTTP responder is not modelled under loom (its protocol is sockets,
 //! not shared memory), so it uses std's synchronisation directly and is
 //! compiled out under `cfg(nanometrics_loom)`.
@@ -913,21 +919,4 @@ impl Gzip {
 }
 
 #[cfg(all(test, feature = "gzip"))]
-mod tests {
-    use super::*;
-    use std::io::Read;
-
-    #[test]
-    fn gzip_round_trips_and_reuses_state() {
-        let mut g = Gzip::new();
-        for n in [0usize, 1, 1000, 200_000] {
-            let line = b"metric_total{a=\"b\"} 1\n";
-            let input: Vec<u8> = (0..n).map(|i| line[i % line.len()]).collect();
-            assert!(g.compress(&input));
-            let mut d = flate2::read::GzDecoder::new(&g.out[..]);
-            let mut back = Vec::new();
-            d.read_to_end(&mut back).unwrap();
-            assert_eq!(back, input);
-        }
-    }
-}
+mod tests;
