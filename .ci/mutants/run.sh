@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deliberately broken variants: each .ci/mutants/NN-name.patch must make the
-# loom models it names fail, with the message it names (docs/verification.md,
-# "Deliberately broken variants", describes each).
+# loom models it names (`# Models:`), or the test command it names
+# (`# Command:`, run with the normal cfg), fail with the message it names
+# (docs/verification.md, "Deliberately broken variants", describes each).
 #
 #   .ci/mutants/run.sh [patch...]      (default: every .ci/mutants/*.patch)
 #
@@ -31,9 +32,13 @@
 # `timed out`, `patch did not apply` or `did not build`. Exits non-zero unless
 # every model catches its patch. Logs: target/mutants/logs/.
 #
+# A `# Command:` patch runs its command in the scratch copy without the loom
+# cfg, in its own build directory (target/mutants-tests); the command must
+# pass unpatched (its control) and fail patched with an `# Expect:` line.
+#
 # Environment: LOOM_MAX_PREEMPTIONS (default 2), NANOMETRICS_MUTANTS_TIMEOUT
-# (seconds per model run, default 300), NANOMETRICS_MUTANTS_TARGET_DIR
-# (default target/loom-mutants).
+# (seconds per model or command run, default 300),
+# NANOMETRICS_MUTANTS_TARGET_DIR (default target/loom-mutants).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 patches=()
@@ -117,13 +122,31 @@ run_model() {
   return 1
 }
 
-# Every model the patches name, once each: the control set.
+tests_target=$root/target/mutants-tests
+
+# Runs a `# Command:` ($1) in the scratch copy with the normal cfg under the
+# time limit; log in $2. Returns 0 if it passed, 124 if it timed out, 1
+# otherwise.
+run_command() {
+  local rc=0
+  timeout --kill-after=10 "$limit" \
+    env -u RUSTFLAGS CARGO_TARGET_DIR="$tests_target" bash -c 'cd "$0" && eval "$1"' \
+    "$scratch" "$1" >"$2" 2>&1 || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then return 124; fi
+  [ "$rc" -eq 0 ] && return 0
+  return 1
+}
+
+# Every model the patches name, once each, and every command: the control set.
 declare -A control=()
+declare -A control_commands=()
 for p in "$@"; do
   models=$(header "$p" Models)
-  [ -n "$models" ] || { echo "$p: no '# Models:' line" >&2; exit 2; }
+  cmd=$(header "$p" Command)
+  [ -n "$models$cmd" ] || { echo "$p: no '# Models:' or '# Command:' line" >&2; exit 2; }
   [ -n "$(header "$p" Expect)" ] || { echo "$p: no '# Expect:' line" >&2; exit 2; }
   for m in $models; do control[$m]=1; done
+  [ -z "$cmd" ] || control_commands[$cmd]=1
 done
 
 # Runs the models $2... (`file::name`) in the scratch copy as it is, under the
@@ -176,7 +199,7 @@ check_models() {
         *)
           local hit=
           while IFS= read -r want; do
-            [ -n "$want" ] && grep -qF -- "$want" "$log" && { hit=$want; break; }
+            [ -n "$want" ] && grep -aqF -- "$want" "$log" && { hit=$want; break; }
           done < <(header "$patch" Expect)
           if [ -n "$hit" ]; then
             echo "$label $m caught: $hit"
@@ -194,7 +217,21 @@ check_models() {
 t0=$SECONDS
 sync_tree
 n=0
-check_models control "" "${!control[@]}" || n=$?
+if [ ${#control[@]} -gt 0 ]; then
+  check_models control "" "${!control[@]}" || n=$?
+fi
+k=0
+for cmd in "${!control_commands[@]}"; do
+  k=$((k + 1))
+  log=$logs/control-command-$k.log
+  rc=0
+  run_command "$cmd" "$log" || rc=$?
+  case $rc in
+    0) echo "control '$cmd' passed" ;;
+    124) echo "control '$cmd' timed out after ${limit} s (log: $log)"; n=$((n + 1)) ;;
+    *) echo "control '$cmd' FAILED (log: $log)"; n=$((n + 1)) ;;
+  esac
+done
 if [ "$n" -ne 0 ]; then
   echo "mutants: the control failed ($n models); no patch was tried"
   exit 1
@@ -204,18 +241,43 @@ total=0
 for p in "$@"; do
   label=$(basename "$p" .patch)
   models=$(header "$p" Models)
+  cmd=$(header "$p" Command)
+  checks=$(($(wc -w <<<"$models") + $([ -n "$cmd" ] && echo 1 || echo 0)))
   sync_tree
   if ! git -C "$scratch" apply --whitespace=nowarn "$p" 2>"$logs/$label-apply.log"; then
-    for m in $models; do echo "$label $m patch did not apply (log: $logs/$label-apply.log)"; done
-    n=$(wc -w <<<"$models")
+    echo "$label patch did not apply (log: $logs/$label-apply.log)"
+    n=$checks
   else
     n=0
-    check_models "$label" "$p" $models || n=$?
+    if [ -n "$models" ]; then
+      check_models "$label" "$p" $models || n=$?
+    fi
+    if [ -n "$cmd" ]; then
+      log=$logs/$label-command.log
+      rc=0
+      run_command "$cmd" "$log" || rc=$?
+      case $rc in
+        0) echo "$label '$cmd' SURVIVED (log: $log)"; n=$((n + 1)) ;;
+        124) echo "$label '$cmd' timed out after ${limit} s (log: $log)"; n=$((n + 1)) ;;
+        *)
+          hit=
+          while IFS= read -r want; do
+            [ -n "$want" ] && grep -aqF -- "$want" "$log" && { hit=$want; break; }
+          done < <(header "$p" Expect)
+          if [ -n "$hit" ]; then
+            echo "$label '$cmd' caught: $hit"
+          else
+            echo "$label '$cmd' failed without the expected message (log: $log)"
+            n=$((n + 1))
+          fi
+          ;;
+      esac
+    fi
   fi
   failures=$((failures + n))
-  total=$((total + $(wc -w <<<"$models")))
+  total=$((total + checks))
 done
 sync_tree
 
-echo "mutants: $(($# )) patches, $total (patch, model) pairs, $((total - failures)) caught, $failures not; control passed; $((SECONDS - t0)) s"
+echo "mutants: $(($# )) patches, $total (patch, model or command) pairs, $((total - failures)) caught, $failures not; control passed; $((SECONDS - t0)) s"
 [ "$failures" -eq 0 ]

@@ -16,14 +16,14 @@ ensure_nightly miri rust-src
 # back into references, never integers into pointers. Four seeds: each run
 # takes different thread interleavings and weak-memory outcomes through the
 # threaded tests (the seeds run in parallel; about a minute on 2 cores).
-# Under Miri the shard table is smaller (src/shard.rs) and the threaded tests
+# Under Miri the shard table is smaller (src/shard/mod.rs) and the threaded tests
 # loop fewer times. Miri's own target directory keeps it apart from the normal
 # and loom builds.
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance -Zmiri-many-seeds=0..4}"
 export CARGO_TARGET_DIR="${NANOMETRICS_MIRI_TARGET_DIR:-target/miri}"
 cargo +nightly miri setup
 # The modules that hold `unsafe` (shard, family, process, encoding::copy;
-# http/server.rs's one `poll` call is only reached over real sockets, which
+# http/server/'s one `poll` call is only reached over real sockets, which
 # Miri cannot run), the metric types and registry that drive the shard code
 # through the real thread-locals, and the encoder test that drives the short
 # copies through real sample lines. The other encoder, HTTP parsing and

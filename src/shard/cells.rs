@@ -98,7 +98,7 @@ impl Cells {
 
     /// The first cell index as stored: below [`FIRST_CELL`] while the block
     /// is not allocated (or could not be). For the hot paths, which hand such
-    /// an index and `self` to [`add_u64`] and friends: their chunk test fails
+    /// an index and `self` to [`add_u64`](super::add_u64) and friends: their chunk test fails
     /// on it, and their slow path allocates.
     #[inline]
     pub(crate) fn raw(&self) -> u32 {

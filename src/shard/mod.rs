@@ -42,7 +42,7 @@
 //! - `update.rs`: the hot paths (`add_u64`, `add_f64`, `observe`) and
 //!   [`Series`], a series' first cell as they take it;
 //! - `cells.rs`: [`Cells`], a metric's block of cells, allocated on first use;
-//! - `reader.rs`: [`Reader`], a scrape's many-cells-in-a-row sums;
+//! - `reader.rs`: [`Reader`](reader::Reader), a scrape's many-cells-in-a-row sums;
 //! - `info.rs`: [`ShardInfo`], the public facts about the table.
 
 mod binding;

@@ -45,7 +45,7 @@ impl Slot {
 
     /// The sentinel a thread's slot pointer holds before the thread has an
     /// exclusive slot: every chunk is null, so the hot path's chunk test sends
-    /// the first update to the binding code (see [`current`]).
+    /// the first update to the binding code (see [`current`](super::binding::current)).
     #[cfg(not(nanometrics_loom))]
     pub(super) const fn unbound() -> Self {
         // A `const` item is the way to repeat a non-`Copy` value in an array
