@@ -6,8 +6,8 @@ mod loom_lease {
     use loom::sync::Arc;
     use loom::thread;
     use nanometrics::{Counter, ShardInfo};
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use nanometrics_loom_tests::{join_all, model, spawn_incs};
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// The main thread records first and so holds exclusive slot 0 for the
     /// whole execution, leaving one exclusive slot. A first thread leases it,
