@@ -10,51 +10,7 @@ use std::{ptr, slice};
 
 use super::key::{compact_hash, last_word, long_key, short_hash, word, Key, Seeds, Shape, SHORT};
 use crate::shard::Cells;
-use crate::sync::{AtomicPtr, Ordering};
-
-/// A `u32` written when its entry is built and only read after that:
-/// [`Entry`]'s copy of its cell index. Normally a plain `u32`, so a hit
-/// reads it with a plain load.
-///
-/// Under loom it is an atomic, read `Relaxed`. Loom counts an atomic's
-/// construction as a non-atomic write, so a lookup that reaches an entry
-/// without synchronising with its insert (the probe's `Acquire` slot load
-/// paired with the `Release` store in [`Table::place`]) fails the model with
-/// a causality violation. A plain field is memory loom does not track: with
-/// that publication weakened to `Relaxed`, the lookup would read the index
-/// its inserting thread wrote (loom runs one thread at a time) and every
-/// model would pass.
-#[cfg(not(nanometrics_loom))]
-struct Published(u32);
-/// See the non-loom definition.
-#[cfg(nanometrics_loom)]
-struct Published(crate::sync::AtomicU32);
-
-#[cfg(not(nanometrics_loom))]
-impl Published {
-    #[inline(always)]
-    fn new(v: u32) -> Self {
-        Self(v)
-    }
-
-    #[inline(always)]
-    fn get(&self) -> u32 {
-        self.0
-    }
-}
-
-#[cfg(nanometrics_loom)]
-impl Published {
-    fn new(v: u32) -> Self {
-        Self(crate::sync::AtomicU32::new(v))
-    }
-
-    fn get(&self) -> u32 {
-        // Relaxed: what is wanted is loom's check of this load against the
-        // construction (above); the entry's publication orders the rest.
-        self.0.load(Ordering::Relaxed)
-    }
-}
+use crate::sync::{AtomicPtr, Ordering, PublishedU32};
 
 /// One series: this header, followed in the same allocation by its `N` label
 /// values, each zero-padded to whole 8-byte words (`lens` gives their
@@ -74,7 +30,7 @@ pub(super) struct Entry<const N: usize> {
     pub(super) hash: u64,
     /// `cells`' first index, copied at insert so that a hit reads no atomic
     /// (0 in the overflow entry, whose cells are allocated on first use).
-    index: Published,
+    index: PublishedU32,
     /// The byte length of each value.
     lens: [u32; N],
     pub(super) cells: Cells,
@@ -163,7 +119,7 @@ impl<const N: usize> Entry<N> {
         unsafe {
             e.write(Entry {
                 hash,
-                index: Published::new(index),
+                index: PublishedU32::new(index),
                 lens,
                 cells,
             });
