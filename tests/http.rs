@@ -507,13 +507,17 @@ fn ipv6_and_dual_stack() {
 
 #[test]
 fn bearer_auth() {
-    let (_s, addr) = serve(local().bearer_token("s3cr3t").unwrap(), known());
-    let r = get(addr, GET);
-    assert_eq!(r.status, 401);
+    let cfg = local().bearer_token("s3cr3t").unwrap();
+    let r = known();
+    let (_s, addr) = serve(cfg.clone(), r);
+    let resp = get(addr, GET);
+    assert_eq!(resp.status, 401);
     assert_eq!(
-        r.header("WWW-Authenticate"),
+        resp.header("WWW-Authenticate"),
         Some("Bearer realm=\"metrics\"")
     );
+    // One server per wrong credential: each starts a penalty for 127.0.0.1
+    // (see `wrong_credentials_close_the_connection_and_penalise_the_address`).
     for wrong in [
         "Bearer s3cr3",
         "Bearer s3cr3tt",
@@ -521,17 +525,109 @@ fn bearer_auth() {
         "s3cr3t",
         "Bearer",
     ] {
+        let (_s, fresh) = serve(cfg.clone(), r);
         let req = format!("GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: {wrong}\r\n\r\n");
-        assert_eq!(get(addr, req.as_bytes()).status, 401, "{wrong}");
+        assert_eq!(get(fresh, req.as_bytes()).status, 401, "{wrong}");
     }
     let mut c = connect(addr);
     let ok = b"GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer s3cr3t\r\n\r\n";
     assert_eq!(exchange(&mut c, ok).status, 200);
-    // 401 keeps the connection (a client may retry with credentials).
-    assert_eq!(exchange(&mut c, GET).status, 401);
-    assert_eq!(exchange(&mut c, ok).status, 200);
+    // A 401 closes the connection (a request without credentials starts no
+    // penalty, so the next connection is served).
+    let refused = exchange(&mut c, GET);
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.header("Connection"), Some("close"));
+    assert!(closed(&mut c));
+    assert_eq!(get(addr, ok).status, 200);
     // Unauthenticated clients learn nothing about paths.
     assert_eq!(get(addr, b"GET /x HTTP/1.1\r\nHost: t\r\n\r\n").status, 401);
+}
+
+/// A request for the metrics with `Authorization: Bearer <token>`, if any.
+fn bearer(token: Option<&str>) -> Vec<u8> {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    format!("GET /metrics HTTP/1.1\r\nHost: t\r\n{auth}\r\n").into_bytes()
+}
+
+/// A connection to `addr` from the loopback address `from` (127.0.0.2, say:
+/// Linux routes all of 127.0.0.0/8 to loopback); `None` where it cannot bind.
+fn connect_from(from: [u8; 4], addr: SocketAddr) -> Option<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).ok()?;
+    sock.bind(&SocketAddr::from((from, 0)).into()).ok()?;
+    sock.connect(&addr.into()).ok()?;
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    Some(s)
+}
+
+#[test]
+fn wrong_credentials_close_the_connection_and_penalise_the_address() {
+    const TOKEN: &str = "0123456789abcdef";
+    let (_s, addr) = serve(local().bearer_token(TOKEN).unwrap(), known());
+    let throttled = |s: &mut TcpStream, token: Option<&str>, retry: &str| {
+        let r = exchange(s, &bearer(token));
+        assert_eq!(r.status, 429, "{token:?}");
+        assert_eq!(r.header("Retry-After"), Some(retry));
+        assert_eq!(r.header("Connection"), Some("close"));
+        assert!(closed(s));
+    };
+    // 1,000 pipelined guesses on one connection: one 401, then EOF.
+    let mut c = connect(addr);
+    let guesses: Vec<u8> = (0..1000)
+        .flat_map(|i| bearer(Some(&format!("g{i}"))))
+        .collect();
+    c.write_all(&guesses).unwrap();
+    let r = read_response(&mut c, false);
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("Connection"), Some("close"));
+    assert!(closed(&mut c), "the connection is closed after the 401");
+
+    // Penalised for 1 s: every request from 127.0.0.1 gets 429, the right
+    // token included (its credentials are not even compared).
+    for token in [Some("wrong"), Some(TOKEN), None] {
+        throttled(&mut connect(addr), token, "1");
+    }
+    // Another address is served meanwhile, and its success leaves
+    // 127.0.0.1's penalty in place.
+    match connect_from([127, 0, 0, 2], addr) {
+        Some(mut other) => {
+            assert_eq!(exchange(&mut other, &bearer(Some(TOKEN))).status, 200);
+            throttled(&mut connect(addr), Some(TOKEN), "1");
+        }
+        None => eprintln!("cannot connect from 127.0.0.2 here, skipped"),
+    }
+
+    // After the penalty (polled every 100 ms, at most 3 s) the right token
+    // works, and clears the count.
+    let t = Instant::now();
+    let served = loop {
+        let r = get(addr, &bearer(Some(TOKEN)));
+        if r.status != 429 || t.elapsed() > Duration::from_secs(3) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(served.status, 200, "served within {:?}", t.elapsed());
+    let text = served.text();
+    for (reason, at_least) in [("wrong_credentials", 1), ("auth_throttled", 3)] {
+        let line = format!("nanometrics_http_rejected_total{{reason=\"{reason}\"}} ");
+        let n: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .unwrap_or_else(|| panic!("{reason}: {text}"))
+            .parse()
+            .unwrap();
+        assert!(n >= at_least as f64, "{reason}: {n}");
+    }
+
+    // Failures in a row double the penalty: 1 s, then 2 s.
+    assert_eq!(get(addr, &bearer(Some("wrong"))).status, 401);
+    let t = Instant::now();
+    while get(addr, &bearer(None)).status == 429 && t.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get(addr, &bearer(Some("wrong"))).status, 401);
+    throttled(&mut connect(addr), Some(TOKEN), "2");
 }
 
 #[test]
@@ -549,7 +645,9 @@ fn basic_auth() {
     // printf 'prom:pa sx' | base64 → cHJvbTpwYSBzeA==
     let wrong =
         b"GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: Basic cHJvbTpwYSBzeA==\r\n\r\n";
-    assert_eq!(get(addr, wrong).status, 401);
+    let mut c = connect(addr);
+    assert_eq!(exchange(&mut c, wrong).status, 401);
+    assert!(closed(&mut c));
 }
 
 #[cfg(feature = "gzip")]

@@ -49,8 +49,25 @@ fn serve_global_from_env() {
         "{err}"
     );
 
-    // Enabled, sockudo's prefix variable, an allow-list and a path.
+    // Security settings fail closed: set but listing no address, or blank,
+    // is an error naming the variable, not "every client" or "no auth".
     std::env::set_var("METRICS_HOST", "127.0.0.1");
+    for (key, value, shown) in [
+        ("METRICS_ALLOWED_IPS", ", ,", ", ,"),
+        ("METRICS_ALLOWED_IPS", "", ""),
+        ("METRICS_ALLOWED_IPS", "127.0.0.1,,::1", "127.0.0.1,,::1"),
+        ("METRICS_AUTH_TOKEN", " ", "<redacted>"),
+    ] {
+        std::env::set_var(key, value);
+        let err = nanometrics::http::serve_global_from_env().unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!("{key}={shown:?}: ")),
+            "{err}"
+        );
+        std::env::remove_var(key);
+    }
+
+    // Enabled, sockudo's prefix variable, an allow-list and a path.
     std::env::set_var("PROMETHEUS_METRICS_PREFIX", "sockudo_");
     std::env::set_var("METRICS_ALLOWED_IPS", "127.0.0.1/32, ::1");
     std::env::set_var("METRICS_PATH", "/stats");

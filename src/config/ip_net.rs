@@ -163,16 +163,40 @@ pub(super) fn parse_ip(s: &str) -> Option<IpAddr> {
 }
 
 /// Parses an allow-list: IPs and CIDR ranges separated by commas and/or
-/// whitespace. Empty: no list (every client allowed).
+/// whitespace.
+///
+/// It fails closed: a list that names no address (empty, blank, or only
+/// separators such as `", ,"`) is an error, never "every client", and so is
+/// an empty entry between commas (`10.0.0.1,,10.0.0.2`, or a leading or
+/// trailing comma), which is how a template with an unset part expands.
 ///
 /// ```
 /// let list = nanometrics::config::parse_allow_list("127.0.0.1, 10.0.0.0/8 ::1").unwrap();
 /// assert_eq!(list.len(), 3);
 /// assert!(nanometrics::config::parse_allow_list("10.0.0.0/8, nope").is_err());
+/// assert!(nanometrics::config::parse_allow_list(" , ").is_err());
+/// assert!(nanometrics::config::parse_allow_list("10.0.0.1,,10.0.0.2").is_err());
 /// ```
 pub fn parse_allow_list(s: &str) -> Result<Vec<IpNet>, IpNetParseError> {
-    s.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|p| !p.is_empty())
-        .map(str::parse)
-        .collect()
+    let mut nets = Vec::new();
+    let mut empty_entry = false;
+    for field in s.split(',') {
+        let before = nets.len();
+        for item in field.split_whitespace() {
+            nets.push(item.parse()?);
+        }
+        empty_entry |= nets.len() == before;
+    }
+    if nets.is_empty() {
+        return Err(IpNetParseError(NO_ADDRESS));
+    }
+    if empty_entry {
+        return Err(IpNetParseError(
+            "has an empty entry (two commas in a row, or a leading or trailing comma)",
+        ));
+    }
+    Ok(nets)
 }
+
+/// Why an allow-list with no address is refused.
+pub(super) const NO_ADDRESS: &str = "lists no address: expected IPs or CIDR ranges (10.0.0.0/8, ::1); leave it unset to allow every client";

@@ -15,9 +15,19 @@
 //! | `METRICS_AUTH_USERNAME` | none | a basic-auth user (no `:`, no control characters); needs the password |
 //! | `METRICS_AUTH_PASSWORD` | none | the basic-auth password (no control characters); needs the user |
 //!
-//! A variable set to the empty string counts as unset. An invalid value is an
-//! [`Error::Config`] naming the variable and the value (tokens and passwords
-//! are shown as `<redacted>`), never a silent default.
+//! A variable set to the empty string (or only whitespace) counts as unset,
+//! except the security settings, which fail closed: `METRICS_ALLOWED_IPS`
+//! that lists no address (`""`, `", ,"`) or has an empty entry (`a,,b`), and
+//! a blank `METRICS_AUTH_TOKEN`, `METRICS_AUTH_USERNAME` or
+//! `METRICS_AUTH_PASSWORD`, are errors rather than "every client" or "no
+//! authentication". An invalid value is an [`Error::Config`] naming the
+//! variable and the value (tokens and passwords are shown as `<redacted>`),
+//! never a silent default.
+//!
+//! [`HttpConfig::security_warnings`] lists what is valid but risky (an
+//! address other hosts reach with neither allow-list nor authentication, a
+//! secret shorter than 16 bytes); the responder prints it on stderr when it
+//! starts.
 //!
 //! `METRICS_ENABLED=false` means the `serve_*if_enabled` functions start no
 //! listener and no thread; recording does not depend on the responder at all,
@@ -54,6 +64,7 @@ mod ip_net;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use ip_net::canonical;
 use ip_net::parse_ip;
 pub use ip_net::{parse_allow_list, IpNet, IpNetParseError};
 
@@ -106,6 +117,8 @@ pub struct HttpConfig {
     pub(crate) bearer: Option<String>,
     /// `base64(user:password)`, as a client sends it after `Basic `.
     pub(crate) basic: Option<String>,
+    /// Length in bytes of the basic-auth password (for the start-up warning).
+    pub(crate) password_len: usize,
     pub(crate) max_connections: usize,
     pub(crate) max_head_bytes: usize,
     pub(crate) head_timeout: Duration,
@@ -171,6 +184,7 @@ impl HttpConfig {
             allowed: Vec::new(),
             bearer: None,
             basic: None,
+            password_len: 0,
             max_connections: 256,
             max_head_bytes: 8 * 1024,
             head_timeout: Duration::from_secs(5),
@@ -234,12 +248,24 @@ impl HttpConfig {
     }
 
     /// `self` overridden by `lookup(variable)` for each variable it returns a
-    /// non-empty value for.
+    /// value for. An empty or blank value counts as unset, except for the
+    /// security settings, where it is an error (see the [module docs](self)).
     pub fn with_lookup(
         mut self,
-        mut lookup: impl FnMut(&str) -> Option<String>,
+        lookup: impl FnMut(&str) -> Option<String>,
     ) -> Result<Self, Error> {
-        let mut get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        // Every variable read once, in order. `set` gives a value as set;
+        // `get` reads a blank one as unset, which only the settings that are
+        // not about security do.
+        let values = ENV_VARS.map(lookup);
+        let set = |key: &str| {
+            ENV_VARS
+                .iter()
+                .zip(&values)
+                .find(|(k, _)| **k == key)
+                .and_then(|(_, v)| v.clone())
+        };
+        let get = |key: &str| set(key).filter(|v| !v.trim().is_empty());
 
         if let Some(v) = get("METRICS_ENABLED") {
             self.enabled = parse_bool(&v)
@@ -281,14 +307,18 @@ impl HttpConfig {
             (None, Some(p)) => self = self.prefix_checked("PROMETHEUS_METRICS_PREFIX", &p)?,
             (None, None) => {}
         }
-        if let Some(v) = get("METRICS_ALLOWED_IPS") {
+        // Set but listing no address is an error (parse_allow_list says so),
+        // not "every client".
+        if let Some(v) = set("METRICS_ALLOWED_IPS") {
             self.allowed = parse_allow_list(&v)
                 .map_err(|e| config_err("METRICS_ALLOWED_IPS", &v, e.to_string()))?;
         }
-        if let Some(v) = get("METRICS_AUTH_TOKEN") {
+        if let Some(v) = not_blank("METRICS_AUTH_TOKEN", set("METRICS_AUTH_TOKEN"))? {
             self = self.bearer_checked("METRICS_AUTH_TOKEN", &v)?;
         }
-        match (get("METRICS_AUTH_USERNAME"), get("METRICS_AUTH_PASSWORD")) {
+        let user = not_blank("METRICS_AUTH_USERNAME", set("METRICS_AUTH_USERNAME"))?;
+        let password = not_blank("METRICS_AUTH_PASSWORD", set("METRICS_AUTH_PASSWORD"))?;
+        match (user, password) {
             (Some(u), Some(p)) => {
                 self =
                     self.basic_checked(("METRICS_AUTH_USERNAME", "METRICS_AUTH_PASSWORD"), &u, &p)?
@@ -379,14 +409,28 @@ impl HttpConfig {
     }
 
     /// Only clients whose address lies in one of `nets` are served; others get
-    /// `403`. An empty list (the default) allows every client.
-    pub fn allow(mut self, nets: impl IntoIterator<Item = IpNet>) -> Self {
-        self.allowed = nets.into_iter().collect();
-        self
+    /// `403`. Without an allow-list (the default) every client is served; an
+    /// empty `nets` is an error (key `allow`), never "every client".
+    ///
+    /// ```
+    /// use nanometrics::config::{HttpConfig, IpNet};
+    /// let net: IpNet = "10.0.0.0/8".parse().unwrap();
+    /// assert_eq!(HttpConfig::new().allow([net])?.get_allowed(), [net]);
+    /// assert!(HttpConfig::new().allow([]).is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn allow(mut self, nets: impl IntoIterator<Item = IpNet>) -> Result<Self, Error> {
+        let nets: Vec<IpNet> = nets.into_iter().collect();
+        if nets.is_empty() {
+            return Err(config_err("allow", "", ip_net::NO_ADDRESS));
+        }
+        self.allowed = nets;
+        Ok(self)
     }
 
     /// [`allow`](Self::allow) from a comma- or space-separated list such as
-    /// `"127.0.0.1, 10.0.0.0/8, ::1"`.
+    /// `"127.0.0.1, 10.0.0.0/8, ::1"`; a list with no address or with an
+    /// empty entry is an error (see [`parse_allow_list`]).
     pub fn allowed_ips(mut self, list: &str) -> Result<Self, Error> {
         self.allowed =
             parse_allow_list(list).map_err(|e| config_err("allowed_ips", list, e.to_string()))?;
@@ -452,6 +496,7 @@ impl HttpConfig {
         let mut expected = String::new();
         base64_encode(plain.as_bytes(), &mut expected);
         self.basic = Some(expected);
+        self.password_len = password.len();
         Ok(self)
     }
 
@@ -536,6 +581,69 @@ impl HttpConfig {
     /// Whether requests must authenticate.
     pub fn requires_auth(&self) -> bool {
         self.bearer.is_some() || self.basic.is_some()
+    }
+
+    /// What is valid but risky in this configuration, one sentence each: an
+    /// address other hosts can reach with neither an allow-list nor
+    /// authentication, and a bearer token or basic-auth password shorter than
+    /// 16 bytes. [`serve`](crate::http::serve) prints each on stderr once,
+    /// when the responder starts; an application may log them its own way.
+    ///
+    /// ```
+    /// use nanometrics::config::HttpConfig;
+    /// assert!(HttpConfig::new().security_warnings().is_empty()); // 127.0.0.1
+    /// let open = HttpConfig::new().host("0.0.0.0".parse().unwrap());
+    /// assert_eq!(open.security_warnings().len(), 1);
+    /// let weak = open.bearer_token("s3cr3t")?;
+    /// assert!(weak.security_warnings()[0].contains("6 bytes"));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn security_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if !canonical(self.host).is_loopback() && self.allowed.is_empty() && !self.requires_auth() {
+            warnings.push(format!(
+                "the metrics responder listens on {}, which other hosts can reach, with no IP \
+                 allow-list and no authentication: anyone who can connect reads the metrics; set \
+                 METRICS_ALLOWED_IPS, or METRICS_AUTH_TOKEN, or METRICS_AUTH_USERNAME and \
+                 METRICS_AUTH_PASSWORD, or listen on 127.0.0.1",
+                self.bind_addr()
+            ));
+        }
+        let short = [
+            (
+                "bearer token (METRICS_AUTH_TOKEN)",
+                self.bearer.as_ref().map(String::len),
+            ),
+            (
+                "basic-auth password (METRICS_AUTH_PASSWORD)",
+                self.basic.as_ref().map(|_| self.password_len),
+            ),
+        ];
+        for (what, len) in short {
+            if let Some(n) = len.filter(|&n| n < MIN_SECRET_BYTES) {
+                warnings.push(format!(
+                    "the {what} is {n} bytes long: use at least {MIN_SECRET_BYTES} random bytes \
+                     (such as the 32 characters of `openssl rand -hex 16`)"
+                ));
+            }
+        }
+        warnings
+    }
+}
+
+/// Shortest token or password that starts without a warning.
+const MIN_SECRET_BYTES: usize = 16;
+
+/// A security setting's value: set but empty or blank is an error, so that a
+/// template whose variable expanded to nothing cannot turn authentication off.
+fn not_blank(key: &str, value: Option<String>) -> Result<Option<String>, Error> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(config_err(
+            key,
+            &redact(key, &v),
+            "set but empty: unset it to run without authentication",
+        )),
+        v => Ok(v),
     }
 }
 

@@ -187,3 +187,119 @@ fn base64() {
         assert_eq!(s, enc);
     }
 }
+
+#[test]
+fn allow_list_with_no_address_fails_closed() {
+    // Set but listing no address: an error naming the variable, never
+    // "every client".
+    for v in ["", " ", ",", ", ,", " \t,\n, ", ",,,"] {
+        let (key, value, reason) = err(&[("METRICS_ALLOWED_IPS", v)]);
+        assert_eq!((key.as_str(), value.as_str()), ("METRICS_ALLOWED_IPS", v));
+        assert!(reason.starts_with("lists no address"), "{v:?}: {reason}");
+    }
+    let e = HttpConfig::new()
+        .allowed_ips(" , ")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(r#"allowed_ips=" , ": lists no address"#),
+        "{e}"
+    );
+    let e = HttpConfig::new().allow([]).unwrap_err().to_string();
+    assert!(e.starts_with(r#"allow="": lists no address"#), "{e}");
+    assert!(parse_allow_list("").is_err());
+}
+
+#[test]
+fn allow_list_with_an_empty_entry_fails_closed() {
+    for v in [
+        "10.0.0.1,,10.0.0.2",
+        "10.0.0.1, ,10.0.0.2",
+        ",10.0.0.1",
+        "10.0.0.1,",
+        "10.0.0.1 ,\t",
+    ] {
+        let (key, value, reason) = err(&[("METRICS_ALLOWED_IPS", v)]);
+        assert_eq!((key.as_str(), value.as_str()), ("METRICS_ALLOWED_IPS", v));
+        assert!(reason.starts_with("has an empty entry"), "{v:?}: {reason}");
+    }
+    // Commas, whitespace, or both between entries are all one separator.
+    for v in [
+        "10.0.0.1 10.0.0.2",
+        "10.0.0.1 , 10.0.0.2",
+        "10.0.0.1,\t10.0.0.2",
+    ] {
+        assert_eq!(env(&[("METRICS_ALLOWED_IPS", v)]).unwrap().allowed.len(), 2);
+    }
+}
+
+#[test]
+fn blank_credentials_fail_closed() {
+    let secret = |k: &str| k != "METRICS_AUTH_USERNAME";
+    for k in [
+        "METRICS_AUTH_TOKEN",
+        "METRICS_AUTH_USERNAME",
+        "METRICS_AUTH_PASSWORD",
+    ] {
+        for blank in ["", "  ", "\t"] {
+            // The other half of the basic pair set (`env` takes the first
+            // pair of a key), so that the blank value is what is refused.
+            let (key, value, reason) = err(&[
+                (k, blank),
+                ("METRICS_AUTH_USERNAME", "prom"),
+                ("METRICS_AUTH_PASSWORD", "0123456789abcdef"),
+            ]);
+            assert_eq!(key, k);
+            assert_eq!(value, if secret(k) { REDACTED } else { blank });
+            assert!(reason.starts_with("set but empty"), "{reason}");
+        }
+    }
+    // Both halves blank: the user is named first.
+    let (key, _, _) = err(&[("METRICS_AUTH_USERNAME", ""), ("METRICS_AUTH_PASSWORD", "")]);
+    assert_eq!(key, "METRICS_AUTH_USERNAME");
+    // The builder refuses an empty token or user too.
+    assert!(HttpConfig::new().bearer_token("").is_err());
+    assert!(HttpConfig::new().basic_auth("", "x").is_err());
+}
+
+#[test]
+fn security_warnings() {
+    let w = |c: &HttpConfig| c.security_warnings();
+    // Loopback, however it is spelt: no warning.
+    for host in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
+        assert!(w(&HttpConfig::new().host(host.parse().unwrap())).is_empty());
+    }
+    // Reachable from other hosts with neither allow-list nor auth.
+    for host in ["0.0.0.0", "::", "10.0.0.5"] {
+        let open = HttpConfig::new().host(host.parse().unwrap()).port(6001);
+        let found = w(&open);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("no IP allow-list and no authentication"));
+        assert!(found[0].contains(&open.bind_addr().to_string()));
+        // Either protection silences it.
+        assert!(w(&open.clone().allowed_ips("10.0.0.0/8").unwrap()).is_empty());
+        let strong = open.clone().bearer_token("0123456789abcdef").unwrap();
+        assert!(w(&strong).is_empty());
+    }
+    // Secrets shorter than 16 bytes, on loopback too; 16 is enough.
+    let short = HttpConfig::new().bearer_token("s3cr3t").unwrap();
+    let found = w(&short);
+    assert_eq!(found.len(), 1);
+    assert!(found[0].contains("bearer token (METRICS_AUTH_TOKEN) is 6 bytes"));
+    assert!(!found[0].contains("s3cr3t"), "never the secret itself");
+    let basic = HttpConfig::new().basic_auth("prom", "pw").unwrap();
+    assert!(w(&basic)[0].contains("password (METRICS_AUTH_PASSWORD) is 2 bytes"));
+    let both = HttpConfig::new()
+        .host("0.0.0.0".parse().unwrap())
+        .bearer_token("a")
+        .unwrap()
+        .basic_auth("prom", "")
+        .unwrap();
+    assert_eq!(w(&both).len(), 2, "{:?}", w(&both));
+    let fine = HttpConfig::new()
+        .bearer_token("0123456789abcdef")
+        .unwrap()
+        .basic_auth("prom", "0123456789abcdef")
+        .unwrap();
+    assert!(w(&fine).is_empty());
+}

@@ -77,7 +77,7 @@ pub fn http_request(data: &[u8]) {
                 keep_alive,
                 head_only,
             } => {
-                write_reject(&cfg, reason, keep_alive, head_only, &mut out);
+                write_reject(&cfg, reason, keep_alive, head_only, 1, &mut out);
                 check_response(&out, head_only);
                 match len {
                     Some(len) if keep_alive => len,
@@ -129,6 +129,12 @@ fn check_response(out: &[u8], head_only: bool) {
 /// and checks that configuration never panics, that errors name a known
 /// variable, and that an accepted configuration, written back as variables,
 /// reads back equal.
+///
+/// The allow-list fails closed: the same environment with
+/// `METRICS_ALLOWED_IPS` made only of separators (commas and whitespace
+/// chosen by the input, or nothing) is never accepted, and an accepted
+/// allow-list written back with an empty entry is refused, both naming
+/// `METRICS_ALLOWED_IPS` (or a variable read before it).
 #[deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #[cfg(all(feature = "http", not(nanometrics_loom)))]
 pub fn config_env(data: &[u8]) {
@@ -149,6 +155,32 @@ pub fn config_env(data: &[u8]) {
     let get = |vars: &[(&str, String)], k: &str| {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     };
+    // Refused, naming the allow-list or a variable read before it.
+    let refuses_allow_list = |vars: &[(&str, String)]| {
+        const ALLOWED: &str = "METRICS_ALLOWED_IPS";
+        let order = |k: &str| ENV_VARS.iter().position(|n| *n == k);
+        match HttpConfig::from_lookup(|k| get(vars, k)) {
+            Ok(c) => panic!("accepted an allow-list with no address or an empty entry: {c:?}"),
+            Err(Error::Config { key, .. }) => {
+                assert!(key == ALLOWED || order(&key) < order(ALLOWED), "{key}");
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    };
+    const SEPARATORS: [char; 7] = [',', ' ', '\t', '\n', '\r', '\u{3000}', '\u{85}'];
+    let only_separators: String = data
+        .iter()
+        .take(64)
+        .map(|&b| {
+            let i = usize::from(b) % SEPARATORS.len();
+            SEPARATORS.get(i).copied().unwrap_or(',')
+        })
+        .collect();
+    let mut separated = vars.clone();
+    separated.retain(|(n, _)| *n != "METRICS_ALLOWED_IPS");
+    separated.push(("METRICS_ALLOWED_IPS", only_separators));
+    refuses_allow_list(&separated);
+
     let cfg = match HttpConfig::from_lookup(|k| get(&vars, k)) {
         Ok(c) => c,
         Err(Error::Config { key, .. }) => {
@@ -164,15 +196,25 @@ pub fn config_env(data: &[u8]) {
         ("METRICS_PORT", cfg.bind_addr().port().to_string()),
         ("METRICS_PATH", cfg.get_path().to_owned()),
         ("METRICS_PROMETHEUS_PREFIX", cfg.get_prefix().to_owned()),
-        (
-            "METRICS_ALLOWED_IPS",
-            cfg.get_allowed()
-                .iter()
-                .map(|n| n.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
     ];
+    let list = cfg
+        .get_allowed()
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    if !list.is_empty() {
+        // With an empty entry (two commas, or a leading or trailing one).
+        let holed = match data.len() % 3 {
+            0 => format!(",{list}"),
+            1 => format!("{list},"),
+            _ => list.replacen(',', ", ,", 1) + ",",
+        };
+        let mut with_hole = back.clone();
+        with_hole.push(("METRICS_ALLOWED_IPS", holed));
+        refuses_allow_list(&with_hole);
+        back.push(("METRICS_ALLOWED_IPS", list));
+    }
     for k in [
         "METRICS_AUTH_TOKEN",
         "METRICS_AUTH_USERNAME",

@@ -28,7 +28,8 @@
 //! |---|---|
 //! | `GET`/`HEAD` on the metrics path (default `/metrics`; the query is ignored) | `200`, the format negotiated from `Accept` (OpenMetrics or Prometheus text), exact `Content-Type` and `Content-Length`; gzip if `Accept-Encoding` admits it and the body is at least 1 KiB |
 //! | client IP outside the allow-list | `403`, then close |
-//! | missing or wrong credentials (when configured) | `401` with `WWW-Authenticate` |
+//! | client address penalised for wrong credentials (when configured) | `429` with `Retry-After`, then close |
+//! | missing or wrong credentials (when configured) | `401` with `WWW-Authenticate`, then close |
 //! | another path | `404` |
 //! | another method on the path | `405` with `Allow: GET, HEAD` |
 //! | malformed head, HTTP/1.1 without `Host` | `400`, then close |
@@ -37,7 +38,11 @@
 //! | head not complete within `head_timeout` | `408` (or a silent close if nothing arrived), then close |
 //! | connection cap reached and nothing to evict, or scrape queue full | `503` with `Retry-After`, then close |
 //!
-//! Checks run in that order: IP, credentials, path, method. Connections are
+//! Checks run in that order: IP, penalty, credentials, path, method. Wrong
+//! credentials start a penalty for the client's address (IPv6: its /64) of
+//! 1 s, doubling with each further failure up to 30 s, during which its
+//! requests are refused with `429` before their credentials are looked at;
+//! the table of penalised addresses has a fixed 256 entries. Connections are
 //! kept alive for HTTP/1.1 unless `Connection: close`, and for HTTP/1.0 with
 //! `Connection: keep-alive`; pipelined requests are answered in order. A
 //! request with a body is answered and the connection closed (its body is
@@ -70,11 +75,13 @@
 //!   response counted;
 //! - `nanometrics_http_rejected_total{reason}`: requests and connections
 //!   refused, by reason (`bad_request`, `head_too_large`, `head_timeout`,
-//!   `http_version`, `forbidden`, `unauthorized`, `not_found`,
+//!   `http_version`, `forbidden`, `unauthorized` (no credentials),
+//!   `wrong_credentials`, `auth_throttled` (penalised address), `not_found`,
 //!   `method_not_allowed`, `connection_limit`, `busy`, `write_failed`).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub(crate) mod auth;
+mod penalty;
 pub(crate) mod request;
 mod server;
 
@@ -98,6 +105,8 @@ crate::label_enum! {
         HttpVersion => "http_version",
         Forbidden => "forbidden",
         Unauthorized => "unauthorized",
+        WrongCredentials => "wrong_credentials",
+        Throttled => "auth_throttled",
         NotFound => "not_found",
         MethodNotAllowed => "method_not_allowed",
         ConnectionLimit => "connection_limit",
@@ -121,7 +130,10 @@ impl Reason {
                 b"HTTP Version Not Supported\n",
             ),
             Reason::Forbidden => (b"403 Forbidden", b"Forbidden\n"),
-            Reason::Unauthorized => (b"401 Unauthorized", b"Unauthorized\n"),
+            Reason::Unauthorized | Reason::WrongCredentials => {
+                (b"401 Unauthorized", b"Unauthorized\n")
+            }
+            Reason::Throttled => (b"429 Too Many Requests", b"Too Many Requests\n"),
             Reason::NotFound => (b"404 Not Found", b"Not Found\n"),
             Reason::MethodNotAllowed => (b"405 Method Not Allowed", b"Method Not Allowed\n"),
             Reason::ConnectionLimit | Reason::Busy | Reason::WriteFailed => {
@@ -130,12 +142,10 @@ impl Reason {
         }
     }
 
-    /// Whether the connection may stay open after this refusal.
+    /// Whether the connection may stay open after this refusal: not after a
+    /// failed authentication, so that each guess costs a connection.
     fn keeps_connection(self) -> bool {
-        matches!(
-            self,
-            Reason::Unauthorized | Reason::NotFound | Reason::MethodNotAllowed
-        )
+        matches!(self, Reason::NotFound | Reason::MethodNotAllowed)
     }
 }
 
@@ -226,9 +236,16 @@ impl SelfMetrics {
 /// Fails if the address cannot be bound, if the registry has a declaration
 /// error ([`Registry::check`]: a duplicate name among `declare!`d metrics), or
 /// if the prefix is refused by the encoder.
+///
+/// Once started, it prints each of [`HttpConfig::security_warnings`] on
+/// stderr (`nanometrics: warning: …`).
 pub fn serve(config: &HttpConfig, registry: &'static Registry) -> Result<Server, Error> {
     registry.check()?;
-    server::start(config.clone(), registry)
+    let server = server::start(config.clone(), registry)?;
+    for warning in config.security_warnings() {
+        eprintln!("nanometrics: warning: {warning}");
+    }
+    Ok(server)
 }
 
 /// [`serve`] if `config.is_enabled()`, else `Ok(None)`: no socket, no thread.
@@ -321,7 +338,12 @@ pub(crate) fn decide(cfg: &HttpConfig, allowed: bool, buf: &[u8], full: bool) ->
     let reason = if !allowed {
         Reason::Forbidden
     } else if !auth::authorized(cfg, req.authorization) {
-        Reason::Unauthorized
+        // Only a request that carried credentials made a guess.
+        if req.authorization.is_some() {
+            Reason::WrongCredentials
+        } else {
+            Reason::Unauthorized
+        }
     } else if req.path != cfg.path.as_bytes() {
         Reason::NotFound
     } else if req.method == Method::Other {
@@ -345,12 +367,14 @@ pub(crate) fn decide(cfg: &HttpConfig, allowed: bool, buf: &[u8], full: bool) ->
     }
 }
 
-/// Appends the response for a refusal to `out`.
+/// Appends the response for a refusal to `out`; `retry_after` is the
+/// `Retry-After` of a `503` or `429`, in seconds.
 pub(crate) fn write_reject(
     cfg: &HttpConfig,
     reason: Reason,
     keep_alive: bool,
     head_only: bool,
+    retry_after: u64,
     out: &mut Vec<u8>,
 ) {
     let (status, body) = reason.response();
@@ -361,8 +385,12 @@ pub(crate) fn write_reject(
     out.extend_from_slice(b"\r\n");
     match reason {
         Reason::MethodNotAllowed => out.extend_from_slice(b"Allow: GET, HEAD\r\n"),
-        Reason::Unauthorized => auth::challenges(cfg, out),
-        Reason::ConnectionLimit | Reason::Busy => out.extend_from_slice(b"Retry-After: 1\r\n"),
+        Reason::Unauthorized | Reason::WrongCredentials => auth::challenges(cfg, out),
+        Reason::ConnectionLimit | Reason::Busy | Reason::Throttled => {
+            out.extend_from_slice(b"Retry-After: ");
+            out.extend_from_slice(itoa::Buffer::new().format(retry_after).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
         _ => {}
     }
     out.extend_from_slice(if keep_alive {

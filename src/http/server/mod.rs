@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use super::penalty::Penalties;
 use super::{
     decide, write_reject, write_scrape_head, Decision, Encoder, Reason, Scrape, SelfMetrics,
 };
@@ -227,6 +228,7 @@ pub(super) fn start(cfg: HttpConfig, registry: &'static Registry) -> Result<Serv
         fds: Vec::new(),
         tokens: Vec::new(),
         accept_paused_until: None,
+        penalties: Penalties::new(),
     };
     let t = std::thread::Builder::new()
         .name("nanometrics-http".into())
@@ -285,6 +287,7 @@ enum State {
 
 struct Conn {
     stream: TcpStream,
+    peer: IpAddr,
     allowed: bool,
     /// Head bytes received and not yet consumed; a buffer is held only while
     /// there are some.
@@ -337,6 +340,8 @@ struct Reactor {
     /// Connection index of each entry of `fds` after the fixed ones.
     tokens: Vec<usize>,
     accept_paused_until: Option<Instant>,
+    /// Addresses penalised for wrong credentials.
+    penalties: Penalties,
 }
 
 impl Reactor {
@@ -448,7 +453,7 @@ impl Reactor {
     fn refuse(&mut self, stream: &TcpStream, reason: Reason) {
         self.metrics().rejected.with(reason).inc();
         self.out.clear();
-        write_reject(&self.shared.cfg, reason, false, false, &mut self.out);
+        write_reject(&self.shared.cfg, reason, false, false, 1, &mut self.out);
         self.send(stream);
         let _ = stream.shutdown(Shutdown::Write);
     }
@@ -508,6 +513,7 @@ impl Reactor {
         let allowed = super::auth::ip_allowed(&self.shared.cfg.allowed, peer);
         self.insert(Conn {
             stream,
+            peer,
             allowed,
             buf: None,
             filled: 0,
@@ -619,6 +625,7 @@ impl Reactor {
             };
             let data = buf.get(..c.filled).unwrap_or(&[]);
             let decision = decide(cfg, c.allowed, data, c.filled >= buf.len());
+            let decision = self.penalties.apply(cfg, c.peer, decision, now);
             match decision {
                 Decision::NeedMore => return,
                 Decision::Reject {
@@ -629,7 +636,11 @@ impl Reactor {
                 } => {
                     self.metrics().rejected.with(reason).inc();
                     self.out.clear();
-                    write_reject(cfg, reason, keep_alive, head_only, &mut self.out);
+                    let retry = match reason {
+                        Reason::Throttled => self.penalties.retry_after(c.peer, now),
+                        _ => 1,
+                    };
+                    write_reject(cfg, reason, keep_alive, head_only, retry, &mut self.out);
                     let sent = self.send(&c.stream);
                     match len {
                         Some(len) if keep_alive && sent => {
@@ -734,6 +745,7 @@ impl Reactor {
                         Reason::HeadTimeout,
                         false,
                         false,
+                        1,
                         &mut self.out,
                     );
                     self.send(&c.stream);
