@@ -432,6 +432,21 @@ fn install_signal_handlers() {
     }
 }
 
+/// How long the accept loop waits after `accept` failed with `e`: 10 ms when
+/// nothing is pending (the listener is non-blocking so that shutdown is
+/// noticed); none after an interrupted or aborted accept; 100 ms after any
+/// other error. The last is the back-off nanometrics' own responder takes:
+/// out of descriptors (EMFILE, ENFILE) or kernel memory (ENOBUFS, ENOMEM),
+/// the pending connection stays queued and `accept` fails again at once, so
+/// retrying without a pause spins a core and counts millions of errors.
+fn accept_pause(e: &io::Error) -> Option<Duration> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock => Some(Duration::from_millis(10)),
+        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted => None,
+        _ => Some(Duration::from_millis(100)),
+    }
+}
+
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, String> {
     match std::env::var(key) {
         Err(_) => Ok(default),
@@ -534,10 +549,14 @@ fn run() -> Result<(), String> {
                 }));
                 workers.retain(|w| !w.is_finished());
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(10))
+            Err(e) => {
+                if e.kind() != io::ErrorKind::WouldBlock {
+                    rec!(CONNECTION_ERRORS.inc());
+                }
+                if let Some(pause) = accept_pause(&e) {
+                    thread::sleep(pause);
+                }
             }
-            Err(_) => rec!(CONNECTION_ERRORS.inc()),
         }
     }
     println!("pubsub_server: shutting down");
@@ -552,4 +571,20 @@ fn run() -> Result<(), String> {
     drop(metrics);
     println!("pubsub_server: stopped cleanly");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backs_off_when_out_of_descriptors() {
+        let pause = |errno| accept_pause(&io::Error::from_raw_os_error(errno));
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
+            assert_eq!(pause(errno), Some(Duration::from_millis(100)), "{errno}");
+        }
+        assert_eq!(pause(libc::EAGAIN), Some(Duration::from_millis(10)));
+        assert_eq!(pause(libc::EINTR), None);
+        assert_eq!(pause(libc::ECONNABORTED), None);
+    }
 }
