@@ -7,6 +7,10 @@ use std::fmt;
 /// Recording (`inc`, `observe`, …) never fails; errors arise only where a
 /// caller hands nanometrics a name, a label set or a configuration.
 ///
+/// `Debug` writes the same readable message as `Display`, so a `main` that
+/// returns `Result<(), nanometrics::Error>` prints it as documented (match on
+/// the variants for the details).
+///
 /// ```
 /// use nanometrics::{Counter, Registry, Error};
 /// let r = Registry::new();
@@ -14,8 +18,9 @@ use std::fmt;
 /// let err = r.register(Counter::new("jobs_total", "Jobs again.")).unwrap_err();
 /// assert!(matches!(err, Error::Duplicate { .. }));
 /// assert_eq!(err.to_string(), "metric family `jobs_total` is already registered");
+/// assert_eq!(format!("{err:?}"), err.to_string());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// A metric name outside `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -48,6 +53,26 @@ pub enum Error {
     Duplicate {
         /// The name registered twice.
         name: String,
+    },
+    /// A family that a scrape would leave out because its sample names are
+    /// taken by a family written before it: a collector's family that clashes
+    /// with a registered family, with another collector's, or with one the
+    /// same collector reported before (see [`Registry::check`]).
+    ///
+    /// [`Registry::check`]: crate::Registry::check
+    Clash {
+        /// The family a scrape writes (registered, or reported first).
+        first: String,
+        /// The family a scrape leaves out.
+        second: String,
+    },
+    /// More constant labels than an [`Info`](crate::Info) built at run time
+    /// holds.
+    TooManyLabels {
+        /// The metric family.
+        metric: String,
+        /// The most labels allowed.
+        limit: usize,
     },
     /// The shard table has no room for another series' cells.
     CellsExhausted {
@@ -113,6 +138,13 @@ impl fmt::Display for Error {
                 "invalid histogram buckets on `{metric}`: bounds must be finite and strictly increasing"
             ),
             Error::Duplicate { name } => write!(f, "metric family `{name}` is already registered"),
+            Error::Clash { first, second } => write!(
+                f,
+                "metric family `{second}` clashes with `{first}`: their sample names collide, and a scrape would leave `{second}` out"
+            ),
+            Error::TooManyLabels { metric, limit } => {
+                write!(f, "too many labels on `{metric}`: at most {limit}")
+            }
             Error::CellsExhausted { metric } => {
                 write!(f, "no room left in the shard table for `{metric}`")
             }
@@ -125,6 +157,22 @@ impl fmt::Display for Error {
                 context, message, ..
             } => write!(f, "{context}: {message}"),
         }
+    }
+}
+
+/// The readable message, as [`Display`](fmt::Display) writes it: what a
+/// `main` returning `Result<(), Error>` prints.
+///
+/// ```
+/// let err = nanometrics::Meta::try_new("7up", "").unwrap_err();
+/// assert_eq!(
+///     format!("{err:?}"),
+///     "invalid metric name \"7up\": expected [a-zA-Z_:][a-zA-Z0-9_:]*"
+/// );
+/// ```
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
