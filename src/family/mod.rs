@@ -77,6 +77,12 @@ pub trait FamilyKind: private::Sealed + 'static {
     fn make_ref(index: Option<u32>, cfg: &Self::Config) -> Self::Ref<'_>;
     #[doc(hidden)]
     fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_>;
+    /// Checks a configuration given at run time ([`Family::try_new`]).
+    #[doc(hidden)]
+    fn check_config(metric: &str, cfg: &Self::Config) -> Result<(), Error> {
+        let _ = (metric, cfg);
+        Ok(())
+    }
     /// How a scrape reads a series' value: [`SUM_NONE`] through
     /// [`value`](Self::value), [`SUM_U64`] / [`SUM_F64`] as a
     /// `Value::Counter` / `Value::CounterF64` of the cell's sum, through a
@@ -143,6 +149,9 @@ impl FamilyKind for Histogram {
     }
     fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_> {
         Value::Histogram(HistogramView::new(cfg, index, global_shards()))
+    }
+    fn check_config(metric: &str, cfg: &Self::Config) -> Result<(), Error> {
+        crate::metric::histogram::check_bounds(metric, cfg)
     }
 }
 
@@ -257,7 +266,13 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         }
     }
 
-    /// A family described at run time (names from configuration).
+    /// A family described at run time (names from configuration): the
+    /// run-time form of [`new`](Self::new) and [`histogram`](Self::histogram),
+    /// with an [`Error`] where those panic. Build `meta` with
+    /// [`Meta::try_new`] or [`Meta::try_with_unit`]; `config` is `()`, or a
+    /// histogram family's bounds (checked as [`Histogram::try_new`] checks
+    /// them). The label names stay `&'static str`: the encoder recognises
+    /// them by address to check them once per family rather than per series.
     ///
     /// ```
     /// use nanometrics::{Counter, Family, Meta};
@@ -265,12 +280,27 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     /// f.with(["0.5"]).inc();
     /// assert!(Family::<Counter, 1>::try_new(Meta::new("y_total", ""), ["__bad"], ()).is_err());
     /// ```
+    ///
+    /// A histogram family with its name and bounds from configuration:
+    ///
+    /// ```
+    /// use nanometrics::{Error, Family, Histogram, Meta};
+    /// let prefix = "sockudo"; // from configuration
+    /// let bounds: Vec<f64> = "0.001 0.01 0.1".split(' ').map(|b| b.parse().unwrap()).collect();
+    /// let meta = Meta::try_new(format!("{prefix}_http_request_seconds"), "HTTP latency.")?;
+    /// let f = Family::<Histogram, 1>::try_new(meta, ["endpoint"], bounds.into())?;
+    /// f.with(["/events"]).observe(0.02);
+    /// let bad = Family::<Histogram, 1>::try_new(Meta::new("h", ""), ["endpoint"], vec![1.0, 0.5].into());
+    /// assert!(matches!(bad, Err(Error::InvalidBuckets { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn try_new(
         meta: Meta,
         label_names: [&'static str; N],
         config: K::Config,
     ) -> Result<Self, Error> {
         meta.check()?;
+        K::check_config(meta.name(), &config)?;
         let mut names = label_names.iter().copied();
         check_label_names(
             meta.name(),

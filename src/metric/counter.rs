@@ -97,6 +97,7 @@ impl Counter {
     }
 }
 
+runtime_constructors!(Counter, "connections_total", |h| h.inc());
 one_cell_metric!(Counter, Kind::Counter, global_shards(), |shards, i| {
     Value::Counter(i.map_or(0, |i| shards.sum_u64(i)))
 });
@@ -314,6 +315,7 @@ impl CounterF64 {
     }
 }
 
+runtime_constructors!(CounterF64, "busy_seconds_total", |h| h.inc_by(0.5));
 one_cell_metric!(CounterF64, Kind::Counter, global_shards(), |shards, i| {
     Value::CounterF64(i.map_or(0.0, |i| shards.sum_f64(i)))
 });

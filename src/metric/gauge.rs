@@ -114,6 +114,7 @@ impl Gauge {
     }
 }
 
+runtime_constructors!(Gauge, "connected", |h| h.set(3));
 one_cell_metric!(Gauge, Kind::Gauge, (), |_none, i| {
     Value::Gauge(i.map_or(0, read_gauge))
 });
@@ -278,6 +279,7 @@ impl GaugeF64 {
     }
 }
 
+runtime_constructors!(GaugeF64, "load_ratio", |h| h.set(0.5));
 one_cell_metric!(GaugeF64, Kind::Gauge, global_shards().home(), |home, i| {
     Value::GaugeF64(i.map_or(0.0, |i| f64::from_bits(home.load(i))))
 });

@@ -65,6 +65,21 @@ pub const fn exponential_buckets<const N: usize>(start: f64, factor: f64) -> [f6
     out
 }
 
+/// The most bounds a histogram built at run time may have.
+pub(crate) const MAX_BOUNDS: usize = 1024;
+
+/// Checks bounds given at run time: finite, strictly increasing, at most
+/// [`MAX_BOUNDS`].
+pub(crate) fn check_bounds(metric: &str, bounds: &[f64]) -> Result<(), Error> {
+    if valid_bounds(bounds) && bounds.len() <= MAX_BOUNDS {
+        Ok(())
+    } else {
+        Err(Error::InvalidBuckets {
+            metric: metric.to_owned(),
+        })
+    }
+}
+
 /// Whether `bounds` are finite and strictly increasing (const).
 pub(crate) const fn valid_bounds(bounds: &[f64]) -> bool {
     let mut i = 0;
@@ -126,6 +141,50 @@ impl<L: LabelSet> Histogram<L> {
         }
     }
 
+    /// A histogram over the label set `L` described at run time (a name from
+    /// configuration, bounds read from a file): the run-time form of
+    /// [`labeled_from_meta`](Self::labeled_from_meta), with an [`Error`] where
+    /// that panics (invalid bounds, more than 1024 of them, or a label name
+    /// of `L` that is invalid, repeated or `le`). Build `meta` with
+    /// [`Meta::try_new`] or [`Meta::try_with_unit`].
+    ///
+    /// ```
+    /// use nanometrics::{Error, Histogram, Meta};
+    /// nanometrics::label_enum! {
+    ///     /// Request methods.
+    ///     pub enum Method: "method" { Get => "GET", Post => "POST" }
+    /// }
+    /// let name = format!("{}_request_seconds", "drachtio");
+    /// let h: Histogram<Method> = Histogram::try_labeled(Meta::try_new(name, "Latency.")?, vec![0.1, 1.0])?;
+    /// h.with(Method::Get).observe(0.5);
+    /// assert_eq!(h.with(Method::Get).count(), 1);
+    /// let bad = Histogram::<Method>::try_labeled(Meta::new("x_seconds", ""), vec![1.0, 1.0]);
+    /// assert!(matches!(bad, Err(Error::InvalidBuckets { .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_labeled(meta: Meta, bounds: impl Into<Cow<'static, [f64]>>) -> Result<Self, Error> {
+        let bounds = bounds.into();
+        check_bounds(meta.name(), &bounds)?;
+        // At most MAX_BOUNDS + 2 cells per series.
+        let per = bounds.len() as u32 + 2;
+        let cells = u32::try_from(L::CARDINALITY)
+            .ok()
+            .and_then(|n| n.checked_mul(per));
+        let Some(cells) = cells else {
+            return Err(Error::CellsExhausted {
+                metric: meta.name().to_owned(),
+            });
+        };
+        let histogram = Self {
+            meta,
+            cells: Cells::new(cells),
+            bounds,
+            _labels: PhantomData,
+        };
+        histogram.check()?;
+        Ok(histogram)
+    }
+
     /// The bucket bounds.
     pub fn bounds(&self) -> &[f64] {
         &self.bounds
@@ -159,7 +218,11 @@ impl Histogram {
         }
     }
 
-    /// A histogram described at run time; checks the bounds.
+    /// An unlabeled histogram described at run time: the run-time form of
+    /// [`from_meta`](Self::from_meta), with an [`Error`] where that panics
+    /// (bounds not finite or not strictly increasing, or more than 1024 of
+    /// them). Build `meta` with [`Meta::try_new`] or [`Meta::try_with_unit`]
+    /// for a name and help known only at run time.
     ///
     /// ```
     /// use nanometrics::{Histogram, Meta};
@@ -168,19 +231,7 @@ impl Histogram {
     /// assert!(Histogram::try_new(Meta::new("y", ""), vec![1.0, 0.5]).is_err());
     /// ```
     pub fn try_new(meta: Meta, bounds: impl Into<Cow<'static, [f64]>>) -> Result<Self, Error> {
-        let bounds = bounds.into();
-        if !valid_bounds(&bounds) || bounds.len() > 1024 {
-            return Err(Error::InvalidBuckets {
-                metric: meta.name().to_owned(),
-            });
-        }
-        let per = bounds.len() as u32 + 2;
-        Ok(Self {
-            meta,
-            cells: Cells::new(per),
-            bounds,
-            _labels: PhantomData,
-        })
+        Self::try_labeled(meta, bounds)
     }
 
     /// Records one observation.

@@ -45,6 +45,88 @@ macro_rules! one_cell_metric {
     };
 }
 
+/// The compile error of an invalid `const` name: a `const` panic cannot
+/// format the name (the error's span shows it), so it names the rule and the
+/// run-time alternative. A macro, as `assert!` takes only a literal.
+macro_rules! invalid_name {
+    () => {
+        "invalid metric name: expected [a-zA-Z_:][a-zA-Z0-9_:]* \
+         (for a name known at run time, use `Meta::try_new` or the type's `try_new`)"
+    };
+}
+
+/// The run-time constructors of a metric type with one cell per series
+/// (`$t::try_new`, `$t::<L>::try_labeled`): the `const` ones' checks, with an
+/// [`Error`] where those panic. `$name` is the doc example's family name, and
+/// `$example` uses a series handle `h`.
+macro_rules! runtime_constructors {
+    ($t:ident, $name:literal, |$h:ident| $example:expr) => {
+        impl<L: crate::LabelSet> $t<L> {
+            #[doc = concat!("A ", stringify!($t), " over the label set `L` named at run time (from")]
+            /// configuration, say): the run-time form of [`labeled`](Self::labeled),
+            /// with an [`Error`](crate::Error) where that panics (an invalid metric
+            /// name, or a label name of `L` that is invalid or repeated). For a
+            /// unit, build a [`Meta`](crate::Meta) with
+            /// [`Meta::try_with_unit`](crate::Meta::try_with_unit) and use
+            /// [`labeled_from_meta`](Self::labeled_from_meta).
+            ///
+            /// ```
+            #[doc = concat!("use nanometrics::{", stringify!($t), ", Error, Metric};")]
+            /// nanometrics::label_enum! {
+            ///     /// Directions.
+            ///     pub enum Dir: "direction" { In => "in", Out => "out" }
+            /// }
+            /// let prefix = String::from("soketi_6001");
+            #[doc = concat!("let m: ", stringify!($t), "<Dir> = ", stringify!($t), "::try_labeled(format!(\"{prefix}_", $name, "\"), \"By direction.\")?;")]
+            #[doc = concat!("let ", stringify!($h), " = m.with(Dir::In);")]
+            #[doc = concat!(stringify!($example), ";")]
+            #[doc = concat!("assert_eq!(m.meta().name(), \"soketi_6001_", $name, "\");")]
+            #[doc = concat!("let bad = ", stringify!($t), "::<Dir>::try_labeled(\"6001_", $name, "\", \"\");")]
+            /// assert!(matches!(bad, Err(Error::InvalidMetricName { .. })));
+            /// # Ok::<(), Error>(())
+            /// ```
+            pub fn try_labeled(
+                name: impl Into<std::borrow::Cow<'static, str>>,
+                help: impl Into<std::borrow::Cow<'static, str>>,
+            ) -> Result<Self, crate::Error> {
+                let metric = Self::labeled_from_meta(crate::Meta::try_new(name, help)?);
+                crate::Metric::check(&metric)?;
+                Ok(metric)
+            }
+        }
+
+        impl $t {
+            #[doc = concat!("An unlabeled ", stringify!($t), " named at run time (from configuration,")]
+            /// say): the run-time form of [`new`](Self::new), with an
+            /// [`Error`](crate::Error) where that panics. The name and help are
+            /// kept in the metric, owned or borrowed; scrapes copy them into the
+            /// output without allocating.
+            ///
+            /// ```
+            #[doc = concat!("use nanometrics::{", stringify!($t), ", Error, Metric, Registry};")]
+            /// let port = 6001; // from configuration
+            /// let r = Registry::new();
+            #[doc = concat!("let m = r.register(", stringify!($t), "::try_new(format!(\"soketi_{port}_", $name, "\"), \"Help.\")?)?;")]
+            #[doc = concat!("let ", stringify!($h), " = &*m;")]
+            #[doc = concat!(stringify!($example), ";")]
+            #[doc = concat!("assert_eq!(m.meta().name(), \"soketi_6001_", $name, "\");")]
+            #[doc = concat!("let bad = ", stringify!($t), "::try_new(format!(\"{port}_", $name, "\"), \"\");")]
+            /// assert_eq!(
+            ///     bad.unwrap_err().to_string(),
+            #[doc = concat!("    \"invalid metric name \\\"6001_", $name, "\\\": expected [a-zA-Z_:][a-zA-Z0-9_:]*\"")]
+            /// );
+            /// # Ok::<(), Error>(())
+            /// ```
+            pub fn try_new(
+                name: impl Into<std::borrow::Cow<'static, str>>,
+                help: impl Into<std::borrow::Cow<'static, str>>,
+            ) -> Result<Self, crate::Error> {
+                Ok(Self::from_meta(crate::Meta::try_new(name, help)?))
+            }
+        }
+    };
+}
+
 pub mod counter;
 pub mod gauge;
 pub mod histogram;
@@ -99,16 +181,15 @@ pub struct Meta {
 
 impl Meta {
     /// Name and help; panics (a compile error in a `static`) on an invalid name.
+    /// For a name known only at run time, [`try_new`](Self::try_new) returns
+    /// an [`Error`] instead.
     ///
     /// ```
     /// let m = nanometrics::Meta::new("up", "Whether the target is up.");
     /// assert_eq!(m.name(), "up");
     /// ```
     pub const fn new(name: &'static str, help: &'static str) -> Self {
-        assert!(
-            crate::name::is_valid_metric_name(name),
-            "invalid metric name"
-        );
+        assert!(crate::name::is_valid_metric_name(name), invalid_name!());
         Self {
             name: Cow::Borrowed(name),
             help: Cow::Borrowed(help),
@@ -151,19 +232,43 @@ impl Meta {
     /// assert_eq!(nanometrics::Metric::meta(&RX).unit(), Some("bytes"));
     /// ```
     pub const fn with_unit(name: &'static str, help: &'static str, unit: &'static str) -> Self {
-        assert!(
-            crate::name::is_valid_metric_name(name),
-            "invalid metric name"
-        );
+        assert!(crate::name::is_valid_metric_name(name), invalid_name!());
         assert!(
             crate::name::valid_unit(name, unit),
-            "the metric name must end with _<unit>"
+            "invalid unit: the metric name must end with `_<unit>` (before any `_total`)"
         );
         Self {
             name: Cow::Borrowed(name),
             help: Cow::Borrowed(help),
             unit: Some(Cow::Borrowed(unit)),
         }
+    }
+
+    /// Name, help and unit known only at run time: the run-time form of
+    /// [`with_unit`](Self::with_unit), with an [`Error`] where that panics.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Error, Meta, Metric};
+    /// let unit = String::from("bytes");
+    /// let rx = Counter::from_meta(Meta::try_with_unit("rx_bytes_total", "Bytes received.", unit)?);
+    /// assert_eq!(rx.meta().unit(), Some("bytes"));
+    /// assert!(matches!(
+    ///     Meta::try_with_unit("rx_total", "", "bytes"),
+    ///     Err(Error::InvalidUnit { .. })
+    /// ));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_with_unit(
+        name: impl Into<Cow<'static, str>>,
+        help: impl Into<Cow<'static, str>>,
+        unit: impl Into<Cow<'static, str>>,
+    ) -> Result<Self, Error> {
+        let meta = Self {
+            unit: Some(unit.into()),
+            ..Self::try_new(name, help)?
+        };
+        meta.check()?;
+        Ok(meta)
     }
 
     /// The family name, without any registry prefix.
@@ -443,9 +548,15 @@ debug_by_name!(Counter, CounterF64, Gauge, GaugeF64, Histogram);
 
 impl std::fmt::Debug for Info {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Pairs<'a>(&'a Info);
+        impl std::fmt::Debug for Pairs<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list().entries(self.0.labels()).finish()
+            }
+        }
         f.debug_struct("Info")
             .field("name", &self.meta().name())
-            .field("labels", &self.labels())
+            .field("labels", &Pairs(self))
             .finish()
     }
 }
