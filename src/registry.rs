@@ -11,6 +11,12 @@
 //! then `nanometrics_label_overflow_total` for the dynamic families. It holds
 //! the registry's mutex (registration waits; recording never does) and
 //! allocates nothing.
+//!
+//! No two families write the same sample name: [`Registry::register`] refuses
+//! a name taken by a registered family, and a collector's family that a scrape
+//! would leave out for that reason (its names taken by a registered family,
+//! another collector's, or its own earlier one) is an [`Error::Clash`] from
+//! [`Registry::check`] and [`Registry::try_register_collector`].
 
 use crate::label::Labels;
 use crate::metric::{Kind, Meta, Metric, Value, Visitor};
@@ -184,8 +190,57 @@ impl Registry {
     }
 
     /// Registers a scrape-time collector.
+    ///
+    /// A collector's family whose sample names clash with another family's
+    /// is left out of every scrape; [`check`](Self::check) reports it (and
+    /// the HTTP responder refuses to start), and
+    /// [`try_register_collector`](Self::try_register_collector) refuses such
+    /// a collector at once.
     pub fn register_collector(&self, collector: impl Collector + 'static) {
         lock(&self.inner).collectors.push(Box::new(collector));
+    }
+
+    /// Registers a scrape-time collector unless a family it reports now
+    /// clashes with another: with a registered family, another collector's,
+    /// or one it reported before (see [`Error::Clash`]). The collector is
+    /// walked once to learn its families, under the registry's lock; on an
+    /// error it is dropped and the registry is unchanged.
+    ///
+    /// ```
+    /// use nanometrics::{Collector, Counter, Error, Kind, Labels, Meta, Registry, Value, Visitor};
+    /// struct Queue(&'static str);
+    /// impl Collector for Queue {
+    ///     fn collect(&self, v: &mut dyn Visitor) {
+    ///         let meta = Meta::try_new(self.0, "Jobs in the queue.").unwrap();
+    ///         v.family(&meta, Kind::Gauge);
+    ///         v.series(&Labels::EMPTY, Value::Gauge(3));
+    ///     }
+    /// }
+    /// let r = Registry::new();
+    /// r.register(Counter::new("jobs_total", "Jobs run."))?;
+    /// r.try_register_collector(Queue("queue_jobs"))?;
+    /// let err = r.try_register_collector(Queue("queue_jobs")).unwrap_err();
+    /// assert_eq!(
+    ///     err,
+    ///     Error::Clash { first: "queue_jobs".into(), second: "queue_jobs".into() }
+    /// );
+    /// assert!(r.check().is_ok(), "the second one was not registered");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_register_collector(&self, collector: impl Collector + 'static) -> Result<(), Error> {
+        let mut inner = lock(&self.inner);
+        let mut families = Families::default();
+        walk_families(&inner, &mut families);
+        let start = families.0.len();
+        collector.collect(&mut families);
+        let end = families.0.len();
+        families.push_overflow();
+        let own = |i: usize| (start..end).contains(&i);
+        if let Some(e) = first_clash(&families.0, |dropped, by| own(dropped) || own(by)) {
+            return Err(e);
+        }
+        inner.collectors.push(Box::new(collector));
+        Ok(())
     }
 
     /// Number of registered families (collectors excluded).
@@ -199,11 +254,46 @@ impl Registry {
     }
 
     /// The first error met while registering the link-time declarations of
-    /// [`declare!`](crate::declare) (a duplicate name, say). The HTTP
-    /// responder refuses to start while there is one.
+    /// [`declare!`](crate::declare) (a duplicate name, say), else the first
+    /// family a scrape would now leave out because its sample names are
+    /// taken ([`Error::Clash`]: a collector's family clashing with a
+    /// registered one, with another collector's, or with one it reported
+    /// itself). The HTTP responder refuses to start while there is one.
+    ///
+    /// It walks the registry (collectors included) with a visitor that
+    /// records the families, allocating; scrapes do not check.
+    ///
+    /// ```
+    /// use nanometrics::{Collector, Error, Gauge, Kind, Labels, Meta, Registry, Value, Visitor};
+    /// struct Sessions;
+    /// impl Collector for Sessions {
+    ///     fn collect(&self, v: &mut dyn Visitor) {
+    ///         static META: Meta = Meta::new("sessions", "Open sessions.");
+    ///         v.family(&META, Kind::Gauge);
+    ///         v.series(&Labels::EMPTY, Value::Gauge(2));
+    ///     }
+    /// }
+    /// let r = Registry::new();
+    /// r.register(Gauge::new("sessions", "Open sessions."))?;
+    /// r.register_collector(Sessions);
+    /// let err = r.check().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "metric family `sessions` clashes with `sessions`: their sample names collide, \
+    ///      and a scrape would leave `sessions` out"
+    /// );
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn check(&self) -> Result<(), Error> {
-        match lock(&self.inner).errors.first() {
-            Some(e) => Err(e.clone()),
+        let inner = lock(&self.inner);
+        if let Some(e) = inner.errors.first() {
+            return Err(e.clone());
+        }
+        let mut families = Families::default();
+        walk_families(&inner, &mut families);
+        families.push_overflow();
+        match first_clash(&families.0, |_, _| true) {
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }
@@ -238,6 +328,111 @@ impl Registry {
                 v.series(&Labels::constant(&pair), Value::Counter(n));
             }
         }
+    }
+}
+
+/// The families a walk reports, in order, for the clash check.
+#[derive(Default)]
+struct Families(Vec<(String, Kind)>);
+
+impl Families {
+    /// The overflow family a walk may end with: reserved whether or not a
+    /// family has overflowed yet.
+    fn push_overflow(&mut self) {
+        self.0.push((OVERFLOW_FAMILY.to_owned(), Kind::Counter));
+    }
+}
+
+impl Visitor for Families {
+    fn family(&mut self, meta: &Meta, kind: Kind) {
+        self.0.push((meta.name().to_owned(), kind));
+    }
+    fn series(&mut self, _: &Labels<'_>, _: Value<'_>) {}
+}
+
+/// Reports the families of `inner`'s metrics and collectors to `v`, in the
+/// order of [`Registry::visit`] (without the overflow family).
+fn walk_families(inner: &Inner, v: &mut dyn Visitor) {
+    for e in &inner.metrics {
+        e.get().visit(v);
+    }
+    for c in &inner.collectors {
+        c.collect(v);
+    }
+}
+
+/// The first family of `families` (in walk order) that the text encoder
+/// leaves out in either format because its sample names are taken, as an
+/// [`Error::Clash`] naming it and the family that took them; only clashes
+/// for which `counts(dropped, taker)` (indices into `families`) holds.
+///
+/// It follows the encoder's rules (`encoding/text/family.rs`): a family
+/// claims the sample names of its first free option, all or none, and is
+/// left out when every option has a taken name.
+fn first_clash(
+    families: &[(String, Kind)],
+    counts: impl Fn(usize, usize) -> bool,
+) -> Option<Error> {
+    let drops = |open_metrics: bool| {
+        let mut taken: std::collections::HashMap<String, usize> = Default::default();
+        let mut drops = Vec::new();
+        for (i, (name, kind)) in families.iter().enumerate() {
+            let mut taker = None;
+            let placed = claim_options(name, *kind, open_metrics)
+                .into_iter()
+                .flatten()
+                .any(|(base, suffixes)| {
+                    let key = |s: &str| [base, s].concat();
+                    if let Some(&j) = suffixes.iter().find_map(|s| taken.get(&key(s))) {
+                        taker.get_or_insert(j);
+                        return false;
+                    }
+                    for s in suffixes {
+                        taken.insert(key(s), i);
+                    }
+                    true
+                });
+            if let (false, Some(j)) = (placed, taker) {
+                drops.push((i, j));
+            }
+        }
+        drops
+    };
+    let mut all = drops(false);
+    all.extend(drops(true));
+    all.sort_unstable();
+    let (dropped, taker) = all.into_iter().find(|&(d, t)| counts(d, t))?;
+    let name = |i: usize| families.get(i).map_or_else(String::new, |f| f.0.clone());
+    Some(Error::Clash {
+        first: name(taker),
+        second: name(dropped),
+    })
+}
+
+/// A family's options for its sample names in a format, in the encoder's
+/// order: a base name and the suffixes it claims.
+fn claim_options(
+    name: &str,
+    kind: Kind,
+    open_metrics: bool,
+) -> [Option<(&str, &'static [&'static str])>; 2] {
+    const PLAIN: &[&str] = &[""];
+    let base = |suffix: &str| name.strip_suffix(suffix).filter(|b| !b.is_empty());
+    match (open_metrics, kind) {
+        (false, Kind::Histogram) => [Some((name, &["", "_bucket", "_count", "_sum"])), None],
+        (false, _) | (true, Kind::Gauge) => [Some((name, PLAIN)), None],
+        (true, Kind::Histogram) => [
+            Some((name, &["", "_bucket", "_count", "_sum", "_created"])),
+            None,
+        ],
+        (true, Kind::Counter) => [
+            base("_total").map(|b| (b, &["", "_total", "_created"][..])),
+            Some((name, PLAIN)),
+        ],
+        (true, Kind::Info) => [
+            base("_info").map(|b| (b, &["", "_info"][..])),
+            Some((name, PLAIN)),
+        ],
     }
 }
 
