@@ -234,8 +234,9 @@ impl SelfMetrics {
 /// `config.is_enabled()` says (see [`serve_if_enabled`]).
 ///
 /// Fails if the address cannot be bound, if the registry has a declaration
-/// error ([`Registry::check`]: a duplicate name among `declare!`d metrics), or
-/// if the prefix is refused by the encoder.
+/// error ([`Registry::check`]: a duplicate name among `declare!`d metrics, or
+/// families whose sample names clash, collectors included), or if the prefix
+/// is refused by the encoder.
 ///
 /// Once started, it prints each of [`HttpConfig::security_warnings`] on
 /// stderr (`nanometrics: warning: …`).
