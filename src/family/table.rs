@@ -3,6 +3,12 @@
 //! entry pointers that lookups read with `Acquire` loads and only the
 //! family's writer fills. Relies on `key` for the words and hashes it stores
 //! and compares.
+//!
+//! One file of about 700 lines of code, on purpose: the entry's layout and
+//! the probes that read entries through raw pointers share one safety
+//! contract (an entry pointer found in a table is valid until the family
+//! drops), which is easier to check in one place; the entry and the table
+//! also stay in one codegen unit with the lookup that inlines them.
 
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::marker::PhantomData;
