@@ -137,6 +137,25 @@ run_command() {
   return 1
 }
 
+# Prints the verdict on one patched run ($1: what ran, $2: the patch, $3: its
+# status from run_model/run_command, $4: its log, $5: a note for SURVIVED);
+# returns 0 only if it was caught: it failed with an `# Expect:` line.
+verdict() {
+  case $3 in
+    0) echo "$1 SURVIVED ($5log: $4)"; return 1 ;;
+    124) echo "$1 timed out after ${limit} s (log: $4)"; return 1 ;;
+  esac
+  local want
+  while IFS= read -r want; do
+    if [ -n "$want" ] && grep -aqF -- "$want" "$4"; then
+      echo "$1 caught: $want"
+      return 0
+    fi
+  done < <(header "$2" Expect)
+  echo "$1 failed without the expected message (log: $4)"
+  return 1
+}
+
 # Every model the patches name, once each, and every command: the control set.
 declare -A control=()
 declare -A control_commands=()
@@ -193,22 +212,7 @@ check_models() {
         esac
         continue
       fi
-      case $rc in
-        0) echo "$label $m SURVIVED (${took:-?}; log: $log)"; bad=$((bad + 1)) ;;
-        124) echo "$label $m timed out after ${limit} s (log: $log)"; bad=$((bad + 1)) ;;
-        *)
-          local hit=
-          while IFS= read -r want; do
-            [ -n "$want" ] && grep -aqF -- "$want" "$log" && { hit=$want; break; }
-          done < <(header "$patch" Expect)
-          if [ -n "$hit" ]; then
-            echo "$label $m caught: $hit"
-          else
-            echo "$label $m failed without the expected message (log: $log)"
-            bad=$((bad + 1))
-          fi
-          ;;
-      esac
+      verdict "$label $m" "$patch" "$rc" "$log" "${took:-?}; " || bad=$((bad + 1))
     done
   done
   return "$bad"
@@ -256,22 +260,7 @@ for p in "$@"; do
       log=$logs/$label-command.log
       rc=0
       run_command "$cmd" "$log" || rc=$?
-      case $rc in
-        0) echo "$label '$cmd' SURVIVED (log: $log)"; n=$((n + 1)) ;;
-        124) echo "$label '$cmd' timed out after ${limit} s (log: $log)"; n=$((n + 1)) ;;
-        *)
-          hit=
-          while IFS= read -r want; do
-            [ -n "$want" ] && grep -aqF -- "$want" "$log" && { hit=$want; break; }
-          done < <(header "$p" Expect)
-          if [ -n "$hit" ]; then
-            echo "$label '$cmd' caught: $hit"
-          else
-            echo "$label '$cmd' failed without the expected message (log: $log)"
-            n=$((n + 1))
-          fi
-          ;;
-      esac
+      verdict "$label '$cmd'" "$p" "$rc" "$log" "" || n=$((n + 1))
     fi
   fi
   failures=$((failures + n))
