@@ -19,12 +19,12 @@
 //! [loom]: https://docs.rs/loom
 
 #[cfg(not(nanometrics_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(not(nanometrics_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(nanometrics_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(nanometrics_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
@@ -92,53 +92,6 @@ macro_rules! nm_thread_local {
     };
 }
 pub(crate) use nm_thread_local;
-
-/// A `u32` written when the value holding it is built and only read after
-/// that value was published to other threads (a family entry's copy of its
-/// cell index). Normally a plain `u32`, read with a plain load.
-///
-/// Under loom it is an atomic, read `Relaxed`. Loom counts an atomic's
-/// construction as a non-atomic write, so a read by a thread that reached the
-/// value without synchronising with its publication fails the model with a
-/// causality violation. A plain field is memory loom does not track: with the
-/// publication weakened to `Relaxed`, the read would still return what the
-/// writing thread stored (loom runs one thread at a time) and every model
-/// would pass.
-#[cfg(not(nanometrics_loom))]
-pub(crate) struct PublishedU32(u32);
-/// See the non-loom definition.
-#[cfg(nanometrics_loom)]
-pub(crate) struct PublishedU32(AtomicU32);
-
-#[cfg(not(nanometrics_loom))]
-impl PublishedU32 {
-    /// `v`, to be published with the value that holds it.
-    #[inline(always)]
-    pub(crate) fn new(v: u32) -> Self {
-        Self(v)
-    }
-
-    /// The value.
-    #[inline(always)]
-    pub(crate) fn get(&self) -> u32 {
-        self.0
-    }
-}
-
-#[cfg(nanometrics_loom)]
-impl PublishedU32 {
-    /// `v`, to be published with the value that holds it.
-    pub(crate) fn new(v: u32) -> Self {
-        Self(AtomicU32::new(v))
-    }
-
-    /// The value.
-    pub(crate) fn get(&self) -> u32 {
-        // Relaxed: what is wanted is loom's check of this load against the
-        // construction; the publication of the holder orders the rest.
-        self.0.load(Ordering::Relaxed)
-    }
-}
 
 /// A handle that keeps a [`lazy_global!`] value alive.
 ///

@@ -11,10 +11,19 @@
 //! at first) and an empty slot points to an entry that matches nothing
 //! (rather than holding null), so neither is tested before the compare.
 //! A miss takes the family's mutex, inserts, and when the table is half full
-//! publishes a table twice the size; old tables stay allocated until the
-//! family is dropped, so a reader still probing one never sees freed memory.
-//! Series are never removed, so there is no reclamation protocol to get
-//! wrong.
+//! (live entries and tombstones) publishes a rebuilt one, twice the size if
+//! the live entries need it.
+//!
+//! Series can be removed ([`Family::remove`], [`Family::clear`],
+//! [`Family::retain`]) while other threads look them up and update them:
+//! removal takes the mutex, leaves a tombstone in the series' slot, gives
+//! the entry a new generation (so every handle to it drops its updates from
+//! then on, see [`Series`]) and its cells back to the shard table, which
+//! keeps them out of reuse for a grace period (see
+//! [`Shards::free_cells`](crate::shard::Shards::free_cells)). Entries and
+//! tables are reused, never freed, while the family lives, so a lookup racing
+//! a removal reads allocated memory and checks what it read (see
+//! `table.rs`); what the family holds is bounded by its peak.
 //!
 //! The cardinality limit bounds memory whatever label values arrive: past it,
 //! and for any value longer than the value-length limit, lookups return one
@@ -24,9 +33,10 @@
 //! counting an overflow), so no family ever exposes two series with the same
 //! labels.
 //!
-//! This module holds the public API ([`Family`], [`FamilyKind`], the limits);
-//! `key` turns label values into words and hashes, and `table` holds the
-//! entries and the lock-free table they are found in.
+//! This module holds the public API ([`Family`], [`FamilyKind`], the limits)
+//! and the writer's side; `key` turns label values into words and hashes,
+//! `table` holds the entries and the lock-free table they are found in, and
+//! `pool` the entries and tables kept for reuse.
 
 use std::borrow::Cow;
 use std::ptr;
@@ -36,15 +46,17 @@ use crate::metric::{
     Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
     Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
 };
-use crate::shard::{global_shards, Cells};
+use crate::shard::{global_shards, Cells, Series};
 use crate::sync::{lock, loom_const_fn, ptr_get_mut, AtomicBool, AtomicPtr, Mutex, Ordering};
 use crate::Error;
 
 mod key;
+mod pool;
 mod table;
 
-use key::{compact_words, short_words, Seeds, Shape, COMPACT, SHORT};
-use table::{Entry, Head, Table};
+use key::{compact_words, short_words, Seeds, COMPACT, SHORT};
+use pool::Pool;
+use table::{generation, word_of, Entry, Head, Sentinels, Table};
 
 /// The label value of every label on a family's overflow series.
 pub const OVERFLOW_VALUE: &str = "__overflow__";
@@ -74,7 +86,7 @@ pub trait FamilyKind: private::Sealed + 'static {
     #[doc(hidden)]
     fn cells(cfg: &Self::Config) -> u32;
     #[doc(hidden)]
-    fn make_ref(index: Option<u32>, cfg: &Self::Config) -> Self::Ref<'_>;
+    fn make_ref<'a>(series: Series<'a>, cfg: &'a Self::Config) -> Self::Ref<'a>;
     #[doc(hidden)]
     fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_>;
     /// Checks a configuration given at run time ([`Family::try_new`]).
@@ -111,8 +123,8 @@ macro_rules! scalar_kind {
             fn cells(_: &()) -> u32 {
                 1
             }
-            fn make_ref(index: Option<u32>, _: &()) -> $r<'_> {
-                $r::at(index)
+            fn make_ref<'a>(series: Series<'a>, _: &'a ()) -> $r<'a> {
+                $r::new(series)
             }
             fn value(index: Option<u32>, _: &()) -> Value<'_> {
                 let $i = index;
@@ -129,10 +141,10 @@ scalar_kind!(CounterF64, CounterF64Ref, Kind::Counter, SUM_F64, |i| {
     Value::CounterF64(i.map_or(0.0, |i| global_shards().sum_f64(i)))
 });
 scalar_kind!(Gauge, GaugeRef, Kind::Gauge, |i| Value::Gauge(
-    i.map_or(0, |i| GaugeRef::at(Some(i)).get())
+    i.map_or(0, crate::metric::gauge::read_gauge)
 ));
 scalar_kind!(GaugeF64, GaugeF64Ref, Kind::Gauge, |i| Value::GaugeF64(
-    i.map_or(0.0, |i| GaugeF64Ref::at(Some(i)).get())
+    i.map_or(0.0, crate::metric::gauge::read_gauge_f64)
 ));
 
 impl private::Sealed for Histogram {}
@@ -144,8 +156,8 @@ impl FamilyKind for Histogram {
     fn cells(cfg: &Self::Config) -> u32 {
         cfg.len() as u32 + 2
     }
-    fn make_ref(index: Option<u32>, cfg: &Self::Config) -> HistogramRef<'_> {
-        HistogramRef::at(index, cfg)
+    fn make_ref<'a>(series: Series<'a>, cfg: &'a Self::Config) -> HistogramRef<'a> {
+        HistogramRef::new(series, cfg)
     }
     fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_> {
         Value::Histogram(HistogramView::new(cfg, index, global_shards()))
@@ -155,12 +167,14 @@ impl FamilyKind for Histogram {
     }
 }
 
-/// What only the inserting thread touches.
+/// What only the thread holding the family's lock touches.
 struct Writer<const N: usize> {
-    /// Entries in insertion order: the scrape order.
+    /// The live entries: the scrape order (each entry's `pos` is its place).
     order: Vec<*mut Entry<N>>,
-    /// Tables replaced by a larger one, kept for readers still probing them.
-    retired: Vec<*mut Head>,
+    /// Tombstones in the current table.
+    tombstones: usize,
+    /// Removed entries and replaced tables, kept for reuse.
+    pool: Pool<N>,
 }
 
 // SAFETY: the raw pointers in `Writer` are owned allocations (entries and
@@ -205,8 +219,10 @@ pub struct Family<K: FamilyKind, const N: usize> {
     max_value_len: usize,
     table: AtomicPtr<Head>,
     full: AtomicBool,
-    overflow: AtomicPtr<Entry<N>>,
+    /// The overflow series' block, allocated on first use.
+    overflow: AtomicPtr<Cells>,
     overflow_count: Cells,
+    sentinels: Sentinels<N>,
     writer: Mutex<Writer<N>>,
 }
 
@@ -251,17 +267,19 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
                 crate::name::valid_label_names(&label_names, K::RESERVED_LABEL),
                 "invalid, reserved or repeated label name"
             );
+            let sentinels = Sentinels::new();
             Self {
                 meta,
                 label_names,
                 config,
                 limit: DEFAULT_CARDINALITY_LIMIT,
                 max_value_len: DEFAULT_MAX_VALUE_LEN,
-                table: AtomicPtr::new(Table::<N>::empty()),
+                table: AtomicPtr::new(Table::<N>::empty(sentinels)),
                 full: AtomicBool::new(false),
                 overflow: AtomicPtr::new(ptr::null_mut()),
                 overflow_count: Cells::new(1),
-                writer: Mutex::new(Writer { order: Vec::new(), retired: Vec::new() }),
+                sentinels,
+                writer: Mutex::new(Writer { order: Vec::new(), tombstones: 0, pool: Pool::new() }),
             }
         }
     }
@@ -332,72 +350,86 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     }
 
     /// The series for `values`, created on first use. A hit takes no lock.
+    ///
+    /// The handle stays valid until the series is removed
+    /// ([`remove`](Self::remove), [`clear`](Self::clear),
+    /// [`retain`](Self::retain)); from then on its updates are dropped and
+    /// its reads return zero, even once the same labels are looked up again
+    /// (which makes a new series, starting from zero): look the series up
+    /// again rather than keep a handle across a removal.
     #[inline]
     pub fn with(&self, values: [&str; N]) -> K::Ref<'_> {
         // Inline down to the probe for compact keys (every value at most 7
         // bytes: one word each); other keys go out of line. Past the words,
         // nothing on this path needs `values` again (a miss rebuilds them
         // from the words), so they are not kept in memory or registers.
-        // The paths out of line return the index, and each handle is made
-        // here: a handle that the code after it knows has no cells to
-        // allocate.
         let Some(words) = compact_words(&values) else {
             // Out of line, without a hop through a dispatcher's frame.
-            let index = if values.iter().any(|v| v.len() > SHORT) {
-                self.index_long(values)
+            let series = if values.iter().any(|v| v.len() > SHORT) {
+                self.series_long(values)
             } else {
-                self.index_short(values)
+                self.series_short(values)
             };
-            return K::make_ref(index, &self.config);
+            return K::make_ref(series, &self.config);
         };
-        if let Some(index) = self.table().find_compact(&words) {
-            return K::make_ref(Some(index), &self.config);
+        if let Some((e, w)) = self.table().find_compact(&words) {
+            return K::make_ref(Self::checked(e, w), &self.config);
         }
-        K::make_ref(self.index_compact_miss(words), &self.config)
+        K::make_ref(self.series_compact_miss(words), &self.config)
+    }
+
+    /// The handle's series for entry `e`, whose word read `w`.
+    #[inline(always)]
+    fn checked<'a>(e: *mut Entry<N>, w: u64) -> Series<'a> {
+        // SAFETY: `e` is an entry of this family (found in its table), whose
+        // memory lives until `Family::drop`, which `'a` (a borrow of the
+        // family) precedes.
+        let word = unsafe { &(*e).word };
+        Series::checked(w as u32, word, w)
     }
 
     /// The current table.
     #[inline(always)]
     fn table(&self) -> Table<'_, N> {
-        // Acquire pairs with the Release store in `insert`: the table's
+        // Acquire pairs with the Release store in `rebuild`: the table's
         // header and slots are initialised before we read them.
         let t = self.table.load(Ordering::Acquire);
         // SAFETY: a family's tables are `Table::empty` or allocated by
-        // `insert`, and freed only in `Family::drop` (replaced ones are
-        // retired, not freed), so `t` outlives `&self`.
+        // `rebuild`, and freed only in `Family::drop` (replaced ones are
+        // pooled, not freed), so `t` outlives `&self`.
         unsafe { Table::at(t) }
     }
 
-    /// The index for [`with`](Self::with) of short keys, every value at most 15 bytes and
+    /// The series for [`with`](Self::with) of short keys, every value at most 15 bytes and
     /// one more than 7: the same kind of path as compact keys, two words per
     /// value.
     #[inline(never)]
-    fn index_short(&self, values: [&str; N]) -> Option<u32> {
+    fn series_short(&self, values: [&str; N]) -> Series<'_> {
         let mut words = [[0; 2]; N];
         for (w, v) in words.iter_mut().zip(&values) {
             // Every value has at most `SHORT` bytes (above).
             *w = short_words(v.as_bytes()).unwrap_or([0, 0]);
         }
-        if let Some(index) = self.table().find_short(&words) {
-            return Some(index);
+        if let Some((e, w)) = self.table().find_short(&words) {
+            return Self::checked(e, w);
         }
-        self.index_slow(&values)
+        self.series_slow(&values)
     }
 
-    /// The index for [`with`](Self::with) of keys with a value longer than 15 bytes.
+    /// The series for [`with`](Self::with) of keys with a value longer than 15 bytes.
     #[inline(never)]
-    fn index_long(&self, values: [&str; N]) -> Option<u32> {
-        if let Some(index) = self.table().find_long(&values) {
-            return Some(index);
+    fn series_long(&self, values: [&str; N]) -> Series<'_> {
+        if let Some((e, w)) = self.table().find_long(&values) {
+            return Self::checked(e, w);
         }
-        self.index_slow(&values)
+        self.series_slow(&values)
     }
 
-    /// The index for [`with`](Self::with) after a compact key missed: the values, rebuilt
+    /// The series for [`with`](Self::with) after a compact key missed: the values, rebuilt
     /// from their [`compact_word`](key::compact_word)s, go to the slow path.
     #[cold]
     #[inline(never)]
-    fn index_compact_miss(&self, words: [u64; N]) -> Option<u32> {
+    fn series_compact_miss(&self, words: [u64; N]) -> Series<'_> {
         let bytes = words.map(u64::to_le_bytes);
         let mut values = [""; N];
         for ((v, b), w) in values.iter_mut().zip(&bytes).zip(words) {
@@ -411,12 +443,12 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
                 Err(_) => return self.overflow_index(),
             }
         }
-        self.index_slow(&values)
+        self.series_slow(&values)
     }
 
     #[cold]
     #[inline(never)]
-    fn index_slow(&self, values: &[&str; N]) -> Option<u32> {
+    fn series_slow(&self, values: &[&str; N]) -> Series<'_> {
         // The overflow series' own labels name the overflow series: a real
         // entry with them would be a second series with the same labels.
         if N > 0 && values.iter().all(|v| *v == OVERFLOW_VALUE) {
@@ -431,105 +463,253 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         // our miss and now, so look again before overflowing.
         if self.full.load(Ordering::Acquire) {
             let table = self.table();
-            if let Some(index) = table.find(&table.key(values)) {
-                return Some(index);
+            if let Some(w) = table.find(&table.key(values)) {
+                return Self::checked(w.0, w.1);
             }
             return self.overflow_index();
         }
-        self.insert(values).or_else(|| self.overflow_index())
+        match self.insert(values) {
+            Some((e, w)) => Self::checked(e, w),
+            None => self.overflow_index(),
+        }
     }
 
-    /// Inserts `values` unless present; `None` when the family is full.
-    fn insert(&self, values: &[&str; N]) -> Option<u32> {
+    /// The entry for `values`, inserted unless present; `None` when the
+    /// family is full or the shard table out of cells.
+    fn insert(&self, values: &[&str; N]) -> Option<(*mut Entry<N>, u64)> {
         let mut w = lock(&self.writer);
-        let mut table = self.table();
-        // Every table of a family but the empty one it starts with shares
-        // its seeds, so a hash computed in the current table is the hash in
-        // a grown one too.
+        let table = self.table();
         // SAFETY: `table` is this family's current table, live until
         // `Family::drop`.
         let empty = unsafe { Table::<N>::is_empty(table.ptr) };
-        let mut hash = None;
         if !empty {
-            let key = table.key(values);
-            if let Some(index) = table.find(&key) {
-                return Some(index);
+            if let Some((_, e)) = table.find_entry(&table.key(values)) {
+                // SAFETY: a live entry; under the lock its word is stable.
+                return Some((e, unsafe { (*e).word.load(Ordering::Relaxed) }));
             }
-            hash = Some(key.hash);
         }
         if w.order.len() >= self.limit {
             self.full.store(true, Ordering::Release);
             return None;
         }
-        // Grow (or create) so the table stays at most half full.
-        let cap = if empty { 0 } else { table.capacity() };
-        if (w.order.len() + 1) * 2 > cap {
-            let seeds = if empty {
-                Seeds::new()
-            } else {
-                table.head().seeds.clone()
-            };
-            let bigger = Table::<N>::alloc((cap * 2).max(16), seeds)?;
-            // SAFETY: freed only in `Family::drop`, as every table of ours.
-            let filled = unsafe { Table::at(bigger) };
-            for &e in &w.order {
-                // SAFETY: entries in `order` came from `Entry::new` and are
-                // live until `Family::drop`, which frees this table too.
-                unsafe { filled.place(e, (*e).hash) };
-            }
-            // Release publishes the filled table to `with`.
-            self.table.store(bigger, Ordering::Release);
-            w.retired.push(table.ptr.cast_mut());
-            table = filled;
+        let key_len = Entry::<N>::key_len(values)?;
+        // At most half of a table's slots taken, tombstones included.
+        let taken = w.order.len() + w.tombstones + 1;
+        let table = if empty || taken * 2 > table.capacity() {
+            self.rebuild(&mut w, table, empty)?
+        } else {
+            table
+        };
+        let index = global_shards().alloc_cells(K::cells(&self.config))?;
+        let hash = table.key(values).hash;
+        let e = w.pool.entry(key_len);
+        // SAFETY: `e` is a pooled or new entry of this family, of a class
+        // that holds `key_len` bytes of values; we hold the lock.
+        let word = unsafe {
+            Entry::fill(e, hash, values);
+            let old = (*e).word.load(Ordering::Relaxed);
+            // The next (even) generation, with the index: published after
+            // the fill (Release; see `table.rs`).
+            let word = word_of(generation(old).wrapping_add(1), index);
+            (*e).word.store(word, Ordering::Release);
+            (*e).pos.set(w.order.len() as u32);
+            word
+        };
+        // SAFETY: `e` is a live entry of this family; the table has a
+        // vacant slot (at most half full, above).
+        if unsafe { table.place(e, hash, self.sentinels.tombstone) } {
+            w.tombstones -= 1;
         }
-        let hash = hash.unwrap_or_else(|| table.key(values).hash);
-        let cells = Cells::new(K::cells(&self.config));
-        let index = cells.index()?;
-        let e = Entry::new(hash, values, cells, index)?;
-        // SAFETY: `e` is a new entry, pushed to `order` below and so freed
-        // only in `Family::drop`, with this table.
-        unsafe { table.place(e, hash) };
         w.order.push(e);
         if w.order.len() >= self.limit {
             self.full.store(true, Ordering::Release);
         }
-        Some(index)
+        Some((e, word))
     }
 
-    /// The overflow series' index, counting the lookup as an overflow.
-    fn overflow_index(&self) -> Option<u32> {
+    /// Publishes a table holding the live entries and no tombstones, with
+    /// room for one more entry: twice as large if they need it, else the
+    /// same size; a pooled table of that size if there is one. The replaced
+    /// table goes to the pool. `None` if a table that large cannot be
+    /// allocated.
+    fn rebuild<'a>(
+        &'a self,
+        w: &mut Writer<N>,
+        old: Table<'a, N>,
+        empty: bool,
+    ) -> Option<Table<'a, N>> {
+        // A quarter full at most, so that removals and inserts in turn
+        // rebuild at most once every quarter of the table's slots; never
+        // smaller than before (the pool keeps every size it has had).
+        let cap = if empty { 0 } else { old.capacity() };
+        let cap = ((w.order.len() + 1) * 4)
+            .next_power_of_two()
+            .max(16)
+            .max(cap);
+        let seeds = if empty {
+            Seeds::new()
+        } else {
+            old.head().seeds.clone()
+        };
+        let fresh = match w.pool.table(cap) {
+            Some(t) => {
+                // SAFETY: pooled tables are this family's, live until drop.
+                let t = unsafe { Table::<N>::at(t) };
+                t.vacate(self.sentinels.vacant);
+                t.ptr.cast_mut()
+            }
+            None => Table::<N>::alloc(cap, seeds, self.sentinels.vacant)?,
+        };
+        // SAFETY: freed only in `Family::drop`, as every table of ours.
+        let filled = unsafe { Table::at(fresh) };
+        for &e in &w.order {
+            // SAFETY: entries in `order` are live entries of this family,
+            // and the table has room for them all (sized above).
+            unsafe {
+                let hash = Entry::hash(e);
+                filled.place(e, hash, self.sentinels.tombstone);
+            }
+        }
+        // Release publishes the filled table to `with`.
+        self.table.store(fresh, Ordering::Release);
+        if !empty {
+            w.pool.retire_table(old.ptr.cast_mut(), old.capacity());
+        }
+        w.tombstones = 0;
+        Some(filled)
+    }
+
+    /// Removes the series for `values`; whether there was one. Its handles
+    /// drop their updates from now on, a scrape no longer shows it, and a
+    /// later lookup of the same values makes a new series (a counter
+    /// restarts from zero, which Prometheus' `rate()` reads as a reset).
+    /// The overflow series is not removed.
+    ///
+    /// ```
+    /// use nanometrics::{Family, Gauge};
+    /// static ROOMS: Family<Gauge, 1> = Family::new("room_sessions", "Sessions per room.", ["room"]);
+    /// let room = ROOMS.with(["r1"]);
+    /// room.inc();
+    /// assert!(ROOMS.remove(["r1"]));
+    /// room.inc(); // dropped: the series is gone
+    /// assert_eq!(room.get(), 0);
+    /// assert_eq!(ROOMS.len(), 0);
+    /// assert!(!ROOMS.remove(["r1"]));
+    /// ```
+    pub fn remove(&self, values: [&str; N]) -> bool {
+        let mut w = lock(&self.writer);
+        let table = self.table();
+        // SAFETY: the current table, live until `Family::drop`.
+        if unsafe { Table::<N>::is_empty(table.ptr) } {
+            return false;
+        }
+        match table.find_entry(&table.key(&values)) {
+            Some((slot, e)) => {
+                table.unlink(slot, self.sentinels.tombstone);
+                w.tombstones += 1;
+                self.retire(&mut w, e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes every series (not the overflow series).
+    pub fn clear(&self) {
+        let mut w = lock(&self.writer);
+        let table = self.table();
+        // SAFETY: the current table, live until `Family::drop`.
+        if unsafe { Table::<N>::is_empty(table.ptr) } {
+            return;
+        }
+        table.vacate(self.sentinels.vacant);
+        w.tombstones = 0;
+        while let Some(&e) = w.order.last() {
+            self.retire(&mut w, e);
+        }
+    }
+
+    /// Keeps only the series for which `keep(values, value)` is true: for
+    /// instance those of rooms still open, or those whose value is not 0.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Family, Value};
+    /// let f: Family<Counter, 1> = Family::new("sent_total", "", ["app"]);
+    /// f.with(["a"]).inc();
+    /// f.with(["b"]);
+    /// f.retain(|_, v| !matches!(v, Value::Counter(0)));
+    /// assert_eq!(f.len(), 1);
+    /// ```
+    pub fn retain(&self, mut keep: impl FnMut(&[&str; N], Value<'_>) -> bool) {
+        let mut w = lock(&self.writer);
+        let table = self.table();
+        let mut i = 0;
+        while let Some(&e) = w.order.get(i) {
+            // SAFETY: a live entry; under the lock nothing rewrites it.
+            let values = unsafe { Entry::values(e) };
+            // SAFETY: as above.
+            let index = unsafe { (*e).word.load(Ordering::Relaxed) } as u32;
+            if keep(&values, K::value(Some(index), &self.config)) {
+                i += 1;
+                continue;
+            }
+            if let Some((slot, found)) = table.find_entry(&table.key(&values)) {
+                debug_assert_eq!(found, e);
+                table.unlink(slot, self.sentinels.tombstone);
+                w.tombstones += 1;
+            }
+            // `retire` moves the last entry to place `i`: look at it next.
+            self.retire(&mut w, e);
+        }
+    }
+
+    /// Takes the live entry `e`, already out of the table, out of the scrape
+    /// order: a new generation (handles drop their updates from now on),
+    /// its cells back to the shard table, the entry to the pool.
+    fn retire(&self, w: &mut Writer<N>, e: *mut Entry<N>) {
+        // SAFETY: a live entry of this family; we hold the lock.
+        let (word, pos) = unsafe { ((*e).word.load(Ordering::Relaxed), (*e).pos.get()) };
+        // Odd generation, index 0 (Release: see `table.rs`).
+        let retired = word_of(generation(word).wrapping_add(1), 0);
+        // SAFETY: as above.
+        unsafe { (*e).word.store(retired, Ordering::Release) };
+        w.order.swap_remove(pos as usize);
+        if let Some(&moved) = w.order.get(pos as usize) {
+            // SAFETY: a live entry of this family; we hold the lock.
+            unsafe { (*moved).pos.set(pos) };
+        }
+        global_shards().retire_cells(word as u32, K::cells(&self.config));
+        w.pool.retire_entry(e, generation(retired));
+        if w.order.len() < self.limit {
+            self.full.store(false, Ordering::Release);
+        }
+    }
+
+    /// The overflow series, counting the lookup as an overflow.
+    fn overflow_index(&self) -> Series<'_> {
         if let Some(i) = self.overflow_count.index() {
             crate::shard::with_local(|s| s.add_u64(i, 1));
         }
         self.overflow_series()
     }
 
-    /// The overflow series' index, the series created on first use.
-    fn overflow_series(&self) -> Option<u32> {
+    /// The overflow series, its block allocated on first use.
+    fn overflow_series(&self) -> Series<'_> {
         let mut p = self.overflow.load(Ordering::Acquire);
         if p.is_null() {
             let _w = lock(&self.writer);
             p = self.overflow.load(Ordering::Acquire);
             if p.is_null() {
-                let cells = Cells::new(K::cells(&self.config));
-                // Never placed in a table (lookups of its values are redirected
-                // before they probe); its hash only names its layout's shape.
-                let hash = Shape::of([OVERFLOW_VALUE.len()]).class();
-                match Entry::new(hash, &[OVERFLOW_VALUE; N], cells, 0) {
-                    Some(e) => p = e,
-                    // Unreachable (the header and N short values fit), but
-                    // with nothing to count on, hand out the dead handle.
-                    None => return None,
-                }
+                p = Box::into_raw(Box::new(Cells::new(K::cells(&self.config))));
                 self.overflow.store(p, Ordering::Release);
             }
         }
-        // SAFETY: the overflow entry is freed only in `drop`.
-        let cells = unsafe { &(*p).cells };
-        cells.index()
+        // SAFETY: the overflow block is freed only in `drop`.
+        let cells = unsafe { &*p };
+        cells.resolved(0)
     }
 
-    /// Number of distinct label-value sets (the overflow series excluded).
+    /// Number of live label-value sets (the overflow series excluded).
     pub fn len(&self) -> usize {
         lock(&self.writer).order.len()
     }
@@ -566,24 +746,27 @@ impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, K::KIND);
         let w = lock(&self.writer);
-        let overflow = self.overflow.load(Ordering::Acquire);
-        let entries = w
-            .order
-            .iter()
-            .copied()
-            .chain((!overflow.is_null()).then_some(overflow));
         let mut sums = global_shards().reader();
-        for e in entries {
-            // SAFETY: entries live until `Family::drop`, which cannot run
-            // while `&self` is borrowed.
-            let (values, cells) = unsafe { (Entry::values(e), &(*e).cells) };
-            let index = cells.allocated();
+        let mut emit = |values: &[&str; N], index: Option<u32>| {
             let value = match (K::SUM, index) {
                 (SUM_U64, Some(i)) => Value::Counter(sums.sum_u64(i)),
                 (SUM_F64, Some(i)) => Value::CounterF64(sums.sum_f64(i)),
                 _ => K::value(index, &self.config),
             };
-            v.dynamic_series(&self.label_names, &values, value);
+            v.dynamic_series(&self.label_names, values, value);
+        };
+        for &e in &w.order {
+            // SAFETY: a live entry; under the lock nothing rewrites it, and
+            // entries live until `Family::drop`, which cannot run while
+            // `&self` is borrowed.
+            let (values, word) = unsafe { (Entry::values(e), (*e).word.load(Ordering::Relaxed)) };
+            emit(&values, Some(word as u32));
+        }
+        let overflow = self.overflow.load(Ordering::Acquire);
+        if !overflow.is_null() {
+            // SAFETY: freed only in `drop`.
+            let index = unsafe { (*overflow).allocated() };
+            emit(&[OVERFLOW_VALUE; N], index);
         }
     }
     fn unique_series(&self) -> Option<UniqueSeries> {
@@ -609,25 +792,38 @@ impl<K: FamilyKind, const N: usize> Drop for Family<K, N> {
             Ok(w) => w,
             Err(p) => p.into_inner(),
         };
+        let len = K::cells(&self.config);
+        for e in w.order.drain(..) {
+            // SAFETY: a live entry; `&mut self` means no handle or reader
+            // remains, so its cells and its block can go.
+            unsafe {
+                global_shards().free_cells((*e).word.load(Ordering::Relaxed) as u32, len);
+                Entry::free(e);
+            }
+        }
         let overflow = ptr_get_mut(&mut self.overflow);
-        for e in w
-            .order
-            .drain(..)
-            .chain((!overflow.is_null()).then_some(overflow))
-        {
-            // SAFETY: each entry came from `Entry::new` and is freed once;
-            // `&mut self` means no handle or reader remains.
-            unsafe { Entry::free(e) };
+        if !overflow.is_null() {
+            // SAFETY: from `Box::into_raw` in `overflow_series`, freed once.
+            drop(unsafe { Box::from_raw(overflow) });
         }
         let current = ptr_get_mut(&mut self.table);
-        for t in w.retired.drain(..).chain([current]) {
-            // SAFETY: each table came from `Table::alloc` or
-            // `Table::empty` and is freed once (`free` leaves the shared
-            // `EMPTY` alone); `&mut self` means no lookup still probes it.
-            unsafe { Table::<N>::free(t) };
+        // SAFETY: the pool's entries and tables are this family's, and
+        // nothing refers to them any more (`&mut self`); `current` came from
+        // `Table::alloc` or `Table::empty` and is freed once (`free` leaves
+        // the shared `EMPTY` alone).
+        unsafe {
+            w.pool.free_all();
+            Table::<N>::free(current);
         }
+        #[cfg(nanometrics_loom)]
+        // SAFETY: no table refers to them any more (all freed above).
+        unsafe {
+            self.sentinels.free()
+        };
     }
 }
 
+#[cfg(all(test, not(nanometrics_loom)))]
+mod removal_tests;
 #[cfg(all(test, not(nanometrics_loom)))]
 mod tests;

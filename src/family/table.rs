@@ -1,24 +1,54 @@
 //! The lock-free table: [`Entry`], one series' header and its values' words
-//! in one allocation, and [`Table`], an insert-only open-addressing table of
-//! entry pointers that lookups read with `Acquire` loads and only the
-//! family's writer fills. Relies on `key` for the words and hashes it stores
-//! and compares.
+//! in one allocation, and [`Table`], an open-addressing table of entry
+//! pointers that lookups read with `Acquire` loads and only the family's
+//! writer changes. Relies on `key` for the words and hashes it stores and
+//! compares.
 //!
-//! One file of about 700 lines of code, on purpose: the entry's layout and
-//! the probes that read entries through raw pointers share one safety
-//! contract (an entry pointer found in a table is valid until the family
-//! drops), which is easier to check in one place; the entry and the table
-//! also stay in one codegen unit with the lookup that inlines them.
+//! # Type-stable memory
+//!
+//! Entries and tables are never returned to the allocator while the family
+//! lives: a removed series' entry goes to the family's pool (`pool.rs`) and
+//! is rewritten for a later series; a replaced table is kept and refilled by
+//! a later rebuild. So a lookup that still holds a pointer it read before a
+//! removal reads memory that is allocated, and of the same type, whatever
+//! happened since; it needs no announcement (no epoch pin, no hazard
+//! pointer), which would cost the hit path more than the rest of its work.
+//! Everything a lookup reads in an entry or a table is an atomic, so a
+//! rewrite racing it is no data race; what it reads is checked instead:
+//!
+//! - an entry's `word` holds its generation and its first cell index in one
+//!   atomic, read first (`Acquire`) by every lookup. The writer makes the
+//!   generation odd and the index 0 (one `Release` store) before it changes
+//!   anything else, and publishes the next even generation with the new
+//!   index (one `Release` store) after it has rewritten the hash, lengths
+//!   and values. A lookup whose words matched returns the word it read
+//!   first: if the entry was rewritten in between, that generation is gone
+//!   for good and a handle made from it drops its updates (see
+//!   [`Series`](crate::shard::Series)); a word with an odd generation has
+//!   index 0, whose updates are dropped too;
+//! - a table being refilled may show a probe any mix of old and new slots:
+//!   a probe stops after as many steps as the table has slots, and a miss
+//!   takes the family's lock and looks again.
+//!
+//! The pools hold at most as many entries and tables as the family had live
+//! at its peak (a table per capacity reached), so memory is bounded by the
+//! peak, not by the number of series ever created.
+//!
+//! One file, on purpose: the entry's layout and the probes that read entries
+//! through raw pointers share one safety contract, which is easier to check
+//! in one place; the entry and the table also stay in one codegen unit with
+//! the lookup that inlines them.
 
 use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
+use std::cell::Cell;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32 as PlainU32, AtomicU64 as PlainU64};
 use std::{ptr, slice};
 
-use super::key::{compact_hash, last_word, long_key, short_hash, word, Key, Seeds, Shape, SHORT};
-use crate::shard::Cells;
-use crate::sync::{AtomicPtr, Ordering, PublishedU32};
+use super::key::{compact_hash, long_key, short_hash, word, Key, Seeds, Shape, SHORT};
+use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
-/// One series: this header, followed in the same allocation by its `N` label
+/// One series: this header, followed in the same block by its `N` label
 /// values, each zero-padded to whole 8-byte words (`lens` gives their
 /// lengths) as its [`Shape`] says. In the usual case, every value at most
 /// [`COMPACT`](super::key::COMPACT) (7) bytes, each value is one word with a marker bit after its
@@ -26,20 +56,26 @@ use crate::sync::{AtomicPtr, Ordering, PublishedU32};
 /// lengths included, without a call (and without the hash: an entry of any
 /// other shape starts its values with [`NOT_COMPACT`]).
 ///
-/// One allocation per series, and a hit reads the hash, the value words and
-/// the cell index behind one pointer. Entries are only handled through the
-/// raw pointer [`Entry::new`] returns, never through `&Entry`, because a
-/// reference would not cover the trailing words.
+/// One block per series, of a size class (`pool.rs`), reused for later
+/// series once this one is removed (see the module docs). Entries are only
+/// handled through the raw pointer [`Entry::alloc`] returns, never through
+/// `&Entry`, because a reference would not cover the trailing words.
 #[repr(C)]
 pub(super) struct Entry<const N: usize> {
+    /// The generation (high half) and first cell index (low half), read
+    /// first by lookups and checked by handles (see the module docs). First
+    /// in the header: [`VACANT`] and [`TOMBSTONE`] have theirs here too.
+    pub(super) word: AtomicU64,
     /// The key's hash, whose top bits name its shape (see [`Shape::class`]).
-    pub(super) hash: u64,
-    /// `cells`' first index, copied at insert so that a hit reads no atomic
-    /// (0 in the overflow entry, whose cells are allocated on first use).
-    index: PublishedU32,
+    /// Loom's atomic under loom (the lookup's read of it is checked against
+    /// its publication), as `word` is.
+    hash: AtomicU64,
     /// The byte length of each value.
-    lens: [u32; N],
-    pub(super) cells: Cells,
+    lens: [PlainU32; N],
+    /// The block's size class (fixed when the block is allocated).
+    pub(super) class: u32,
+    /// Where the entry is in the writer's scrape order (writer only).
+    pub(super) pos: Cell<u32>,
 }
 
 /// The first word of a non-compact entry's values area: no [`compact_word`](super::key::compact_word)
@@ -48,213 +84,342 @@ pub(super) struct Entry<const N: usize> {
 /// shape.
 pub(super) const NOT_COMPACT: u64 = u64::MAX;
 
-/// What an empty slot points to instead of null: a hash with the unused
-/// shape class 3 (which no lookup's hash has) and values area words of
-/// [`NOT_COMPACT`] (no compact lookup matches them) at the offset of every
-/// `Entry<N>` with `N` up to about 1000 (checked at compile time). So a hit
-/// compares an entry without first testing its slot for null; the vacancy is
-/// tested after a mismatch.
-static VACANT: [u64; 512] = [u64::MAX; 512];
+/// A generation and index as an entry's `word` holds them.
+#[inline(always)]
+pub(super) const fn word_of(generation: u32, index: u32) -> u64 {
+    (generation as u64) << 32 | index as u64
+}
 
-/// [`VACANT`]'s hash (its first word).
+/// The generation in a `word`.
+#[inline(always)]
+pub(super) const fn generation(word: u64) -> u32 {
+    (word >> 32) as u32
+}
+
+/// What an empty slot points to instead of null, and what a removed
+/// series' slot points to (a tombstone, which a probe passes over): an
+/// odd generation and index 0, a hash with the unused shape class 3 (which
+/// no lookup's hash has), and values area words of [`NOT_COMPACT`] (no
+/// compact lookup matches them) at the offset of every `Entry<N>` with `N`
+/// up to about 1000 (checked at compile time). So a hit compares an entry
+/// without first testing its slot; vacancy is tested after a mismatch.
+/// Under loom, whose atomics cannot be built in a static, each family
+/// allocates its own pair (see [`Sentinels`]).
+#[cfg(not(nanometrics_loom))]
+#[repr(C)]
+struct Sentinel {
+    word: AtomicU64,
+    hash: AtomicU64,
+    rest: [PlainU64; 510],
+}
+
+#[cfg(not(nanometrics_loom))]
+#[allow(clippy::declare_interior_mutable_const)]
+const MAX_WORD: PlainU64 = PlainU64::new(u64::MAX);
+
+#[cfg(not(nanometrics_loom))]
+static VACANT: Sentinel = Sentinel {
+    word: AtomicU64::new(word_of(1, 0)),
+    hash: AtomicU64::new(VACANT_HASH),
+    rest: [MAX_WORD; 510],
+};
+
+#[cfg(not(nanometrics_loom))]
+static TOMBSTONE: Sentinel = Sentinel {
+    word: AtomicU64::new(word_of(1, 0)),
+    hash: AtomicU64::new(TOMBSTONE_HASH),
+    rest: [MAX_WORD; 510],
+};
+
+/// [`VACANT`]'s hash.
 const VACANT_HASH: u64 = u64::MAX;
+/// [`TOMBSTONE`]'s hash (shape class 3 too).
+const TOMBSTONE_HASH: u64 = u64::MAX - 1;
+
+/// The family's vacant and tombstone entries: the statics, or under loom
+/// entries of its own.
+#[derive(Clone, Copy)]
+pub(super) struct Sentinels<const N: usize> {
+    pub(super) vacant: *mut Entry<N>,
+    pub(super) tombstone: *mut Entry<N>,
+}
+
+// SAFETY: the sentinels are never written after they are made (statics, or
+// under loom entries the family owns and frees in its drop), and only read
+// through atomics; the pointers carry no thread affinity.
+unsafe impl<const N: usize> Send for Sentinels<N> {}
+// SAFETY: as for `Send`.
+unsafe impl<const N: usize> Sync for Sentinels<N> {}
+
+impl<const N: usize> Sentinels<N> {
+    /// The shared statics.
+    #[cfg(not(nanometrics_loom))]
+    pub(super) const fn new() -> Self {
+        const {
+            assert!(
+                Entry::<N>::KEY_OFFSET + 8 <= std::mem::size_of::<Sentinel>(),
+                "too many labels for one family"
+            )
+        };
+        Self {
+            vacant: ptr::addr_of!(VACANT).cast_mut().cast(),
+            tombstone: ptr::addr_of!(TOMBSTONE).cast_mut().cast(),
+        }
+    }
+
+    /// Two entries of the family's own (freed with [`free`](Self::free)).
+    #[cfg(nanometrics_loom)]
+    pub(super) fn new() -> Self {
+        let make = |hash| {
+            let values = [""; N];
+            let e = Entry::<N>::alloc(Shape::Long.start() + 16 * N);
+            // SAFETY: `e` is a fresh block large enough for these values.
+            unsafe { Entry::fill(e, hash, &values) };
+            // SAFETY: as above; the generation stays odd (never matches).
+            unsafe { (*e).word.store(word_of(1, 0), Ordering::Relaxed) };
+            e
+        };
+        Self {
+            vacant: make(VACANT_HASH),
+            tombstone: make(TOMBSTONE_HASH),
+        }
+    }
+
+    /// Frees loom's own sentinels.
+    ///
+    /// # Safety
+    /// Called once, when no table refers to them.
+    #[cfg(nanometrics_loom)]
+    pub(super) unsafe fn free(self) {
+        // SAFETY: both came from `Entry::alloc` (caller: once).
+        unsafe {
+            Entry::free(self.vacant);
+            Entry::free(self.tombstone);
+        }
+    }
+}
+
+/// The bytes of the smallest size class.
+const MIN_BLOCK: usize = 64;
 
 impl<const N: usize> Entry<N> {
     /// Offset of the values: they follow the header, whose size is a multiple
     /// of its alignment (8), so every value starts on a word boundary.
-    const KEY_OFFSET: usize = std::mem::size_of::<Self>();
+    pub(super) const KEY_OFFSET: usize = std::mem::size_of::<Self>();
 
-    /// [`VACANT`] as an entry: its hash and its first values word (all that
-    /// a mismatch reads) lie inside it.
-    #[inline(always)]
-    fn vacant() -> *mut Self {
-        const {
-            assert!(
-                Self::KEY_OFFSET + 8 <= std::mem::size_of::<[u64; 512]>(),
-                "too many labels for one family"
-            )
-        };
-        VACANT.as_ptr().cast_mut().cast()
+    /// The size class of an entry whose padded values take `key_len` bytes;
+    /// `None` if too large.
+    pub(super) fn class_of(key_len: usize) -> Option<u32> {
+        let bytes = Self::KEY_OFFSET.checked_add(key_len)?.max(MIN_BLOCK);
+        let class =
+            bytes.checked_next_power_of_two()?.trailing_zeros() - MIN_BLOCK.trailing_zeros();
+        Some(class)
     }
 
-    /// The layout of an entry whose padded values take `key_len` bytes (a
-    /// multiple of 8, as every room is): the header, then `key_len` bytes at
-    /// [`KEY_OFFSET`](Self::KEY_OFFSET).
-    fn layout(key_len: usize) -> Option<Layout> {
-        let (layout, offset) = Layout::new::<Self>()
-            .extend(Layout::array::<u64>(key_len / 8).ok()?)
-            .ok()?;
-        debug_assert_eq!(offset, Self::KEY_OFFSET);
-        Some(layout.pad_to_align())
+    /// The layout of a block of size class `class`.
+    fn layout(class: u32) -> Option<Layout> {
+        let size = MIN_BLOCK.checked_shl(class)?;
+        Layout::from_size_align(size, std::mem::align_of::<Self>()).ok()
     }
 
-    /// Allocates an entry holding copies of `values`; `None` when a value is
-    /// longer than `u32::MAX` bytes or the entry would be too large to
-    /// allocate.
-    pub(super) fn new(
-        hash: u64,
-        values: &[&str; N],
-        cells: Cells,
-        index: u32,
-    ) -> Option<*mut Self> {
-        let mut lens = [0u32; N];
+    /// The padded length of `values`' area (see [`Shape::room`]); `None` when
+    /// a value is longer than `u32::MAX` bytes or the sum overflows.
+    pub(super) fn key_len(values: &[&str; N]) -> Option<usize> {
         let shape = Shape::of(values.iter().map(|v| v.len()));
         let mut key_len = shape.start();
-        for (len, v) in lens.iter_mut().zip(values) {
-            *len = u32::try_from(v.len()).ok()?;
+        for v in values {
+            u32::try_from(v.len()).ok()?;
             // `room` rounds up: keep that from overflowing too.
             v.len().checked_add(7)?;
             key_len = key_len.checked_add(shape.room(v.len()))?;
         }
-        let layout = Self::layout(key_len)?;
-        // SAFETY: `layout` has a non-zero size (the header holds a `u64`).
-        // Zeroed: the padding after each value is part of its words.
+        Some(key_len)
+    }
+
+    /// A new zeroed block for an entry whose values take `key_len` bytes,
+    /// with the odd generation 1 (not a series yet).
+    pub(super) fn alloc(key_len: usize) -> *mut Self {
+        let class = Self::class_of(key_len);
+        let Some((class, layout)) = class.and_then(|c| Some((c, Self::layout(c)?))) else {
+            handle_alloc_error(Layout::new::<Self>());
+        };
+        // SAFETY: `layout` has a non-zero size (at least `MIN_BLOCK`).
+        // Zeroed: every byte is a valid atomic (the header's and the
+        // words'), and the padding after each value is part of its words.
         let p = unsafe { alloc_zeroed(layout) };
         if p.is_null() {
             handle_alloc_error(layout);
         }
         let e = p.cast::<Self>();
-        // SAFETY: `p` is a fresh allocation of `layout`: aligned for `Self`,
-        // with `size_of::<Self>()` header bytes followed by `key_len` bytes.
-        // The header write, the `NOT_COMPACT` word of a non-compact entry and
-        // the copies of the values (each starting at the end of the previous
-        // one's room, which holds it and, for the compact and short shapes,
-        // its marker or length tag; `start` and the rooms sum to `key_len`)
-        // stay inside it, and every pointer used derives from `p`, so it
-        // carries the provenance of the whole allocation.
+        // SAFETY: `p` is a fresh block of `layout`: aligned for `Self` and
+        // at least `size_of::<Self>()` bytes.
         unsafe {
             e.write(Entry {
-                hash,
-                index: PublishedU32::new(index),
-                lens,
-                cells,
-            });
-            if shape != Shape::Compact {
-                p.add(Self::KEY_OFFSET).cast::<u64>().write(NOT_COMPACT);
-            }
-            let mut at = Self::KEY_OFFSET + shape.start();
-            for v in values {
-                let room = shape.room(v.len());
-                ptr::copy_nonoverlapping(v.as_ptr(), p.add(at), v.len());
-                match shape {
-                    // The marker after the bytes (see `compact_word`).
-                    Shape::Compact => p.add(at + v.len()).write(1),
-                    // The length tag (see `short_words`), also for the
-                    // values of a long key that fit in two words.
-                    Shape::Short => p.add(at + room - 1).write(v.len() as u8),
-                    Shape::Long if v.len() <= SHORT => p.add(at + room - 1).write(v.len() as u8),
-                    Shape::Long => {}
-                }
-                at += room;
-            }
-        }
-        Some(e)
+                word: AtomicU64::new(word_of(1, 0)),
+                hash: AtomicU64::new(0),
+                lens: std::array::from_fn(|_| PlainU32::new(0)),
+                class,
+                pos: Cell::new(0),
+            })
+        };
+        e
     }
 
-    /// Whether `e`, an entry or [`VACANT`], is `VACANT`: whether its hash has
-    /// the shape class 3, which no entry's has. (Reading the hash, which a
-    /// compare of any shape but compact has just read, rather than loading
-    /// `VACANT`'s address to compare with.)
+    /// The key's hash, as [`fill`](Self::fill) stored it.
     ///
     /// # Safety
-    /// `e` is [`Entry::vacant`] or as for [`values`](Self::values).
+    /// `e` is a live entry, read under the family's lock.
+    pub(super) unsafe fn hash(e: *const Self) -> u64 {
+        // SAFETY: the header is live (caller).
+        unsafe { (*e).hash.load(Ordering::Relaxed) }
+    }
+
+    /// The bytes of `e`'s block.
+    ///
+    /// # Safety
+    /// `e` came from [`alloc`](Self::alloc) and is not freed yet.
+    pub(super) unsafe fn capacity(e: *const Self) -> usize {
+        // SAFETY: the header is initialised and live (caller); the class is
+        // never written after `alloc`.
+        MIN_BLOCK << unsafe { (*e).class }
+    }
+
+    /// Writes `values` and `hash` into `e`, whose generation is odd (no
+    /// lookup matches it meanwhile; see the module docs): every store
+    /// atomic, since a lookup that read the entry before may still read it.
+    ///
+    /// # Safety
+    /// `e` came from [`alloc`](Self::alloc), is not freed yet, its block
+    /// holds [`key_len`](Self::key_len)`(values)` bytes of values, and only
+    /// the family's writer (holding its lock) writes it.
+    pub(super) unsafe fn fill(e: *mut Self, hash: u64, values: &[&str; N]) {
+        let shape = Shape::of(values.iter().map(|v| v.len()));
+        // SAFETY: the header is live (caller).
+        let head = unsafe { &*e };
+        head.hash.store(hash, Ordering::Relaxed);
+        for (len, v) in head.lens.iter().zip(values) {
+            len.store(v.len() as u32, Ordering::Relaxed);
+        }
+        // SAFETY: the values area holds the room of every value after
+        // `shape.start()` (caller), each a whole number of words.
+        let put = |at: usize, w: u64| unsafe { Self::word_at(e, at).store(w, Ordering::Relaxed) };
+        if shape != Shape::Compact {
+            put(0, NOT_COMPACT);
+        }
+        let mut at = shape.start();
+        for v in values {
+            let room = shape.room(v.len());
+            let mut bytes = [0u8; 16];
+            let tag = |bytes: &mut [u8; 16]| match shape {
+                // The marker after the bytes (see `compact_word`).
+                Shape::Compact => bytes[v.len()] = 1,
+                // The length tag (see `short_words`), also for the values
+                // of a long key that fit in two words.
+                Shape::Short | Shape::Long => bytes[15] = v.len() as u8,
+            };
+            if room <= 16 && v.len() <= SHORT {
+                bytes[..v.len()].copy_from_slice(v.as_bytes());
+                tag(&mut bytes);
+                put(at, word(&bytes));
+                if room == 16 {
+                    put(at + 8, word(&bytes[8..]));
+                }
+            } else {
+                for (k, c) in v.as_bytes().chunks(8).enumerate() {
+                    let mut w = [0u8; 8];
+                    w[..c.len()].copy_from_slice(c);
+                    put(at + 8 * k, u64::from_le_bytes(w));
+                }
+            }
+            at += room;
+        }
+    }
+
+    /// The values area's word at byte offset `at` (a multiple of 8).
+    ///
+    /// # Safety
+    /// `e` is a live entry or a sentinel, and `at + 8` lies inside its
+    /// block's values area.
+    #[inline(always)]
+    unsafe fn word_at<'a>(e: *const Self, at: usize) -> &'a PlainU64 {
+        // SAFETY: in bounds and aligned (caller; the area starts at the
+        // 8-aligned `KEY_OFFSET`); the block's bytes are atomics (zeroed or
+        // stored as such). `e` carries the block's provenance.
+        unsafe { &*e.cast::<u8>().add(Self::KEY_OFFSET + at).cast::<PlainU64>() }
+    }
+
+    /// Whether `e`, an entry or a sentinel, is the vacant sentinel: whether
+    /// its hash is [`VACANT_HASH`], which no entry's is. (Reading the hash,
+    /// which a compare of any shape but compact has just read, rather than
+    /// loading the sentinel's address to compare with.)
+    ///
+    /// # Safety
+    /// `e` is a sentinel or a live entry.
     #[inline(always)]
     unsafe fn is_vacant(e: *const Self) -> bool {
-        // SAFETY: the header is initialised and live (caller); `VACANT`'s
-        // first word is its hash.
-        unsafe { (*e).hash == VACANT_HASH }
+        // SAFETY: the header is live (caller).
+        unsafe { (*e).hash.load(Ordering::Relaxed) == VACANT_HASH }
     }
 
     /// The shape of the entry's values.
     ///
     /// # Safety
-    /// `e` came from [`Entry::new`] and is not freed yet.
+    /// `e` is a live entry, read under the family's lock.
     unsafe fn shape(e: *const Self) -> Shape {
-        // SAFETY: the header is initialised (see `new`) and live (caller).
+        // SAFETY: the header is live (caller).
         let lens = unsafe { &(*e).lens };
-        Shape::of(lens.iter().map(|&l| l as usize))
-    }
-
-    /// The bytes the values' area takes (as `new` computed it).
-    ///
-    /// # Safety
-    /// `e` came from [`Entry::new`] and is not freed yet.
-    unsafe fn key_len(e: *const Self) -> usize {
-        // SAFETY: the header is initialised (see `new`) and live (caller).
-        let (lens, shape) = unsafe { (&(*e).lens, Self::shape(e)) };
-        shape.start() + lens.iter().map(|&l| shape.room(l as usize)).sum::<usize>()
+        Shape::of(lens.iter().map(|l| l.load(Ordering::Relaxed) as usize))
     }
 
     /// The label values.
     ///
     /// # Safety
-    /// `e` came from [`Entry::new`] and stays allocated for `'a`.
+    /// `e` is a live entry that holds a series, and nothing rewrites it for
+    /// `'a` (the caller holds the family's lock, under which alone entries
+    /// are written).
     pub(super) unsafe fn values<'a>(e: *const Self) -> [&'a str; N] {
-        // SAFETY: `e`'s header is initialised and live for 'a (caller).
-        let (lens, shape) = unsafe { ((*e).lens, Self::shape(e)) };
+        // SAFETY: `e`'s header is live for 'a (caller).
+        let (lens, shape) = unsafe { (&(*e).lens, Self::shape(e)) };
         let mut at = Self::KEY_OFFSET + shape.start();
-        lens.map(|len| {
-            // SAFETY: the bytes at `at..at + len` are inside the allocation
-            // (see `new`), were copied from a `&str` (so they are UTF-8), are
-            // never written again, and stay allocated for 'a. `e` carries the
-            // whole allocation's provenance (it is the pointer `alloc_zeroed`
-            // returned).
+        std::array::from_fn(|i| {
+            let len = lens[i].load(Ordering::Relaxed) as usize;
+            // SAFETY: the bytes at `at..at + len` are inside the block (see
+            // `fill`), were copied from a `&str` (so they are UTF-8), and are
+            // not written for 'a (caller); concurrent lookups only read them.
+            // `e` carries the block's provenance.
             let v = unsafe {
-                let bytes = slice::from_raw_parts(e.cast::<u8>().add(at), len as usize);
+                let bytes = slice::from_raw_parts(e.cast::<u8>().add(at), len);
                 std::str::from_utf8_unchecked(bytes)
             };
-            at += shape.room(len as usize);
+            at += shape.room(len);
             v
         })
     }
 
-    /// The `W` words at byte offset `at` of the values (`at` need not be a
-    /// multiple of 8: the long compare reads a value's last 16 bytes where
-    /// they end; an unaligned read is the same load as an aligned one on the
-    /// targets we build for).
-    ///
-    /// # Safety
-    /// As for [`values`](Self::values), for the duration of the call, and
-    /// `at..at + 8 * W` lies inside the values' area.
-    #[inline(always)]
-    unsafe fn words<const W: usize>(e: *const Self, at: usize) -> [u64; W] {
-        // SAFETY: in bounds (caller); the bytes are initialised (zeroed,
-        // then written); the read is unaligned, so `at` may be any offset.
-        // `e` carries the allocation's provenance.
-        let w = unsafe {
-            e.cast::<u8>()
-                .add(Self::KEY_OFFSET + at)
-                .cast::<[u64; W]>()
-                .read_unaligned()
-        };
-        w.map(u64::from_le)
-    }
-
-    /// Whether this entry, or [`VACANT`], holds the compact key whose
+    /// Whether this entry, or a sentinel, holds the compact key whose
     /// [`compact_word`](super::key::compact_word)s are `words`. No hash is compared: the words are the
-    /// key, lengths included, and an entry of another shape, or `VACANT`,
+    /// key, lengths included, and an entry of another shape, or a sentinel,
     /// starts with [`NOT_COMPACT`], which is no compact word. Word by word,
-    /// stopping at the first that differs: `VACANT` is read no further than
-    /// its first word.
+    /// stopping at the first that differs: a sentinel is read no further
+    /// than its first word.
     ///
     /// # Safety
-    /// `e` is [`Entry::vacant`] or as for [`values`](Self::values), for the
-    /// duration of the call.
+    /// `e` is a sentinel or a live entry, for the duration of the call.
     #[inline(always)]
     unsafe fn matches_compact(e: *const Self, words: &[u64; N]) -> bool {
         if N == 0 {
-            // No words to tell an entry from `VACANT`.
-            // SAFETY: `e` is `VACANT` or a live entry (caller).
-            return !unsafe { Self::is_vacant(e) };
+            // No words to tell an entry from a sentinel.
+            // SAFETY: `e` is a sentinel or a live entry (caller).
+            return unsafe { (*e).hash.load(Ordering::Relaxed) >> 62 != 3 };
         }
-        // SAFETY: every entry's values area holds at least `N` words (a
+        // SAFETY: every block's values area holds at least `N` words (a
         // compact one's are its words; another shape's hold `NOT_COMPACT`
         // then two words or more per value); past a mismatch of the first,
-        // which `VACANT` has, nothing more is read.
+        // which the sentinels have, nothing more is read.
         words
             .iter()
             .enumerate()
-            .all(|(i, &w)| unsafe { Self::same(e, i * 8, [w]) })
+            .all(|(i, &w)| unsafe { Self::word_at(e, i * 8).load(Ordering::Relaxed) == w })
     }
 
     /// Whether this entry holds the short key whose hash is `hash` and whose
@@ -264,31 +429,19 @@ impl<const N: usize> Entry<N> {
     /// As for [`matches_compact`](Self::matches_compact).
     #[inline(always)]
     unsafe fn matches_short(e: *const Self, hash: u64, words: &[[u64; 2]; N]) -> bool {
-        // SAFETY: the header is initialised and live (caller).
-        if unsafe { (*e).hash } != hash {
+        // SAFETY: the header is live (caller).
+        if unsafe { (*e).hash.load(Ordering::Relaxed) } != hash {
             return false;
         }
-        // The hashes matched, so the entry is short too (`Shape::class`):
-        // its values are `2 * N` words at fixed offsets, lengths included.
-        // SAFETY: a short entry's values area is the `NOT_COMPACT` word
-        // then `2 * N` words.
-        words
-            .iter()
-            .enumerate()
-            .all(|(i, &w)| unsafe { Self::same(e, Shape::Short.start() + i * 16, w) })
-    }
-
-    /// Whether the `W` words at byte offset `at` of the values area are
-    /// `words`.
-    ///
-    /// # Safety
-    /// As for [`words`](Self::words).
-    #[inline(always)]
-    unsafe fn same<const W: usize>(e: *const Self, at: usize, words: [u64; W]) -> bool {
-        // SAFETY: `e` is live and `at..at + 8 * W` lies in its values area
-        // (caller).
-        let stored = unsafe { Self::words::<W>(e, at) };
-        stored.iter().zip(words).fold(0, |d, (s, w)| d | (s ^ w)) == 0
+        // The hashes matched, so the entry is short too (`Shape::class`),
+        // or is being rewritten (its generation then no longer matches what
+        // the lookup read first): its values area holds `1 + 2 * N` words.
+        // SAFETY: in bounds, as just said.
+        words.iter().enumerate().all(|(i, &[lo, hi])| unsafe {
+            let at = Shape::Short.start() + i * 16;
+            Self::word_at(e, at).load(Ordering::Relaxed) == lo
+                && Self::word_at(e, at + 8).load(Ordering::Relaxed) == hi
+        })
     }
 
     /// Whether this entry holds the values of `key`.
@@ -298,13 +451,13 @@ impl<const N: usize> Entry<N> {
     #[inline(always)]
     unsafe fn matches(e: *const Self, key: &Key<'_, N>) -> bool {
         match key.shape {
-            // SAFETY: `e` is `VACANT` or a live entry (caller).
+            // SAFETY: `e` is a sentinel or a live entry (caller).
             Shape::Compact => unsafe { Self::matches_compact(e, &key.words.map(|[w, _]| w)) },
-            // SAFETY: `e` is `VACANT` or a live entry (caller).
+            // SAFETY: `e` is a sentinel or a live entry (caller).
             Shape::Short => unsafe { Self::matches_short(e, key.hash, &key.words) },
-            // SAFETY: `e` is `VACANT` or a live entry (caller); a long
-            // compare reads past the hash only on a hash match, which
-            // `VACANT`'s never is (its shape class is 3).
+            // SAFETY: `e` is a sentinel or a live entry (caller); a long
+            // compare reads past the hash only on a hash match, which a
+            // sentinel's never is (its shape class is 3).
             Shape::Long => unsafe { Self::matches_long(e, key.hash, &key.words, key.values) },
         }
     }
@@ -314,15 +467,14 @@ impl<const N: usize> Entry<N> {
     /// [`SHORT`] bytes with the [`short_words`](super::key::short_words) in `words` (see
     /// [`long_key`]). Every byte is compared, value by value: its length
     /// first, so that (the lengths before it being equal too) the entry's
-    /// value lies at the offset the lookup's lengths give; then its words, a
-    /// long value's read 8 bytes at a time from the lookup's value (the last
-    /// word zero-padded, as the entry's is).
+    /// value lies at the offset the lookup's lengths give; then its words,
+    /// read 8 bytes at a time from the lookup's value (the last word
+    /// zero-padded, as the entry's is).
     ///
     /// # Safety
-    /// As for [`matches_compact`](Self::matches_compact): `e` is
-    /// [`Entry::vacant`] or a live entry for the duration of the call.
-    /// Nothing past `VACANT`'s hash is read: it has the shape class 3, which
-    /// no lookup's hash has.
+    /// As for [`matches_compact`](Self::matches_compact). Nothing past a
+    /// sentinel's hash is read: it has the shape class 3, which no lookup's
+    /// hash has.
     #[inline(always)]
     pub(super) unsafe fn matches_long(
         e: *const Self,
@@ -330,69 +482,72 @@ impl<const N: usize> Entry<N> {
         words: &[[u64; 2]; N],
         values: &[&str; N],
     ) -> bool {
-        // SAFETY: the header is initialised and live (caller).
-        if unsafe { (*e).hash } != hash {
+        // SAFETY: the header is live (caller).
+        if unsafe { (*e).hash.load(Ordering::Relaxed) } != hash {
             return false;
         }
-        // SAFETY: the header is initialised and live (caller); the
-        // reference covers the header's field only.
+        // SAFETY: the header is live (caller); the reference covers the
+        // header's field only.
         let lens = unsafe { &(*e).lens };
         // Once this value's length and those before it are equal, each room
         // up to its end (a function of the length, `Shape::room`) is the
-        // same in the entry as here: every read below lies inside the
-        // value's room, hence inside the values' area. Offsets from the
-        // first value's (`START`, a constant the compiler folds into each
-        // load's).
-        const START: usize = Shape::Long.start();
-        let mut at = 0;
-        for ((v, w), &len) in values.iter().zip(words).zip(lens) {
+        // same in the entry as here, and the block holds it (the block was
+        // filled with these lengths, or is being rewritten: then it is at
+        // least as large as the rooms its current lengths give, which the
+        // lengths read here are, or the lookup's generation check fails and
+        // the words read do not matter; they are read inside the block
+        // either way, see `capacity`).
+        // SAFETY: `e` is live (caller).
+        let cap = unsafe { Self::capacity(e) } - Self::KEY_OFFSET;
+        let mut at = Shape::Long.start();
+        for ((v, w), len) in values.iter().zip(words).zip(lens) {
             let v = v.as_bytes();
-            if len as usize != v.len() {
+            if len.load(Ordering::Relaxed) as usize != v.len() {
+                return false;
+            }
+            let room = Shape::Long.room(v.len());
+            if at + room > cap {
+                // A block being rewritten with other lengths.
                 return false;
             }
             if v.len() <= SHORT {
-                // SAFETY: a room of 16 bytes at `at` (above).
-                if !unsafe { Self::same(e, START + at, *w) } {
+                // SAFETY: a room of 16 bytes at `at`, inside the block.
+                let same = unsafe {
+                    Self::word_at(e, at).load(Ordering::Relaxed) == w[0]
+                        && Self::word_at(e, at + 8).load(Ordering::Relaxed) == w[1]
+                };
+                if !same {
                     return false;
                 }
-                at += 16;
-                continue;
-            }
-            // 16 bytes at a time, then the last 16 (at least 16 bytes: they
-            // overlap the last chunk, or repeat it), unaligned in the entry:
-            // its bytes at `at..at + v.len()` are the value's.
-            let mut chunk_at = at;
-            for c in v.chunks_exact(16) {
-                // SAFETY: `chunk_at + 16 <= at + v.len()`, inside the room.
-                if !unsafe { Self::same(e, START + chunk_at, [word(c), word(&c[8..])]) } {
-                    return false;
+            } else {
+                for (k, c) in v.chunks(8).enumerate() {
+                    let mut b = [0u8; 8];
+                    b[..c.len()].copy_from_slice(c);
+                    // SAFETY: `at + 8 * k + 8 <= at + room`, inside the block.
+                    if unsafe { Self::word_at(e, at + 8 * k).load(Ordering::Relaxed) }
+                        != u64::from_le_bytes(b)
+                    {
+                        return false;
+                    }
                 }
-                chunk_at += 16;
             }
-            let tail = v.last_chunk::<16>().map_or([0; 16], |t| *t);
-            let tail = [word(&tail), last_word(&tail)];
-            // SAFETY: `v.len() >= 16`: the room's bytes at
-            // `at + v.len() - 16..at + v.len()`.
-            if !unsafe { Self::same(e, START + at + v.len() - 16, tail) } {
-                return false;
-            }
-            at += Shape::Long.room(v.len());
+            at += room;
         }
         true
     }
 
-    /// Drops the header and frees the allocation.
+    /// Drops the header and frees the block.
     ///
     /// # Safety
-    /// `e` came from [`Entry::new`], is freed once, and no reference to it or
-    /// its values remains.
+    /// `e` came from [`alloc`](Self::alloc), is freed once, and no reference
+    /// to it or its values remains.
     pub(super) unsafe fn free(e: *mut Self) {
         // SAFETY: `e` is live (caller).
-        let key_len = unsafe { Self::key_len(e) };
-        // `new` built this very layout, so it did not fail then either.
-        if let Some(layout) = Self::layout(key_len) {
+        let class = unsafe { (*e).class };
+        // `alloc` built this very layout, so it did not fail then either.
+        if let Some(layout) = Self::layout(class) {
             // SAFETY: `e` is live, initialised, and dropped and freed once
-            // (caller), with the layout `new` allocated it with.
+            // (caller), with the layout `alloc` allocated it with.
             unsafe {
                 ptr::drop_in_place(e);
                 dealloc(e.cast::<u8>(), layout);
@@ -434,13 +589,13 @@ static EMPTY: Empty = Empty {
         seeds: Seeds { mix: [0, 0] },
         mask: 0,
     },
-    slot: AtomicPtr::new(VACANT.as_ptr().cast_mut().cast()),
+    slot: AtomicPtr::new(ptr::addr_of!(VACANT).cast_mut().cast()),
 };
 
-/// An insert-only open-addressing table of entry pointers: a [`Head`], then
-/// its slots, in one allocation (or [`EMPTY`]), live for `'a`. Handled
-/// through this pointer, which covers the slots (a `&Head` would not), so
-/// that a lookup reads a slot at a fixed offset from the table's address.
+/// An open-addressing table of entry pointers: a [`Head`], then its slots,
+/// in one allocation (or [`EMPTY`]), live for `'a`. Handled through this
+/// pointer, which covers the slots (a `&Head` would not), so that a lookup
+/// reads a slot at a fixed offset from the table's address.
 pub(super) struct Table<'a, const N: usize> {
     pub(super) ptr: *const Head,
     life: PhantomData<&'a Head>,
@@ -468,10 +623,10 @@ impl<'a, const N: usize> Table<'a, N> {
         Some(layout.pad_to_align())
     }
 
-    /// A new table of `capacity` (a power of two) vacant slots; `None` if
-    /// it would be too large to allocate. The caller frees it with
-    /// [`free`](Self::free).
-    pub(super) fn alloc(capacity: usize, seeds: Seeds) -> Option<*mut Head> {
+    /// A new table of `capacity` (a power of two) slots, each pointing to
+    /// `vacant`; `None` if it would be too large to allocate. The caller
+    /// frees it with [`free`](Self::free).
+    pub(super) fn alloc(capacity: usize, seeds: Seeds, vacant: *mut Entry<N>) -> Option<*mut Head> {
         assert!(capacity.is_power_of_two());
         let layout = Self::layout(capacity)?;
         // SAFETY: `layout` has a non-zero size (the header's).
@@ -489,7 +644,7 @@ impl<'a, const N: usize> Table<'a, N> {
             });
             let slots = p.add(Self::SLOTS).cast::<AtomicPtr<Entry<N>>>();
             for i in 0..capacity {
-                slots.add(i).write(AtomicPtr::new(Entry::vacant()));
+                slots.add(i).write(AtomicPtr::new(vacant));
             }
         }
         Some(p.cast())
@@ -497,7 +652,7 @@ impl<'a, const N: usize> Table<'a, N> {
 
     /// The table a family starts with (see [`EMPTY`]).
     #[cfg(not(nanometrics_loom))]
-    pub(super) const fn empty() -> *mut Head {
+    pub(super) const fn empty(_: Sentinels<N>) -> *mut Head {
         const {
             assert!(
                 Self::SLOTS == std::mem::offset_of!(Empty, slot),
@@ -509,8 +664,8 @@ impl<'a, const N: usize> Table<'a, N> {
 
     /// The table a family starts with: under loom, its own (see [`EMPTY`]).
     #[cfg(nanometrics_loom)]
-    pub(super) fn empty() -> *mut Head {
-        match Self::alloc(1, Seeds { mix: [0, 0] }) {
+    pub(super) fn empty(sentinels: Sentinels<N>) -> *mut Head {
+        match Self::alloc(1, Seeds { mix: [0, 0] }, sentinels.vacant) {
             Some(t) => t,
             // One slot always fits.
             None => handle_alloc_error(Layout::new::<Head>()),
@@ -534,7 +689,7 @@ impl<'a, const N: usize> Table<'a, N> {
     /// freed once, and nothing refers to it any more.
     pub(super) unsafe fn free(t: *mut Head) {
         #[cfg(not(nanometrics_loom))]
-        if t == Self::empty() {
+        if t == Self::empty(Sentinels::new()) {
             return;
         }
         // SAFETY: `t` is live (caller) and was allocated with the layout of
@@ -598,63 +753,86 @@ impl<'a, const N: usize> Table<'a, N> {
         self.head().seeds.key(values)
     }
 
-    /// The cell index of the entry for `key`.
-    pub(super) fn find(self, key: &Key<'_, N>) -> Option<u32> {
+    /// The word (generation and index) of the entry for `key`.
+    pub(super) fn find(self, key: &Key<'_, N>) -> Option<(*mut Entry<N>, u64)> {
         // SAFETY: `matches` is called on the table's entries (see `probe`).
         self.probe(key.hash, |e| unsafe { Entry::matches(e, key) })
     }
 
-    /// The cell index of the entry for the compact key whose
+    /// The slot and entry for `key` (writer only: under the lock, the
+    /// entry's word cannot change meanwhile).
+    pub(super) fn find_entry(self, key: &Key<'_, N>) -> Option<(usize, *mut Entry<N>)> {
+        let mut i = key.hash as usize;
+        for _ in 0..=self.head().mask {
+            let p = self.slot(i).load(Ordering::Acquire);
+            // SAFETY: slots hold sentinels or live entries (see `probe`).
+            if unsafe { Entry::matches(p, key) } {
+                return Some((i & self.head().mask, p));
+            }
+            // SAFETY: as above.
+            if unsafe { Entry::is_vacant(p) } {
+                return None;
+            }
+            i = i.wrapping_add(1);
+        }
+        None
+    }
+
+    /// The word of the entry for the compact key whose
     /// [`compact_word`](super::key::compact_word)s are `words`.
     #[inline(always)]
-    pub(super) fn find_compact(self, words: &[u64; N]) -> Option<u32> {
+    pub(super) fn find_compact(self, words: &[u64; N]) -> Option<(*mut Entry<N>, u64)> {
         // The probe starts at the state's low bits, as at the key's hash.
         let start = compact_hash(self.head().seeds.mix, words);
         // SAFETY: `matches_compact` is called on the table's entries and
-        // `VACANT` (see `probe`).
+        // sentinels (see `probe`).
         self.probe(start, |e| unsafe { Entry::matches_compact(e, words) })
     }
 
-    /// The cell index of the entry for the short key whose [`short_words`](super::key::short_words)
+    /// The word of the entry for the short key whose [`short_words`](super::key::short_words)
     /// are `words`.
     #[inline(always)]
-    pub(super) fn find_short(self, words: &[[u64; 2]; N]) -> Option<u32> {
+    pub(super) fn find_short(self, words: &[[u64; 2]; N]) -> Option<(*mut Entry<N>, u64)> {
         let hash = short_hash(self.head().seeds.mix, words);
         // SAFETY: `probe` calls `matches_short` only on the table's slots,
-        // each `VACANT` or a live entry.
+        // each a sentinel or a live entry.
         self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
     }
 
-    /// The cell index of the entry for the long key `values` (see
-    /// [`long_key`]).
+    /// The word of the entry for the long key `values` (see [`long_key`]).
     #[inline(always)]
-    pub(super) fn find_long(self, values: &[&str; N]) -> Option<u32> {
+    pub(super) fn find_long(self, values: &[&str; N]) -> Option<(*mut Entry<N>, u64)> {
         let (hash, words) = long_key(self.head().seeds.mix, values);
         // SAFETY: `probe_from` calls `matches_long` only on the table's
-        // slots, each `VACANT` or a live entry.
+        // slots, each a sentinel or a live entry.
         self.probe_from(hash as usize, |e| unsafe {
             Entry::matches_long(e, hash, &words, values)
         })
     }
 
-    /// The cell index of the first entry on the probe sequence from `start`
-    /// that `matches`, which is only called with live entries from
-    /// [`Entry::new`] and with [`Entry::vacant`] (and must not match it).
-    /// The first slot is peeled: a hit there is one load, the compare and
-    /// the index's load, before anything the loop sets up.
+    /// The entry and its word, read before the compare, of the first entry
+    /// on the probe sequence from `start` that `matches`, which is only
+    /// called with live entries and sentinels (and must not match a
+    /// sentinel). The first slot is peeled: a hit there is the slot's load,
+    /// the word's and the compare, before anything the loop sets up.
     #[inline(always)]
-    fn probe(self, start: u64, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
+    fn probe(
+        self,
+        start: u64,
+        matches: impl Fn(*const Entry<N>) -> bool,
+    ) -> Option<(*mut Entry<N>, u64)> {
         // Masked here (as `slot` would), so the mask is applied once.
         let i = start as usize & self.head().mask;
         // Acquire: see `probe_from`.
         let p = self.slot(i).load(Ordering::Acquire);
+        // SAFETY: `p` is a live entry or a sentinel (see `probe_from`).
+        let w = unsafe { (*p).word.load(Ordering::Acquire) };
         if matches(p) {
-            // SAFETY: `p` is a live entry (`VACANT` never matches).
-            return Some(unsafe { (*p).index.get() });
+            return Some((p, w));
         }
         // Out of the hit's straight line (a hint only).
         unlikely();
-        // SAFETY: `p` is a live entry or `VACANT` (see `probe_from`).
+        // SAFETY: `p` is a live entry or a sentinel.
         if unsafe { Entry::is_vacant(p) } {
             return None;
         }
@@ -664,50 +842,74 @@ impl<'a, const N: usize> Table<'a, N> {
     /// [`probe`](Self::probe) without the peeled slot: one copy of the
     /// compare, for the long compare, whose code is large.
     #[inline(always)]
-    fn probe_from(self, start: usize, matches: impl Fn(*const Entry<N>) -> bool) -> Option<u32> {
+    fn probe_from(
+        self,
+        start: usize,
+        matches: impl Fn(*const Entry<N>) -> bool,
+    ) -> Option<(*mut Entry<N>, u64)> {
         // Acquire (here and in `probe`) pairs with the Release store in
         // `place`: the entry's header and words are initialised before we
-        // read them. Slots hold `VACANT` or entries from `Entry::new` in
-        // `Family::insert`; entries are freed only in `Family::drop`, and
-        // the table (borrowed from the family) cannot outlive it.
+        // read them. Slots hold sentinels or entries of the family's, which
+        // stay allocated until `Family::drop` (see the module docs), and the
+        // table (borrowed from the family) cannot outlive it.
         let mut i = start;
-        loop {
+        // At most half the slots of a table are taken (`Family::insert`
+        // rebuilds it first), so a probe meets a vacant slot; but a table
+        // being refilled may show a probe more, so it stops after one lap.
+        for _ in 0..=self.head().mask {
             let p = self.slot(i).load(Ordering::Acquire);
+            // SAFETY: a slot holds a sentinel or a live entry (above).
+            // Acquire pairs with the Release stores of the word in
+            // `Family`: the words read after it are the ones it publishes.
+            let w = unsafe { (*p).word.load(Ordering::Acquire) };
             if matches(p) {
-                // SAFETY: `p` matched, so it is a live entry (`VACANT`
-                // never matches).
-                return Some(unsafe { (*p).index.get() });
+                return Some((p, w));
             }
-            // At most half the slots of any table are full (`insert` grows
-            // it first), so the probe meets a vacant slot; no step count
-            // needed.
-            // SAFETY: a slot holds `VACANT` or a live entry (above).
+            // SAFETY: a slot holds a sentinel or a live entry (above).
             if unsafe { Entry::is_vacant(p) } {
                 return None;
             }
             i = i.wrapping_add(1);
         }
+        None
     }
 
-    /// Stores `e` in the first vacant slot of its probe sequence (writer
-    /// only: two concurrent calls could fill one slot, and one entry would
-    /// be lost to lookups).
+    /// Stores `e` in the first vacant or tombstone slot of its probe
+    /// sequence (writer only: two concurrent calls could fill one slot, and
+    /// one entry would be lost to lookups); whether it took a tombstone's.
     ///
     /// # Safety
-    /// `e` came from [`Entry::new`] and stays live as long as this table:
-    /// every lookup that probes the table dereferences it.
-    pub(super) unsafe fn place(self, e: *mut Entry<N>, hash: u64) {
+    /// `e` is a live entry of the family that owns this table, and the
+    /// table has a vacant slot.
+    pub(super) unsafe fn place(
+        self,
+        e: *mut Entry<N>,
+        hash: u64,
+        tombstone: *mut Entry<N>,
+    ) -> bool {
         let mut i = hash as usize;
         loop {
             let slot = self.slot(i);
-            // SAFETY: slots hold `VACANT` or live entries (this function's
-            // contract, for each entry placed).
-            if unsafe { Entry::is_vacant(slot.load(Ordering::Relaxed)) } {
+            let p = slot.load(Ordering::Relaxed);
+            // SAFETY: slots hold sentinels or live entries.
+            if p == tombstone || unsafe { Entry::is_vacant(p) } {
                 // Release publishes the entry's initialised fields to `find`.
                 slot.store(e, Ordering::Release);
-                return;
+                return p == tombstone;
             }
             i = i.wrapping_add(1);
+        }
+    }
+
+    /// Turns slot `i` (masked) into a tombstone (writer only).
+    pub(super) fn unlink(self, i: usize, tombstone: *mut Entry<N>) {
+        self.slot(i).store(tombstone, Ordering::Release);
+    }
+
+    /// Points every slot to `vacant` (writer only), as a fresh table.
+    pub(super) fn vacate(self, vacant: *mut Entry<N>) {
+        for i in 0..self.capacity() {
+            self.slot(i).store(vacant, Ordering::Release);
         }
     }
 }
@@ -717,6 +919,25 @@ mod tests {
     use super::*;
     use crate::family::key::compact_words;
     use crate::family::tests::long_value;
+
+    /// A live entry holding `values`, with this hash.
+    fn entry<const N: usize>(hash: u64, values: &[&str; N]) -> *mut Entry<N> {
+        let Some(key_len) = Entry::key_len(values) else {
+            panic!("values too long")
+        };
+        let e = Entry::alloc(key_len);
+        // SAFETY: a fresh block large enough for `values`; only this
+        // thread writes it.
+        unsafe {
+            Entry::fill(e, hash, values);
+            (*e).word.store(word_of(2, 0), Ordering::Release);
+        }
+        e
+    }
+
+    fn vacant<const N: usize>() -> *mut Entry<N> {
+        Sentinels::<N>::new().vacant
+    }
 
     #[test]
     fn a_compact_lookup_matches_no_other_shape_and_no_vacant_slot() {
@@ -734,7 +955,7 @@ mod tests {
         ];
         for stored in [short, long] {
             let shape = Shape::of(stored.map(str::len));
-            let e = Entry::new(shape.class(), &stored, Cells::new(0), 0).unwrap();
+            let e = entry(shape.class(), &stored);
             for probe in &probes {
                 let words = compact_words(probe).unwrap();
                 // SAFETY: `e` is live until freed below.
@@ -747,20 +968,20 @@ mod tests {
         for probe in &probes {
             let words = compact_words(probe).unwrap();
             // SAFETY: `vacant` may be compared.
-            assert!(!unsafe { Entry::matches_compact(Entry::vacant(), &words) });
+            assert!(!unsafe { Entry::matches_compact(vacant(), &words) });
             let key = Seeds::new().key(probe);
             // SAFETY: `vacant` may be compared.
-            assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
+            assert!(!unsafe { Entry::matches(vacant(), &key) });
         }
         for values in [short, long] {
             let key = Seeds::new().key(&values);
             // SAFETY: `vacant` may be compared.
-            assert!(!unsafe { Entry::matches(Entry::vacant(), &key) });
+            assert!(!unsafe { Entry::matches(vacant(), &key) });
         }
         // SAFETY: `vacant` may be compared.
-        assert!(!unsafe { Entry::<0>::matches_compact(Entry::vacant(), &[]) });
+        assert!(!unsafe { Entry::<0>::matches_compact(vacant(), &[]) });
         // SAFETY: `vacant` may be compared.
-        assert!(!unsafe { Entry::<1>::matches_compact(Entry::vacant(), &[1]) });
+        assert!(!unsafe { Entry::<1>::matches_compact(vacant(), &[1]) });
     }
 
     #[test]
@@ -778,7 +999,7 @@ mod tests {
         for len in lens {
             let value = long_value(len, b'x');
             let stored: [&str; 2] = [&value, "presence"];
-            let e = Entry::new(7, &stored, Cells::new(0), 0).unwrap();
+            let e = entry(7, &stored);
             let matches = |values: &[&str; 2]| {
                 let (_, words) = long_key(mix, values);
                 // SAFETY: `e` is live until freed below.

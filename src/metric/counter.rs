@@ -110,10 +110,8 @@ pub struct CounterRef<'a> {
 
 impl<'a> CounterRef<'a> {
     #[inline]
-    pub(crate) fn at(index: Option<u32>) -> Self {
-        Self {
-            series: Series::resolved(index),
-        }
+    pub(crate) fn new(series: Series<'a>) -> Self {
+        Self { series }
     }
 
     /// Adds one.
@@ -139,11 +137,15 @@ impl<'a> CounterRef<'a> {
 
     /// A handle to this thread's own cell of the series, for a thread that
     /// counts in a loop: see [`LocalCounter`].
+    ///
+    /// For a family's series, the counter checks on each update that the
+    /// series was not removed, as a handle does.
     pub fn local(self) -> LocalCounter<'a> {
         let Some(index) = self.series.index() else {
             return LocalCounter {
                 cell: global_shards().dead_cell(),
                 pinned: None,
+                checked: None,
                 _not_send: PhantomData,
             };
         };
@@ -152,10 +154,24 @@ impl<'a> CounterRef<'a> {
             slot.pin();
             slot
         });
-        LocalCounter {
-            cell: slot.cell(index),
-            pinned,
-            _not_send: PhantomData,
+        let cell = slot.cell(index);
+        match self.series.check() {
+            None => LocalCounter {
+                cell,
+                pinned,
+                checked: None,
+                _not_send: PhantomData,
+            },
+            Some((word, expect)) => LocalCounter {
+                cell,
+                pinned: None,
+                checked: Some(Checked {
+                    word,
+                    expect,
+                    pinned,
+                }),
+                _not_send: PhantomData,
+            },
         }
     }
 }
@@ -192,9 +208,21 @@ impl<'a> CounterRef<'a> {
 pub struct LocalCounter<'a> {
     cell: &'a crate::sync::AtomicU64,
     /// The exclusive slot holding `cell`, pinned to this thread while the
-    /// handle lives; `None` for a shared slot (atomic adds).
+    /// handle lives; `None` for a shared slot (atomic adds) and for a
+    /// checked counter.
     pinned: Option<&'static crate::shard::Slot>,
+    /// A family series' check (see [`CounterRef::local`]).
+    checked: Option<Checked<'a>>,
     _not_send: PhantomData<*const ()>,
+}
+
+/// A [`LocalCounter`] of a series that can be removed: its updates go
+/// through while `word` holds `expect`.
+struct Checked<'a> {
+    word: &'a crate::sync::AtomicU64,
+    expect: u64,
+    /// As [`LocalCounter`]'s `pinned`.
+    pinned: Option<&'static crate::shard::Slot>,
 }
 
 impl LocalCounter<'_> {
@@ -213,9 +241,26 @@ impl LocalCounter<'_> {
             // long as the slot is pinned.
             self.cell
                 .store(self.cell.load(Relaxed).wrapping_add(n), Relaxed);
+        } else if let Some(c) = &self.checked {
+            // Relaxed: as a handle's check (see `Series`).
+            if c.word.load(Relaxed) != c.expect {
+            } else if c.pinned.is_some() {
+                // The cell's only writer, as above.
+                self.cell
+                    .store(self.cell.load(Relaxed).wrapping_add(n), Relaxed);
+            } else {
+                self.cell.fetch_add(n, Relaxed);
+            }
         } else {
             self.cell.fetch_add(n, Relaxed);
         }
+    }
+
+    /// Whether updates go nowhere (the metric got no cells, or the series
+    /// was gone when the counter was made).
+    #[cfg(test)]
+    pub(crate) fn is_dead(&self) -> bool {
+        std::ptr::eq(self.cell, global_shards().dead_cell())
     }
 }
 
@@ -224,13 +269,15 @@ impl std::fmt::Debug for LocalCounter<'_> {
         f.debug_struct("LocalCounter")
             .field("cell", &self.cell)
             .field("exclusive", &self.pinned.is_some())
+            .field("checked", &self.checked.is_some())
             .finish()
     }
 }
 
 impl Drop for LocalCounter<'_> {
     fn drop(&mut self) {
-        if let Some(slot) = self.pinned {
+        let checked = self.checked.as_ref().and_then(|c| c.pinned);
+        if let Some(slot) = self.pinned.or(checked) {
             slot.unpin();
         }
     }
@@ -326,12 +373,10 @@ pub struct CounterF64Ref<'a> {
     series: Series<'a>,
 }
 
-impl CounterF64Ref<'_> {
+impl<'a> CounterF64Ref<'a> {
     #[inline]
-    pub(crate) fn at(index: Option<u32>) -> Self {
-        Self {
-            series: Series::resolved(index),
-        }
+    pub(crate) fn new(series: Series<'a>) -> Self {
+        Self { series }
     }
 
     /// Adds `v` if it is finite and not negative.

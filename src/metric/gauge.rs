@@ -119,7 +119,7 @@ one_cell_metric!(Gauge, Kind::Gauge, (), |_none, i| {
     Value::Gauge(i.map_or(0, read_gauge))
 });
 
-fn read_gauge(index: u32) -> i64 {
+pub(crate) fn read_gauge(index: u32) -> i64 {
     let shards = global_shards();
     shards
         .home()
@@ -142,12 +142,10 @@ pub struct GaugeRef<'a> {
     series: Series<'a>,
 }
 
-impl GaugeRef<'_> {
+impl<'a> GaugeRef<'a> {
     #[inline]
-    pub(crate) fn at(index: Option<u32>) -> Self {
-        Self {
-            series: Series::resolved(index),
-        }
+    pub(crate) fn new(series: Series<'a>) -> Self {
+        Self { series }
     }
     /// Adds `n` (negative to subtract).
     #[inline]
@@ -227,7 +225,7 @@ impl<L: LabelSet> GaugeF64<L> {
     /// The series for `labels`.
     #[inline]
     pub fn with(&self, labels: L) -> GaugeF64Ref<'_> {
-        GaugeF64Ref::at(Some(self.cells.at(labels.index() as u32)))
+        GaugeF64Ref::new(self.cells.resolved(labels.index() as u32))
     }
 }
 
@@ -287,28 +285,24 @@ one_cell_metric!(GaugeF64, Kind::Gauge, global_shards().home(), |home, i| {
 /// A handle to one float gauge series.
 #[derive(Clone, Copy, Debug)]
 pub struct GaugeF64Ref<'a> {
-    index: u32,
-    _metric: PhantomData<&'a ()>,
+    series: Series<'a>,
 }
 
-impl GaugeF64Ref<'_> {
+impl<'a> GaugeF64Ref<'a> {
     #[inline]
-    pub(crate) fn at(index: Option<u32>) -> Self {
-        Self {
-            index: index.unwrap_or(0),
-            _metric: PhantomData,
-        }
+    pub(crate) fn new(series: Series<'a>) -> Self {
+        Self { series }
     }
     /// Sets the value.
     pub fn set(self, v: f64) {
-        if self.index != 0 {
-            global_shards().home().store(self.index, v.to_bits());
+        if let Some(index) = self.series.index() {
+            global_shards().home().store(index, v.to_bits());
         }
     }
     /// Adds `v`.
     pub fn add(self, v: f64) {
-        if self.index != 0 {
-            add_f64_atomic(global_shards().home().cell(self.index), v);
+        if let Some(index) = self.series.index() {
+            add_f64_atomic(global_shards().home().cell(index), v);
         }
     }
     /// Subtracts `v`.
@@ -321,16 +315,13 @@ impl GaugeF64Ref<'_> {
     }
     /// The current value.
     pub fn get(self) -> f64 {
-        if self.index == 0 {
-            return 0.0;
-        }
-        f64::from_bits(
-            global_shards()
-                .home()
-                .cell(self.index)
-                .load(Ordering::Relaxed),
-        )
+        self.series.allocated().map_or(0.0, read_gauge_f64)
     }
+}
+
+/// The float gauge series at `index`.
+pub(crate) fn read_gauge_f64(index: u32) -> f64 {
+    f64::from_bits(global_shards().home().cell(index).load(Ordering::Relaxed))
 }
 
 #[cfg(all(test, not(nanometrics_loom)))]

@@ -8,7 +8,7 @@ use crate::label::{check_label_names, LabelSet};
 use crate::metric::{
     visit_label_set, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
 };
-use crate::shard::{self, global_shards, Cells};
+use crate::shard::{self, global_shards, Cells, Series};
 use crate::sync::loom_const_fn;
 use crate::Error;
 
@@ -194,8 +194,8 @@ impl<L: LabelSet> Histogram<L> {
     #[inline]
     pub fn with(&self, labels: L) -> HistogramRef<'_> {
         let per = self.bounds.len() as u32 + 2;
-        HistogramRef::at(
-            Some(self.cells.at(labels.index() as u32 * per)),
+        HistogramRef::new(
+            self.cells.resolved(labels.index() as u32 * per),
             &self.bounds,
         )
     }
@@ -336,17 +336,14 @@ fn count_below(bounds: &[f64], v: f64) -> usize {
 /// A handle to one histogram series.
 #[derive(Clone, Copy, Debug)]
 pub struct HistogramRef<'a> {
-    index: u32,
+    series: Series<'a>,
     bounds: &'a [f64],
 }
 
 impl<'a> HistogramRef<'a> {
     #[inline]
-    pub(crate) fn at(index: Option<u32>, bounds: &'a [f64]) -> Self {
-        Self {
-            index: index.unwrap_or(0),
-            bounds,
-        }
+    pub(crate) fn new(series: Series<'a>, bounds: &'a [f64]) -> Self {
+        Self { series, bounds }
     }
 
     /// Records one observation.
@@ -356,7 +353,7 @@ impl<'a> HistogramRef<'a> {
         // and the slow path drops the observation.
         let bucket = bucket_of(self.bounds, v) as u32;
         let sum = self.bounds.len() as u32 + 1;
-        shard::observe(self.index, bucket, sum, v, false, None)
+        self.series.observe(bucket, sum, v)
     }
 
     /// Records a duration in seconds.
@@ -387,7 +384,7 @@ impl<'a> HistogramRef<'a> {
     /// Cumulative bucket counts, count and sum.
     pub fn read(self) -> (Vec<u64>, u64, f64) {
         let mut buf = Vec::new();
-        let index = (self.index != 0).then_some(self.index);
+        let index = self.series.allocated();
         let t = HistogramView::new(self.bounds, index, global_shards()).read(&mut buf);
         (buf, t.count, t.sum)
     }

@@ -11,7 +11,7 @@
 use super::table::global_shards;
 use super::update::Series;
 use super::{CHUNK_CELLS, FIRST_CELL};
-use crate::sync::{loom_const_fn, AtomicU32, Ordering};
+use crate::sync::{loom_const_fn, AtomicU64, Ordering};
 
 /// Marks a [`Cells`] block whose allocation failed for good (below
 /// [`FIRST_CELL`], like "not allocated yet", 0).
@@ -28,7 +28,9 @@ pub(crate) const fn lazy_fits(len: usize) -> bool {
 pub(crate) struct Cells {
     /// 0: not yet allocated; FAILED: the table is full; else (at least
     /// [`FIRST_CELL`]) the first index.
-    pub(super) index: AtomicU32,
+    /// A `u64` so that it can be the word a resolved [`Series`] is checked
+    /// against (as a family's series' generation and index are).
+    pub(super) index: AtomicU64,
     len: u32,
 }
 
@@ -36,7 +38,7 @@ impl Cells {
     loom_const_fn! {
         /// A block of `len` cells, allocated on first use.
         pub(crate) const fn new(len: u32) -> Self {
-            Self { index: AtomicU32::new(0), len }
+            Self { index: AtomicU64::new(0), len }
         }
     }
 
@@ -73,21 +75,24 @@ impl Cells {
     /// FAILED) the sum lies in chunk 0, which no slot ever allocates, so the
     /// update's chunk test fails and its slow path allocates the block; once
     /// allocated, every handle, however old, takes the hot path. Otherwise
-    /// the block is allocated now.
+    /// the block is allocated now, and the series checked against its index,
+    /// which never changes again.
     #[inline]
     pub(crate) fn series(&self, offset: u32, lazy: bool) -> Series<'_> {
         if lazy {
             debug_assert!(lazy_fits(self.len as usize) && offset < self.len.max(1));
-            Series {
-                at: offset,
-                cells: Some(self),
-            }
+            Series::lazy(offset, self)
         } else {
-            Series {
-                at: self.at(offset),
-                cells: None,
-            }
+            let at = self.at(offset);
+            Series::checked(at, &self.index, self.raw().into())
         }
+    }
+
+    /// The resolved series `offset` cells into the block, allocating the
+    /// block now (see [`series`](Self::series)).
+    #[inline]
+    pub(crate) fn resolved(&self, offset: u32) -> Series<'_> {
+        self.series(offset, false)
     }
 
     #[cold]
@@ -104,7 +109,7 @@ impl Cells {
     pub(crate) fn raw(&self) -> u32 {
         // Acquire pairs with the Release in `alloc_slow`: a block reused after
         // `free_cells` is seen zeroed.
-        self.index.load(Ordering::Acquire)
+        self.index.load(Ordering::Acquire) as u32
     }
 
     /// The first cell index if the block was ever allocated (readers).
@@ -117,7 +122,7 @@ impl Cells {
     #[cold]
     #[inline(never)]
     fn alloc_slow(&self) -> Option<u32> {
-        if self.index.load(Ordering::Acquire) == FAILED {
+        if self.raw() == FAILED {
             return None;
         }
         // Serialise first touches of this block through the allocator lock so
@@ -125,13 +130,13 @@ impl Cells {
         let shards = global_shards();
         let start = {
             let _guard = shards.first_touch();
-            match self.index.load(Ordering::Acquire) {
+            match self.raw() {
                 0 => {}
                 FAILED => return None,
                 i => return Some(i),
             }
             let start = shards.alloc_cells(self.len.max(1)).unwrap_or(FAILED);
-            self.index.store(start, Ordering::Release);
+            self.index.store(start.into(), Ordering::Release);
             start
         };
         (start != FAILED).then_some(start)

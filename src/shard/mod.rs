@@ -42,6 +42,7 @@
 //! - `update.rs`: the hot paths (`add_u64`, `add_f64`, `observe`) and
 //!   [`Series`], a series' first cell as they take it;
 //! - `cells.rs`: [`Cells`], a metric's block of cells, allocated on first use;
+//! - `quarantine.rs`: cells of removed series, waiting out a grace period;
 //! - `reader.rs`: [`Reader`](reader::Reader), a scrape's many-cells-in-a-row sums;
 //! - `info.rs`: [`ShardInfo`], the public facts about the table.
 
@@ -49,6 +50,7 @@ mod binding;
 mod cell_alloc;
 mod cells;
 mod info;
+mod quarantine;
 mod reader;
 mod slot;
 mod table;
@@ -59,7 +61,11 @@ pub(crate) use cells::{lazy_fits, Cells};
 pub use info::ShardInfo;
 pub(crate) use slot::{add_f64_atomic, Slot};
 pub(crate) use table::{global_shards, Shards};
-pub(crate) use update::{add_f64, add_u64, observe, Series};
+// `pub` (not re-exported by the crate) because the sealed `FamilyKind`'s
+// hidden `make_ref` names it.
+#[allow(unreachable_pub)]
+pub use update::Series;
+pub(crate) use update::{add_f64, add_u64, observe};
 
 /// log2 of the number of cells in one chunk of a slot's arena.
 ///

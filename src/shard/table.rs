@@ -13,8 +13,10 @@
 use std::ptr;
 
 use super::cell_alloc::CellAlloc;
+use super::quarantine::Quarantine;
 use super::reader::Reader;
 use super::slot::Slot;
+use super::FIRST_CELL;
 use crate::sync::{lock, AtomicU64, AtomicUsize, CachePadded, Mutex, MutexGuard, Ordering};
 
 /// The shard table: all slots, the lease free list and the cell allocator.
@@ -32,7 +34,7 @@ pub(crate) struct Shards {
     /// How many times an exclusive slot was returned: a thread on a shared
     /// slot tries to lease again only after this moved.
     releases: AtomicUsize,
-    cells: Mutex<CellAlloc>,
+    cells: Mutex<(CellAlloc, Quarantine)>,
     /// Serialises first touches of [`Cells`](super::Cells) blocks so that two threads
     /// racing to allocate one allocate it once.
     first_touch: Mutex<()>,
@@ -80,7 +82,7 @@ impl Shards {
             shared_used: AtomicUsize::new(0),
             next_shared: AtomicUsize::new(0),
             releases: AtomicUsize::new(0),
-            cells: Mutex::new(CellAlloc::new()),
+            cells: Mutex::new((CellAlloc::new(), Quarantine::new())),
             first_touch: Mutex::new(()),
             dead: AtomicU64::new(0),
             #[cfg(nanometrics_loom)]
@@ -226,12 +228,41 @@ impl Shards {
 
     /// Allocates `len` consecutive cells, all zero in every slot.
     pub(crate) fn alloc_cells(&self, len: u32) -> Option<u32> {
-        lock(&self.cells).alloc(len)
+        let mut c = lock(&self.cells);
+        self.release_expired(&mut c);
+        c.0.alloc(len)
     }
 
     /// Zeroes cells `start..start + len` in every slot and makes them
     /// reusable. The caller guarantees no handle to them remains.
     pub(crate) fn free_cells(&self, start: u32, len: u32) {
+        self.zero(start, len);
+        // The mutex orders the zeroing before the next owner's first update.
+        lock(&self.cells).0.free(start, len);
+    }
+
+    /// Makes cells `start..start + len`, of a removed series whose handles
+    /// may still be writing, reusable after the grace period (see
+    /// `quarantine.rs`).
+    pub(crate) fn retire_cells(&self, start: u32, len: u32) {
+        if start < FIRST_CELL {
+            return;
+        }
+        let mut c = lock(&self.cells);
+        c.1.push(start, len);
+        self.release_expired(&mut c);
+    }
+
+    /// Zeroes and frees the quarantined blocks whose grace period is over.
+    fn release_expired(&self, c: &mut (CellAlloc, Quarantine)) {
+        while let Some((start, len)) = c.1.pop_expired() {
+            self.zero(start, len);
+            c.0.free(start, len);
+        }
+    }
+
+    /// Zeroes cells `start..start + len` in every slot.
+    fn zero(&self, start: u32, len: u32) {
         let zero = |s: &Slot| {
             for i in start..start + len {
                 if let Some(c) = s.peek(i) {
@@ -243,8 +274,6 @@ impl Shards {
             zero(s);
         }
         zero(&self.home);
-        // The mutex orders the zeroing before the next owner's first update.
-        lock(&self.cells).free(start, len);
     }
 
     /// The lock that serialises first touches of [`Cells`](super::Cells) blocks.

@@ -305,7 +305,7 @@ fn lazy_series_allocate_at_their_offset() {
     // A block the table had no room for: FAILED plus an offset is still in
     // chunk 0, and its updates are dropped, not sent to another cell.
     let failed = Cells::new(4);
-    failed.index.store(FAILED, Ordering::Release);
+    failed.index.store(FAILED.into(), Ordering::Release);
     let s = failed.series(3, true);
     s.add_u64(1);
     s.add_f64(1.0);

@@ -148,28 +148,81 @@ fn observe_slow(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>)
     }
 }
 
-/// One series' first cell as the update paths take it: either a resolved
-/// index, or a block and an offset into it, whose index is read from the
-/// block at each update (so a handle made before its block is allocated takes
-/// the hot path once anything allocates the block). Made by [`Cells::series`]
-/// or [`Series::resolved`].
+/// One series' first cell as the update paths take it: either a block and an
+/// offset into it, whose index is read from the block at each update (so a
+/// handle made before its block is allocated takes the hot path once anything
+/// allocates the block), or a resolved index with the word that says whether
+/// it is still the series' (its check). Made by [`Cells::series`] or
+/// [`Series::checked`].
+///
+/// A checked series is how a handle stays honest when its series can go
+/// away: a family's series carries a generation that removal changes (see
+/// `family/table.rs`), and a handle made for one generation drops its updates
+/// once the word differs, before touching a cell, so it never writes into
+/// cells that another series reuses. For a static metric the word is its
+/// block's index, which never changes once allocated.
+#[doc(hidden)]
 #[derive(Clone, Copy)]
-pub(crate) struct Series<'a> {
-    /// Without `cells`: the index (below [`FIRST_CELL`]: no cells). With
-    /// `cells`: the offset into the block, which is shorter than a chunk
+pub struct Series<'a> {
+    /// Checked: the index (below [`FIRST_CELL`]: no cells). Lazy: the offset
+    /// into the block, which is shorter than a chunk
     /// ([`lazy_fits`](super::lazy_fits); the updates rely on it, see [`update`]).
     pub(super) at: u32,
-    pub(super) cells: Option<&'a Cells>,
+    /// Checked: what the word held when the handle was made.
+    expect: u64,
+    pub(super) src: Src<'a>,
 }
 
-impl Series<'_> {
-    /// A series whose index is already resolved; `None` (no cells) makes a
-    /// series whose updates are dropped.
+/// Where a [`Series`] comes from.
+#[derive(Clone, Copy)]
+pub(super) enum Src<'a> {
+    /// A block allocated on first use; the index is read at each update.
+    Lazy(&'a Cells),
+    /// A resolved index, valid while this word holds the series' `expect`.
+    Checked(&'a AtomicU64),
+}
+
+impl<'a> Series<'a> {
+    /// A series at the resolved index `at`, whose updates go through while
+    /// `word` holds `expect` and are dropped from the moment it does not.
     #[inline]
-    pub(crate) fn resolved(index: Option<u32>) -> Self {
+    pub(crate) fn checked(at: u32, word: &'a AtomicU64, expect: u64) -> Self {
         Self {
-            at: index.unwrap_or(0),
-            cells: None,
+            at,
+            expect,
+            src: Src::Checked(word),
+        }
+    }
+
+    /// A lazy series (see [`Cells::series`]).
+    #[inline]
+    pub(super) fn lazy(offset: u32, cells: &'a Cells) -> Self {
+        Self {
+            at: offset,
+            expect: 0,
+            src: Src::Lazy(cells),
+        }
+    }
+
+    /// Whether a checked series is still the one the handle was made for
+    /// (always, for a lazy one).
+    #[inline]
+    pub(crate) fn live(self) -> bool {
+        match self.src {
+            Src::Lazy(_) => true,
+            // Relaxed: a stale read only delays the moment from which
+            // updates are dropped; the cells of a removed series stay out of
+            // reuse long enough for an update already past this check (see
+            // `Shards::free_cells`).
+            Src::Checked(word) => word.load(Ordering::Relaxed) == self.expect,
+        }
+    }
+
+    /// A checked series' word and expected value (`None` when lazy).
+    pub(crate) fn check(self) -> Option<(&'a AtomicU64, u64)> {
+        match self.src {
+            Src::Lazy(_) => None,
+            Src::Checked(word) => Some((word, self.expect)),
         }
     }
 
@@ -179,11 +232,11 @@ impl Series<'_> {
     /// [`Cells::series`]).
     #[inline]
     pub(crate) fn hot_index(self) -> u32 {
-        match self.cells {
+        match self.src {
             // No overflow: an allocated block ends below MAX_CELLS, and an
             // unallocated one's stored value is 0 or FAILED.
-            Some(cells) => cells.raw() + self.at,
-            None => self.at,
+            Src::Lazy(cells) => cells.raw() + self.at,
+            Src::Checked(_) => self.at,
         }
     }
 
@@ -191,9 +244,10 @@ impl Series<'_> {
     #[inline]
     pub(crate) fn add_u64(self, n: u64) {
         // Two calls rather than one on a selected (first, offset): with
-        // `cells` unknown (a kept handle) the select costs two instructions.
-        match self.cells {
-            Some(cells) => update(
+        // the source unknown (a kept handle) the select costs two
+        // instructions.
+        match self.src {
+            Src::Lazy(cells) => update(
                 cells.raw(),
                 self.at,
                 n,
@@ -201,7 +255,11 @@ impl Series<'_> {
                 plain_add_u64,
                 Slot::add_u64,
             ),
-            None => update(self.at, 0, n, None, plain_add_u64, Slot::add_u64),
+            Src::Checked(word) => {
+                if word.load(Ordering::Relaxed) == self.expect {
+                    update(self.at, 0, n, None, plain_add_u64, Slot::add_u64)
+                }
+            }
         }
     }
 
@@ -209,8 +267,8 @@ impl Series<'_> {
     #[inline]
     pub(crate) fn add_f64(self, v: f64) {
         // Two calls, as in `add_u64`.
-        match self.cells {
-            Some(cells) => update(
+        match self.src {
+            Src::Lazy(cells) => update(
                 cells.raw(),
                 self.at,
                 v,
@@ -218,21 +276,43 @@ impl Series<'_> {
                 plain_add_f64,
                 Slot::add_f64,
             ),
-            None => update(self.at, 0, v, None, plain_add_f64, Slot::add_f64),
+            Src::Checked(word) => {
+                if word.load(Ordering::Relaxed) == self.expect {
+                    update(self.at, 0, v, None, plain_add_f64, Slot::add_f64)
+                }
+            }
+        }
+    }
+
+    /// One histogram observation (see [`observe`]): `bucket <= sum` are
+    /// offsets from the series' first cell.
+    #[inline]
+    pub(crate) fn observe(self, bucket: u32, sum: u32, v: f64) {
+        match self.src {
+            Src::Lazy(cells) => observe(cells.raw() + self.at, bucket, sum, v, false, Some(cells)),
+            Src::Checked(word) => {
+                if word.load(Ordering::Relaxed) == self.expect {
+                    observe(self.at, bucket, sum, v, false, None)
+                }
+            }
         }
     }
 
     /// The cell index, allocating the block on first use; `None` if the
-    /// metric has no cells.
+    /// metric has no cells or the series is gone.
     pub(crate) fn index(self) -> Option<u32> {
-        resolve(self.hot_index(), self.cells)
+        match self.src {
+            Src::Lazy(cells) => resolve(self.hot_index(), Some(cells)),
+            Src::Checked(_) => self.allocated(),
+        }
     }
 
-    /// The cell index if the block is allocated (readers never allocate).
+    /// The cell index if the block is allocated and the series not gone
+    /// (readers never allocate).
     pub(crate) fn allocated(self) -> Option<u32> {
-        match self.cells {
-            Some(cells) => cells.allocated().map(|first| first + self.at),
-            None => (self.at >= FIRST_CELL).then_some(self.at),
+        match self.src {
+            Src::Lazy(cells) => cells.allocated().map(|first| first + self.at),
+            Src::Checked(_) => (self.live() && self.at >= FIRST_CELL).then_some(self.at),
         }
     }
 }
