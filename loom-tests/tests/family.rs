@@ -44,7 +44,11 @@ mod loom_family {
             w.join().unwrap();
         }
         assert_eq!(f.len(), 1, "two series for one label value");
-        assert_eq!(series(&f), [("app_id=app-1".to_string(), 11)]);
+        assert_eq!(
+            series(&f),
+            [("app_id=app-1".to_string(), 11)],
+            "an update was lost"
+        );
         assert_eq!(f.overflowed(), 0, "an existing value overflowed");
     }
 

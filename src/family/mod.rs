@@ -40,6 +40,7 @@
 
 use std::borrow::Cow;
 use std::ptr;
+use std::time::{Duration, Instant};
 
 use crate::label::check_label_names;
 use crate::metric::{
@@ -167,12 +168,27 @@ impl FamilyKind for Histogram {
     }
 }
 
+/// What idle expiry compares between sweeps: a value's bits, a histogram's
+/// observation count.
+fn fingerprint(value: Value<'_>, buf: &mut Vec<u64>) -> u64 {
+    match value {
+        Value::Counter(n) => n,
+        Value::Gauge(n) => n as u64,
+        Value::CounterF64(x) | Value::GaugeF64(x) => x.to_bits(),
+        Value::Histogram(h) => h.read(buf).count,
+        // No other kind lives in a family.
+        _ => 0,
+    }
+}
+
 /// What only the thread holding the family's lock touches.
 struct Writer<const N: usize> {
     /// The live entries: the scrape order (each entry's `pos` is its place).
     order: Vec<*mut Entry<N>>,
     /// Tombstones in the current table.
     tombstones: usize,
+    /// The time idle expiry measures from (its first sweep).
+    epoch: Option<Instant>,
     /// Removed entries and replaced tables, kept for reuse.
     pool: Pool<N>,
 }
@@ -217,6 +233,8 @@ pub struct Family<K: FamilyKind, const N: usize> {
     config: K::Config,
     limit: usize,
     max_value_len: usize,
+    /// Series whose value stays the same this long are removed.
+    idle: Option<Duration>,
     table: AtomicPtr<Head>,
     full: AtomicBool,
     /// The overflow series' block, allocated on first use.
@@ -274,12 +292,13 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
                 config,
                 limit: DEFAULT_CARDINALITY_LIMIT,
                 max_value_len: DEFAULT_MAX_VALUE_LEN,
+                idle: None,
                 table: AtomicPtr::new(Table::<N>::empty(sentinels)),
                 full: AtomicBool::new(false),
                 overflow: AtomicPtr::new(ptr::null_mut()),
                 overflow_count: Cells::new(1),
                 sentinels,
-                writer: Mutex::new(Writer { order: Vec::new(), tombstones: 0, pool: Pool::new() }),
+                writer: Mutex::new(Writer { order: Vec::new(), tombstones: 0, epoch: None, pool: Pool::new() }),
             }
         }
     }
@@ -342,6 +361,86 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             self.max_value_len = len;
             self
         }
+    }
+
+    loom_const_fn! {
+        /// Removes a series once its value has stayed the same for
+        /// `timeout`, judged at each scrape of the family and at each
+        /// [`expire_idle`](Self::expire_idle) call (for a process that is not
+        /// scraped, such as one that pushes): no work on the update path.
+        ///
+        /// Idle means: for a counter, no increment (its total unchanged);
+        /// for a gauge, the same value (a gauge that holds a steady non-zero
+        /// value expires too, so use this for series that stop changing
+        /// when they are done, such as per-app or per-room ones); for a
+        /// histogram, no observation. The time runs from the first scrape or
+        /// sweep that saw the current value, so a series expires between
+        /// `timeout` and `timeout` plus one scrape interval after its last
+        /// change. An expired series is removed as by
+        /// [`remove`](Self::remove): its handles drop their updates, and a
+        /// later lookup of its labels starts it again from zero (a counter
+        /// reset, which Prometheus' `rate()` handles). Look series up rather
+        /// than keep their handles in a family with idle expiry.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use nanometrics::{Counter, Family};
+        /// static SENT: Family<Counter, 1> = Family::new("sent_total", "", ["app_id"])
+        ///     .with_idle_timeout(Duration::from_secs(600));
+        /// SENT.with(["app-1"]).inc();
+        /// assert_eq!(SENT.expire_idle(), 0); // seen now; gone after 10 idle minutes
+        /// ```
+        pub const fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+            self.idle = Some(timeout);
+            self
+        }
+    }
+
+    /// Removes the series that have been idle for the family's idle
+    /// timeout (see [`with_idle_timeout`](Self::with_idle_timeout)); how
+    /// many. Without a timeout, removes nothing.
+    pub fn expire_idle(&self) -> usize {
+        let mut w = lock(&self.writer);
+        self.expire_locked(&mut w)
+    }
+
+    /// [`expire_idle`](Self::expire_idle) with the lock held.
+    fn expire_locked(&self, w: &mut Writer<N>) -> usize {
+        let Some(timeout) = self.idle else {
+            return 0;
+        };
+        let now = Instant::now();
+        let epoch = *w.epoch.get_or_insert(now);
+        let now_ms = u64::try_from(now.duration_since(epoch).as_millis()).unwrap_or(u64::MAX);
+        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let table = self.table();
+        let mut buf = Vec::new();
+        let mut expired = 0;
+        let mut i = 0;
+        while let Some(&e) = w.order.get(i) {
+            // SAFETY: a live entry; under the lock nothing rewrites it.
+            let index = unsafe { (*e).word.load(Ordering::Relaxed) } as u32;
+            let value = fingerprint(K::value(Some(index), &self.config), &mut buf);
+            // SAFETY: as above; `seen` is the writer's.
+            let (seen, since) = unsafe { (*e).seen.get() };
+            if since == u64::MAX || seen != value {
+                // SAFETY: as above.
+                unsafe { (*e).seen.set((value, now_ms)) };
+            } else if now_ms.saturating_sub(since) >= timeout_ms {
+                // SAFETY: as above.
+                let values = unsafe { Entry::values(e) };
+                if let Some((slot, _)) = table.find_entry(&table.key(&values)) {
+                    table.unlink(slot, self.sentinels.tombstone);
+                    w.tombstones += 1;
+                }
+                // `retire` moves the last entry to place `i`.
+                self.retire(w, e);
+                expired += 1;
+                continue;
+            }
+            i += 1;
+        }
+        expired
     }
 
     /// The label names.
@@ -513,6 +612,7 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             let word = word_of(generation(old).wrapping_add(1), index);
             (*e).word.store(word, Ordering::Release);
             (*e).pos.set(w.order.len() as u32);
+            (*e).seen.set((0, u64::MAX));
             word
         };
         // SAFETY: `e` is a live entry of this family; the table has a
@@ -745,7 +845,8 @@ impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, K::KIND);
-        let w = lock(&self.writer);
+        let mut w = lock(&self.writer);
+        self.expire_locked(&mut w);
         let mut sums = global_shards().reader();
         let mut emit = |values: &[&str; N], index: Option<u32>| {
             let value = match (K::SUM, index) {

@@ -238,3 +238,46 @@ fn random_operations_agree_with_a_map() {
     assert_eq!(scrape(&f), model);
     assert_eq!(f.len(), model.len());
 }
+
+#[test]
+fn idle_series_expire_at_a_sweep_or_a_scrape() {
+    use std::time::Duration;
+    // Timeout zero: a value unchanged since the previous sweep is idle.
+    let f: Family<Counter, 1> =
+        Family::new("idle_total", "", ["app"]).with_idle_timeout(Duration::ZERO);
+    let a = f.with(["a"]);
+    a.inc();
+    f.with(["b"]).inc();
+    assert_eq!(f.expire_idle(), 0, "first sight of both values");
+    a.inc();
+    assert_eq!(f.expire_idle(), 1, "b did not change: expired");
+    assert_eq!(
+        scrape(&f).len(),
+        0,
+        "a did not change since: expired by the scrape"
+    );
+    a.inc();
+    assert_eq!(
+        a.get(),
+        0,
+        "a handle to an expired series drops its updates"
+    );
+    assert_eq!(f.with(["a"]).get(), 0, "a comes back from zero");
+
+    let h: Family<Histogram, 1> =
+        Family::histogram("idle_h", "", ["k"], &[1.0]).with_idle_timeout(Duration::ZERO);
+    h.with(["x"]).observe(0.5);
+    assert_eq!(h.expire_idle(), 0);
+    h.with(["x"]).observe(0.5);
+    assert_eq!(h.expire_idle(), 0, "an observation is a change");
+    assert_eq!(h.expire_idle(), 1);
+
+    // A long timeout expires nothing; no timeout never sweeps.
+    let long: Family<Gauge, 1> =
+        Family::new("idle_g", "", ["k"]).with_idle_timeout(Duration::from_secs(3600));
+    long.with(["x"]).set(3);
+    assert_eq!((long.expire_idle(), long.expire_idle()), (0, 0));
+    let never: Family<Gauge, 1> = Family::new("idle_none", "", ["k"]);
+    never.with(["x"]);
+    assert_eq!((never.expire_idle(), never.expire_idle()), (0, 0));
+}

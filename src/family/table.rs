@@ -76,6 +76,9 @@ pub(super) struct Entry<const N: usize> {
     pub(super) class: u32,
     /// Where the entry is in the writer's scrape order (writer only).
     pub(super) pos: Cell<u32>,
+    /// Idle expiry (writer only): the value last seen, and when it was
+    /// first seen (milliseconds since the family's first sweep).
+    pub(super) seen: Cell<(u64, u64)>,
 }
 
 /// The first word of a non-compact entry's values area: no [`compact_word`](super::key::compact_word)
@@ -260,6 +263,7 @@ impl<const N: usize> Entry<N> {
                 lens: std::array::from_fn(|_| PlainU32::new(0)),
                 class,
                 pos: Cell::new(0),
+                seen: Cell::new((0, u64::MAX)),
             })
         };
         e
