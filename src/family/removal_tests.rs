@@ -281,3 +281,35 @@ fn idle_series_expire_at_a_sweep_or_a_scrape() {
     never.with(["x"]);
     assert_eq!((never.expire_idle(), never.expire_idle()), (0, 0));
 }
+
+/// Lookups, updates and scrapes on one thread racing removals, clears and
+/// re-inserts of the same labels (and entries reused across size classes)
+/// on another: under Miri, its data-race detector and weak memory check the
+/// lock-free reads of entries being retired and rewritten.
+#[test]
+fn lookups_race_removals_and_reuse() {
+    const ROUNDS: usize = if cfg!(miri) { 40 } else { 20_000 };
+    let f: Family<Counter, 1> = Family::new("race_total", "", ["room"]);
+    let long = "a-room-name-long-enough-for-another-entry-class";
+    f.with(["stay"]);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..ROUNDS {
+                f.remove(["a"]);
+                f.with([if i % 2 == 0 { long } else { "a" }]).inc();
+                if i % 8 == 0 {
+                    f.retain(|[v], _| *v == "stay");
+                }
+            }
+        });
+        s.spawn(|| {
+            for _ in 0..ROUNDS {
+                f.with(["a"]).inc();
+                f.with([long]).inc();
+                f.with(["stay"]).inc();
+                assert!(scrape(&f).len() <= 3);
+            }
+        });
+    });
+    assert_eq!(f.with(["stay"]).get(), ROUNDS as u64);
+}
