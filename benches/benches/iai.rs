@@ -364,11 +364,124 @@ fn dynamic_label_measured((p, method, status): (&Measured, &str, &str)) {
     p.dynamic.inc(MeasuredDynamic { method, status })
 }
 
+// A family handle kept by the caller (a room's handle in its struct): the
+// update alone, which checks that the series was not removed.
+#[library_benchmark]
+#[bench::run(warm(nm::DYNAMIC.with(["PUT", "301"]), |h| h.inc()))]
+fn dynamic_kept_nanometrics(h: nm::LabeledRef) {
+    black_box(h).inc()
+}
+
 library_benchmark_group!(
     name = dynamic_label_inc;
-    benchmarks = dynamic_label_nanometrics, dynamic_label_prometheus,
+    benchmarks = dynamic_label_nanometrics, dynamic_kept_nanometrics, dynamic_label_prometheus,
         dynamic_label_prometheus_client, dynamic_label_metrics, dynamic_label_measured,
         dynamic_long_nanometrics, dynamic_long_prometheus
+);
+
+// ---- removal: one series out of 10,000, then looked up again -------------
+//
+// Each peer's documented removal (prometheus' `remove_label_values`,
+// prometheus-client's `Family::remove`), in a family of 10,000 series of two
+// labels, followed by the lookup that re-creates the series, so that every
+// run removes a live series.
+
+/// The label values of series `i` of the 10,000.
+fn removal_values(i: usize) -> (String, String) {
+    (format!("app-{}", i % 100), format!("room-{i}"))
+}
+
+fn remove_setup_nanometrics() -> &'static nanometrics::Family<nanometrics::Counter, 2> {
+    let f: &'static nanometrics::Family<nanometrics::Counter, 2> = Box::leak(Box::new(
+        nanometrics::Family::new("bench_rooms_total", "", ["app", "room"]).with_limit(20_000),
+    ));
+    for i in 0..10_000 {
+        let (a, r) = removal_values(i);
+        f.with([&a, &r]).inc();
+    }
+    f
+}
+
+#[library_benchmark]
+#[bench::run(setup = remove_setup_nanometrics)]
+fn remove_nanometrics(f: &'static nanometrics::Family<nanometrics::Counter, 2>) {
+    black_box(f.remove(["app-42", "room-4242"]));
+    f.with(["app-42", "room-4242"]).inc();
+}
+
+fn remove_setup_prometheus() -> prometheus::IntCounterVec {
+    let v = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("bench_rooms_total", "rooms"),
+        &["app", "room"],
+    )
+    .unwrap();
+    for i in 0..10_000 {
+        let (a, r) = removal_values(i);
+        v.with_label_values(&[&a, &r]).inc();
+    }
+    v
+}
+
+#[library_benchmark]
+#[bench::run(setup = remove_setup_prometheus)]
+fn remove_prometheus(v: prometheus::IntCounterVec) -> prometheus::IntCounterVec {
+    black_box(v.remove_label_values(&["app-42", "room-4242"])).unwrap();
+    v.with_label_values(&["app-42", "room-4242"]).inc();
+    v
+}
+
+type PcRooms = prometheus_client::metrics::family::Family<
+    PcDynamic,
+    prometheus_client::metrics::counter::Counter,
+>;
+
+fn remove_setup_prometheus_client() -> PcRooms {
+    let f = PcRooms::default();
+    for i in 0..10_000 {
+        let (method, status) = removal_values(i);
+        f.get_or_create(&PcDynamic { method, status }).inc();
+    }
+    f
+}
+
+#[library_benchmark]
+#[bench::run(setup = remove_setup_prometheus_client)]
+fn remove_prometheus_client(f: PcRooms) -> PcRooms {
+    let key = PcDynamic {
+        method: "app-42".to_owned(),
+        status: "room-4242".to_owned(),
+    };
+    black_box(f.remove(&key));
+    f.get_or_create(&key).inc();
+    f
+}
+
+/// A sweep for idle series over 10,000 series, none idle long enough to
+/// go (the cost of judging them, which a scrape of such a family pays).
+fn sweep_setup() -> &'static nanometrics::Family<nanometrics::Counter, 2> {
+    let f: &'static nanometrics::Family<nanometrics::Counter, 2> = Box::leak(Box::new(
+        nanometrics::Family::new("bench_idle_total", "", ["app", "room"])
+            .with_limit(20_000)
+            .with_idle_timeout(std::time::Duration::from_secs(3600)),
+    ));
+    for i in 0..10_000 {
+        let (a, r) = removal_values(i);
+        f.with([&a, &r]).inc();
+    }
+    f.expire_idle();
+    f
+}
+
+#[library_benchmark]
+#[bench::run(setup = sweep_setup)]
+fn idle_sweep_10000_nanometrics(f: &'static nanometrics::Family<nanometrics::Counter, 2>) {
+    black_box(f.expire_idle());
+}
+
+library_benchmark_group!(
+    name = remove;
+    benchmarks = remove_nanometrics, remove_prometheus, remove_prometheus_client,
+        idle_sweep_10000_nanometrics
 );
 
 // ---- encoding 1,000 series (Prometheus text; buffers grown by a first scrape)
@@ -464,6 +577,7 @@ main!(
     histogram_observe,
     static_label_inc,
     dynamic_label_inc,
+    remove,
     encode,
     proposal_bucket_search
 );

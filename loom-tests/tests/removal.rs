@@ -30,49 +30,62 @@ mod loom_removal {
     }
 
     /// A thread keeps a handle to series a and updates through it once
-    /// before and once after another thread removes a and inserts b, which
-    /// reuses a's cells (not its entry: b's label value is long enough for
-    /// another size class): the update after the removal is dropped, and b
-    /// holds only its own.
+    /// before and once after another thread removes a and inserts b into
+    /// a's cells: the update after the removal is dropped, and b holds only
+    /// its own. b is named `b`, so it also reuses a's entry (the same size
+    /// class), with a new generation.
     #[test]
     fn update_through_a_handle_kept_across_removal() {
         model(
             "removal::update_through_a_handle_kept_across_removal",
-            || {
-                let f = Arc::new(Family::<Counter, 1>::new("sent_total", "", ["room"]));
-                let (counted, removed) = (
-                    Arc::new(AtomicBool::new(false)),
-                    Arc::new(AtomicBool::new(false)),
-                );
-                let updater = {
-                    let (f, counted, removed) = (f.clone(), counted.clone(), removed.clone());
-                    thread::spawn(move || {
-                        let h = f.with(["a"]);
-                        h.inc();
-                        counted.store(true, Ordering::Release);
-                        wait(&removed);
-                        h.inc_by(10);
-                        h.get()
-                    })
-                };
-                let remover = {
-                    let f = f.clone();
-                    thread::spawn(move || {
-                        wait(&counted);
-                        assert!(f.remove(["a"]), "series a was not there");
-                        f.with([B]).inc_by(100);
-                        removed.store(true, Ordering::Release);
-                    })
-                };
-                remover.join().unwrap();
-                let stale = updater.join().unwrap();
-                assert_eq!(stale, 0, "a stale handle read a value");
-                assert_eq!(
-                    series(&*f),
-                    [(format!("room={B}"), 100)],
-                    "a stale update reached another series"
-                );
-            },
+            || kept_handle_against_reuse("b"),
+        );
+    }
+
+    /// The same with b's label value long enough for another entry size
+    /// class: b reuses a's cells but not its entry, whose word only the
+    /// removal changes.
+    #[test]
+    fn kept_handle_against_reuse_of_its_cells_only() {
+        model(
+            "removal::kept_handle_against_reuse_of_its_cells_only",
+            || kept_handle_against_reuse(B),
+        );
+    }
+
+    fn kept_handle_against_reuse(b: &'static str) {
+        let f = Arc::new(Family::<Counter, 1>::new("sent_total", "", ["room"]));
+        let (counted, removed) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let updater = {
+            let (f, counted, removed) = (f.clone(), counted.clone(), removed.clone());
+            thread::spawn(move || {
+                let h = f.with(["a"]);
+                h.inc();
+                counted.store(true, Ordering::Release);
+                wait(&removed);
+                h.inc_by(10);
+                h.get()
+            })
+        };
+        let remover = {
+            let f = f.clone();
+            thread::spawn(move || {
+                wait(&counted);
+                assert!(f.remove(["a"]), "series a was not there");
+                f.with([b]).inc_by(100);
+                removed.store(true, Ordering::Release);
+            })
+        };
+        remover.join().unwrap();
+        let stale = updater.join().unwrap();
+        assert_eq!(stale, 0, "a stale handle read a value");
+        assert_eq!(
+            series(&*f),
+            [(format!("room={b}"), 100)],
+            "a stale update reached another series"
         );
     }
 

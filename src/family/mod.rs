@@ -39,7 +39,7 @@
 //! `pool` the entries and tables kept for reuse.
 
 use std::borrow::Cow;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::time::{Duration, Instant};
 
 use crate::label::check_label_names;
@@ -480,11 +480,11 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     /// The handle's series for entry `e`, whose word read `w`.
     #[inline(always)]
     fn checked<'a>(e: *mut Entry<N>, w: u64) -> Series<'a> {
-        // SAFETY: `e` is an entry of this family (found in its table), whose
-        // memory lives until `Family::drop`, which `'a` (a borrow of the
-        // family) precedes.
-        let word = unsafe { &(*e).word };
-        Series::checked(w as u32, word, w)
+        // SAFETY: `e` is an entry of this family (found in its table, so not
+        // null), whose word is its first field (`#[repr(C)]`); its memory
+        // lives until `Family::drop`, which `'a` (a borrow of the family)
+        // precedes.
+        unsafe { Series::family(NonNull::new_unchecked(e).cast(), w) }
     }
 
     /// The current table.
@@ -806,7 +806,9 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         }
         // SAFETY: the overflow block is freed only in `drop`.
         let cells = unsafe { &*p };
-        cells.resolved(0)
+        // Lazy: a family's series fit in a chunk (a histogram's bounds are
+        // capped), and the block is allocated at the first update.
+        cells.series(0, true)
     }
 
     /// Number of live label-value sets (the overflow series excluded).

@@ -45,7 +45,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32 as PlainU32, AtomicU64 as PlainU64};
 use std::{ptr, slice};
 
-use super::key::{compact_hash, long_key, short_hash, word, Key, Seeds, Shape, SHORT};
+use super::key::{compact_hash, last_word, long_key, short_hash, word, Key, Seeds, Shape, SHORT};
 use crate::sync::{AtomicPtr, AtomicU64, Ordering};
 
 /// One series: this header, followed in the same block by its `N` label
@@ -524,13 +524,22 @@ impl<const N: usize> Entry<N> {
                     return false;
                 }
             } else {
-                for (k, c) in v.chunks(8).enumerate() {
-                    let mut b = [0u8; 8];
-                    b[..c.len()].copy_from_slice(c);
-                    // SAFETY: `at + 8 * k + 8 <= at + room`, inside the block.
-                    if unsafe { Self::word_at(e, at + 8 * k).load(Ordering::Relaxed) }
-                        != u64::from_le_bytes(b)
-                    {
+                // 8 bytes at a time, then the last 1 to 7 (the value is
+                // longer than 8 bytes: they are the top of its last 8).
+                let mut chunks = v.chunks_exact(8);
+                let mut k = at;
+                for c in &mut chunks {
+                    // SAFETY: `k + 8 <= at + room`, inside the block.
+                    if unsafe { Self::word_at(e, k).load(Ordering::Relaxed) } != word(c) {
+                        return false;
+                    }
+                    k += 8;
+                }
+                let r = chunks.remainder().len();
+                if r > 0 {
+                    let tail = last_word(v) >> ((8 - r) * 8);
+                    // SAFETY: the room holds the padded last word at `k`.
+                    if unsafe { Self::word_at(e, k).load(Ordering::Relaxed) } != tail {
                         return false;
                     }
                 }
@@ -788,9 +797,12 @@ impl<'a, const N: usize> Table<'a, N> {
     pub(super) fn find_compact(self, words: &[u64; N]) -> Option<(*mut Entry<N>, u64)> {
         // The probe starts at the state's low bits, as at the key's hash.
         let start = compact_hash(self.head().seeds.mix, words);
+        // By value: a collision's probe goes out of line with the words in
+        // registers rather than spilled for a reference.
+        let words = *words;
         // SAFETY: `matches_compact` is called on the table's entries and
         // sentinels (see `probe`).
-        self.probe(start, |e| unsafe { Entry::matches_compact(e, words) })
+        self.probe(start, move |e| unsafe { Entry::matches_compact(e, &words) })
     }
 
     /// The word of the entry for the short key whose [`short_words`](super::key::short_words)
@@ -798,9 +810,12 @@ impl<'a, const N: usize> Table<'a, N> {
     #[inline(always)]
     pub(super) fn find_short(self, words: &[[u64; 2]; N]) -> Option<(*mut Entry<N>, u64)> {
         let hash = short_hash(self.head().seeds.mix, words);
+        let words = *words;
         // SAFETY: `probe` calls `matches_short` only on the table's slots,
         // each a sentinel or a live entry.
-        self.probe(hash, |e| unsafe { Entry::matches_short(e, hash, words) })
+        self.probe(hash, move |e| unsafe {
+            Entry::matches_short(e, hash, &words)
+        })
     }
 
     /// The word of the entry for the long key `values` (see [`long_key`]).
@@ -860,7 +875,8 @@ impl<'a, const N: usize> Table<'a, N> {
         // At most half the slots of a table are taken (`Family::insert`
         // rebuilds it first), so a probe meets a vacant slot; but a table
         // being refilled may show a probe more, so it stops after one lap.
-        for _ in 0..=self.head().mask {
+        let mut left = self.head().mask;
+        loop {
             let p = self.slot(i).load(Ordering::Acquire);
             // SAFETY: a slot holds a sentinel or a live entry (above).
             // Acquire pairs with the Release stores of the word in
@@ -870,12 +886,12 @@ impl<'a, const N: usize> Table<'a, N> {
                 return Some((p, w));
             }
             // SAFETY: a slot holds a sentinel or a live entry (above).
-            if unsafe { Entry::is_vacant(p) } {
+            if unsafe { Entry::is_vacant(p) } || left == 0 {
                 return None;
             }
+            left -= 1;
             i = i.wrapping_add(1);
         }
-        None
     }
 
     /// Stores `e` in the first vacant or tombstone slot of its probe

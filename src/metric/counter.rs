@@ -155,23 +155,24 @@ impl<'a> CounterRef<'a> {
             slot
         });
         let cell = slot.cell(index);
-        match self.series.check() {
-            None => LocalCounter {
+        if self.series.is_family() {
+            LocalCounter {
+                cell,
+                pinned: None,
+                checked: Some(Checked {
+                    series: self.series,
+                    index,
+                    pinned,
+                }),
+                _not_send: PhantomData,
+            }
+        } else {
+            LocalCounter {
                 cell,
                 pinned,
                 checked: None,
                 _not_send: PhantomData,
-            },
-            Some((word, expect)) => LocalCounter {
-                cell,
-                pinned: None,
-                checked: Some(Checked {
-                    word,
-                    expect,
-                    pinned,
-                }),
-                _not_send: PhantomData,
-            },
+            }
         }
     }
 }
@@ -217,10 +218,10 @@ pub struct LocalCounter<'a> {
 }
 
 /// A [`LocalCounter`] of a series that can be removed: its updates go
-/// through while `word` holds `expect`.
+/// through while the series is still at `index`.
 struct Checked<'a> {
-    word: &'a crate::sync::AtomicU64,
-    expect: u64,
+    series: Series<'a>,
+    index: u32,
     /// As [`LocalCounter`]'s `pinned`.
     pinned: Option<&'static crate::shard::Slot>,
 }
@@ -242,8 +243,7 @@ impl LocalCounter<'_> {
             self.cell
                 .store(self.cell.load(Relaxed).wrapping_add(n), Relaxed);
         } else if let Some(c) = &self.checked {
-            // Relaxed: as a handle's check (see `Series`).
-            if c.word.load(Relaxed) != c.expect {
+            if c.series.hot_index() != u64::from(c.index) {
             } else if c.pinned.is_some() {
                 // The cell's only writer, as above.
                 self.cell

@@ -25,6 +25,10 @@ pub(crate) const fn lazy_fits(len: usize) -> bool {
 
 /// A metric's block of cells in the global shard table, allocated on first
 /// use so that it can live in a `static` built by a `const fn`.
+///
+/// `#[repr(C)]` with `index` first: a [`Series`] points to the index as
+/// its word and reaches the `Cells` through the same pointer.
+#[repr(C)]
 pub(crate) struct Cells {
     /// 0: not yet allocated; FAILED: the table is full; else (at least
     /// [`FIRST_CELL`]) the first index.
@@ -54,51 +58,31 @@ impl Cells {
         }
     }
 
-    /// The index `offset` cells into the block, allocating the block on first
-    /// use; 0 (which the update paths drop) if the table is out of cells.
-    #[inline]
-    pub(crate) fn at(&self, offset: u32) -> u32 {
-        let i = self.raw();
-        if i >= FIRST_CELL {
-            i + offset
-        } else {
-            // The offset goes to the cold call, so that nothing the caller
-            // computed has to be kept across it.
-            self.at_slow(offset)
-        }
-    }
-
-    /// The series `offset` cells into the block. With `lazy` (a compile-time
-    /// [`lazy_fits`] of the block's length) that is the block and the
-    /// offset, and each update adds the offset to the index it reads from the
-    /// block, with no allocation test: while the block is unallocated (0 or
-    /// FAILED) the sum lies in chunk 0, which no slot ever allocates, so the
-    /// update's chunk test fails and its slow path allocates the block; once
-    /// allocated, every handle, however old, takes the hot path. Otherwise
-    /// the block is allocated now, and the series checked against its index,
-    /// which never changes again.
+    /// The series `offset` cells into the block: each update adds the offset
+    /// to the index it reads from the block (see [`Series`]). With `lazy` (a
+    /// compile-time [`lazy_fits`] of the block's length) there is no
+    /// allocation test: while the block is unallocated (0 or FAILED) the sum
+    /// lies in chunk 0, which no slot ever allocates, so the update's chunk
+    /// test fails and its slow path allocates the block; once allocated,
+    /// every handle, however old, takes the hot path. A longer block is
+    /// allocated now, since an offset into it may lie past chunk 0.
     #[inline]
     pub(crate) fn series(&self, offset: u32, lazy: bool) -> Series<'_> {
         if lazy {
             debug_assert!(lazy_fits(self.len as usize) && offset < self.len.max(1));
-            Series::lazy(offset, self)
-        } else {
-            let at = self.at(offset);
-            Series::checked(at, &self.index, self.raw().into())
+        } else if self.index().is_none() {
+            // No cells: a series at offset 0 of this FAILED block, in chunk
+            // 0, whose updates the slow path drops.
+            return Series::lazy(0, self);
         }
+        Series::lazy(offset, self)
     }
 
-    /// The resolved series `offset` cells into the block, allocating the
-    /// block now (see [`series`](Self::series)).
+    /// The series `offset` cells into the block, allocating the block now
+    /// (see [`series`](Self::series)).
     #[inline]
     pub(crate) fn resolved(&self, offset: u32) -> Series<'_> {
         self.series(offset, false)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn at_slow(&self, offset: u32) -> u32 {
-        self.index().map_or(0, |i| i + offset)
     }
 
     /// The first cell index as stored: below [`FIRST_CELL`] while the block

@@ -100,6 +100,24 @@ impl Slot {
         }
     }
 
+    /// The chunk holding cell `index` of a [`Series`](super::Series), if
+    /// `index` is below [`MAX_CELLS`](super::MAX_CELLS) and the chunk was
+    /// ever allocated in this slot: the bounds test (rather than a mask) is
+    /// what drops the updates of a removed family series, whose index is at
+    /// least 2^32.
+    #[inline]
+    pub(super) fn chunk_checked(&self, index: u64) -> Option<&Chunk> {
+        let entry = self.chunks.get((index >> CHUNK_SHIFT) as usize)?;
+        // Acquire pairs with the Release CAS in `install` (see `cell`).
+        let p = entry.load(Ordering::Acquire);
+        if p.is_null() {
+            None
+        } else {
+            // SAFETY: as in `chunk`.
+            Some(unsafe { &*p })
+        }
+    }
+
     /// The cell `index` if its chunk exists (readers never allocate).
     #[inline]
     pub(crate) fn peek(&self, index: u32) -> Option<&AtomicU64> {

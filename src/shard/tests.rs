@@ -276,7 +276,10 @@ fn lazy_series_hit_their_cell_in_blocks_near_a_chunk_end() {
 fn lazy_series_allocate_at_their_offset() {
     let c = Cells::new(4);
     let (a, b) = (c.series(3, true), c.series(1, true));
-    assert!(b.hot_index() < FIRST_CELL, "unallocated: in chunk 0");
+    assert!(
+        b.hot_index() < u64::from(FIRST_CELL),
+        "unallocated: in chunk 0"
+    );
     assert_eq!(
         a.allocated(),
         None,
@@ -298,8 +301,8 @@ fn lazy_series_allocate_at_their_offset() {
     // A handle kept from before the allocation updates through the hot
     // path now: the index it hands the update is the allocated one, not
     // chunk 0's (which would send every update to the slow path).
-    assert_eq!(b.hot_index(), first + 1);
-    assert!(c.series(0, true).hot_index() >= FIRST_CELL);
+    assert_eq!(b.hot_index(), u64::from(first + 1));
+    assert!(c.series(0, true).hot_index() >= u64::from(FIRST_CELL));
     assert_eq!(c.series(2, false).index(), Some(first + 2));
 
     // A block the table had no room for: FAILED plus an offset is still in

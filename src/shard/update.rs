@@ -15,7 +15,10 @@
 use super::binding::{current, slow_slot};
 use super::cells::Cells;
 use super::slot::Slot;
-use super::{CHUNK_CELLS, CHUNK_MASK, FIRST_CELL};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use super::{CHUNK_CELLS, CHUNK_MASK, FIRST_CELL, MAX_CELLS};
 use crate::sync::{AtomicU64, Ordering};
 
 /// A plain add: `cell` is in this thread's exclusive slot, whose only writer
@@ -148,139 +151,165 @@ fn observe_slow(base: u32, bucket: u32, sum: u32, v: f64, cells: Option<&Cells>)
     }
 }
 
-/// One series' first cell as the update paths take it: either a block and an
-/// offset into it, whose index is read from the block at each update (so a
-/// handle made before its block is allocated takes the hot path once anything
-/// allocates the block), or a resolved index with the word that says whether
-/// it is still the series' (its check). Made by [`Cells::series`] or
-/// [`Series::checked`].
+/// One series' first cell as the update paths take it, and a handle's whole
+/// state: a word to read at each update and an amount to subtract from it.
 ///
-/// A checked series is how a handle stays honest when its series can go
-/// away: a family's series carries a generation that removal changes (see
-/// `family/table.rs`), and a handle made for one generation drops its updates
-/// once the word differs, before touching a cell, so it never writes into
-/// cells that another series reuses. For a static metric the word is its
-/// block's index, which never changes once allocated.
+/// The index an update writes is `word - sub` (wrapping, in 64 bits):
+///
+/// - for a metric's block of cells ([`Cells`], statics and compile-time
+///   label sets) the word is the block's first index (0 while not
+///   allocated) and `sub` minus the series' offset into the block, so a handle
+///   made before its block is allocated takes the hot path once anything
+///   allocates it: while unallocated the sum lies in chunk 0, which no slot
+///   allocates, and the update's chunk test sends it to the slow path, which
+///   allocates the block;
+/// - for a family's series the word is its entry's word, its generation in
+///   the high half and its first index in the low half (see
+///   `family/table.rs`), and `sub` is that word's generation half, as the
+///   lookup read it. While the entry holds the same generation the
+///   difference is the index; once the series is removed (a new generation)
+///   it is at least 2^32, past every chunk, and the update is dropped on the
+///   slow path. So
+///   the check that a handle's series is still there costs nothing the update
+///   did not do anyway: the load and add are how a lazy series finds its
+///   block, and the chunk lookup's bounds test catches both.
+///
+/// A generation never comes back (see `family/pool.rs`), so a handle from
+/// before a removal never writes into the cells of a series that reuses
+/// them.
 #[doc(hidden)]
 #[derive(Clone, Copy)]
 pub struct Series<'a> {
-    /// Checked: the index (below [`FIRST_CELL`]: no cells). Lazy: the offset
-    /// into the block, which is shorter than a chunk
-    /// ([`lazy_fits`](super::lazy_fits); the updates rely on it, see [`update`]).
-    pub(super) at: u32,
-    /// Checked: what the word held when the handle was made.
-    expect: u64,
-    pub(super) src: Src<'a>,
+    /// Subtracted from the word (see above).
+    sub: u64,
+    /// The word at the start of a [`Cells`] (its index) or of a family
+    /// entry (its generation and index), with that whole value's
+    /// provenance, so that the slow path can reach the `Cells`.
+    word: NonNull<AtomicU64>,
+    _life: PhantomData<&'a AtomicU64>,
 }
 
-/// Where a [`Series`] comes from.
-#[derive(Clone, Copy)]
-pub(super) enum Src<'a> {
-    /// A block allocated on first use; the index is read at each update.
-    Lazy(&'a Cells),
-    /// A resolved index, valid while this word holds the series' `expect`.
-    Checked(&'a AtomicU64),
-}
+// SAFETY: a `Series` is a shared reference to an atomic word (and to the
+// `Cells` or family entry it starts) with the lifetime `'a`, plus a plain
+// integer: as `&'a AtomicU64`, it can be sent and shared across threads.
+unsafe impl Send for Series<'_> {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Series<'_> {}
+
+/// The half of a family word that holds the generation.
+const GENERATION: u64 = !(u32::MAX as u64);
 
 impl<'a> Series<'a> {
-    /// A series at the resolved index `at`, whose updates go through while
-    /// `word` holds `expect` and are dropped from the moment it does not.
-    #[inline]
-    pub(crate) fn checked(at: u32, word: &'a AtomicU64, expect: u64) -> Self {
-        Self {
-            at,
-            expect,
-            src: Src::Checked(word),
-        }
-    }
-
-    /// A lazy series (see [`Cells::series`]).
+    /// The series `offset` cells into `cells`' block.
     #[inline]
     pub(super) fn lazy(offset: u32, cells: &'a Cells) -> Self {
         Self {
-            at: offset,
-            expect: 0,
-            src: Src::Lazy(cells),
+            sub: u64::from(offset).wrapping_neg(),
+            // `index` is the first field of the `#[repr(C)]` `Cells`.
+            word: NonNull::from(cells).cast(),
+            _life: PhantomData,
         }
     }
 
-    /// Whether a checked series is still the one the handle was made for
-    /// (always, for a lazy one).
+    /// The series of a family entry whose word, at `word`, read `read` when
+    /// the lookup matched it.
+    ///
+    /// # Safety
+    /// `word` points to the word at the start of a family entry, derived
+    /// from the entry's pointer, and the entry stays allocated for `'a`.
+    #[inline(always)]
+    pub(crate) unsafe fn family(word: NonNull<AtomicU64>, read: u64) -> Self {
+        Self {
+            sub: read & GENERATION,
+            word,
+            _life: PhantomData,
+        }
+    }
+
+    /// The word.
+    #[inline(always)]
+    fn word(self) -> &'a AtomicU64 {
+        // SAFETY: `word` points to a live atomic for 'a (see the
+        // constructors).
+        unsafe { self.word.as_ref() }
+    }
+
+    /// The index the update paths take (see the type's docs): below
+    /// [`FIRST_CELL`] while a block is not allocated, at least 2^32 for a
+    /// removed family series.
+    #[inline(always)]
+    pub(crate) fn hot_index(self) -> u64 {
+        // Acquire pairs with the Release of the block's allocation
+        // (`Cells::alloc_slow`), so a block reused after `free_cells` is
+        // seen zeroed, and with a family entry's publication.
+        self.word().load(Ordering::Acquire).wrapping_sub(self.sub)
+    }
+
+    /// Whether this is a family series (whose updates a removal can stop):
+    /// its `sub` is a generation (at least 1) with nothing in the low half,
+    /// a static's is 0 or minus an offset below 2^32.
     #[inline]
-    pub(crate) fn live(self) -> bool {
-        match self.src {
-            Src::Lazy(_) => true,
-            // Relaxed: a stale read only delays the moment from which
-            // updates are dropped; the cells of a removed series stay out of
-            // reuse long enough for an update already past this check (see
-            // `Shards::free_cells`).
-            Src::Checked(word) => word.load(Ordering::Relaxed) == self.expect,
-        }
+    pub(crate) fn is_family(self) -> bool {
+        self.sub != 0 && self.sub & !GENERATION == 0
     }
 
-    /// A checked series' word and expected value (`None` when lazy).
-    pub(crate) fn check(self) -> Option<(&'a AtomicU64, u64)> {
-        match self.src {
-            Src::Lazy(_) => None,
-            Src::Checked(word) => Some((word, self.expect)),
-        }
-    }
-
-    /// The index the update paths take: below [`FIRST_CELL`] (in the
-    /// never-allocated chunk 0) while the block is not allocated, so that
-    /// their chunk test fails and the slow path allocates it (see
-    /// [`Cells::series`]).
-    #[inline]
-    pub(crate) fn hot_index(self) -> u32 {
-        match self.src {
-            // No overflow: an allocated block ends below MAX_CELLS, and an
-            // unallocated one's stored value is 0 or FAILED.
-            Src::Lazy(cells) => cells.raw() + self.at,
-            Src::Checked(_) => self.at,
-        }
+    /// The `Cells` the word starts, for a series whose index is below
+    /// [`FIRST_CELL`] (family series never have one).
+    fn cells(self) -> &'a Cells {
+        debug_assert!(!self.is_family());
+        // SAFETY: a series whose index is below FIRST_CELL is a static's
+        // (a family series' index is its allocated index or at least 2^32),
+        // so `word` points to the start of a `Cells` (`lazy`), with its
+        // provenance, live for 'a.
+        unsafe { self.word.cast::<Cells>().as_ref() }
     }
 
     /// Adds `n` to this thread's cell, wrapping at 2^64 (see [`add_u64`]).
     #[inline]
     pub(crate) fn add_u64(self, n: u64) {
-        // Two calls rather than one on a selected (first, offset): with
-        // the source unknown (a kept handle) the select costs two
-        // instructions.
-        match self.src {
-            Src::Lazy(cells) => update(
-                cells.raw(),
-                self.at,
-                n,
-                Some(cells),
-                plain_add_u64,
-                Slot::add_u64,
-            ),
-            Src::Checked(word) => {
-                if word.load(Ordering::Relaxed) == self.expect {
-                    update(self.at, 0, n, None, plain_add_u64, Slot::add_u64)
-                }
-            }
-        }
+        self.update(n, plain_add_u64, Slot::add_u64)
     }
 
     /// Adds `v` to this thread's `f64` cell (see [`add_f64`]).
     #[inline]
     pub(crate) fn add_f64(self, v: f64) {
-        // Two calls, as in `add_u64`.
-        match self.src {
-            Src::Lazy(cells) => update(
-                cells.raw(),
-                self.at,
-                v,
-                Some(cells),
-                plain_add_f64,
-                Slot::add_f64,
-            ),
-            Src::Checked(word) => {
-                if word.load(Ordering::Relaxed) == self.expect {
-                    update(self.at, 0, v, None, plain_add_f64, Slot::add_f64)
-                }
-            }
+        self.update(v, plain_add_f64, Slot::add_f64)
+    }
+
+    /// One update (see [`update`]), with the chunk looked up through the
+    /// whole index and its bounds tested: the test that drops a removed
+    /// family series' updates.
+    #[inline]
+    fn update<V>(self, v: V, fast: fn(&AtomicU64, V), slow: fn(&Slot, u32, V)) {
+        let index = self.hot_index();
+        match current().chunk_checked(index) {
+            Some(chunk) => fast(&chunk[index as usize & CHUNK_MASK], v),
+            None => self.update_slow(index, v, slow),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn update_slow<V>(self, index: u64, v: V, slow: fn(&Slot, u32, V)) {
+        if let Some(index) = self.resolve(index) {
+            slow(slow_slot(), index, v);
+        }
+    }
+
+    /// The index an update at `index` (as [`hot_index`](Self::hot_index)
+    /// read it) writes, allocating a static's block: `None` for a removed
+    /// family series and a block that got no cells.
+    fn resolve(self, index: u64) -> Option<u32> {
+        if index < u64::from(FIRST_CELL) {
+            // With a block, an index below FIRST_CELL is the value read (0 or
+            // FAILED) plus the offset. FAILED never changes, so if the block
+            // has an index now, the value read was 0 and the index is the
+            // offset.
+            self.cells().index().map(|first| first + index as u32)
+        } else if index < u64::from(MAX_CELLS) {
+            Some(index as u32)
+        } else {
+            None
         }
     }
 
@@ -288,32 +317,43 @@ impl<'a> Series<'a> {
     /// offsets from the series' first cell.
     #[inline]
     pub(crate) fn observe(self, bucket: u32, sum: u32, v: f64) {
-        match self.src {
-            Src::Lazy(cells) => observe(cells.raw() + self.at, bucket, sum, v, false, Some(cells)),
-            Src::Checked(word) => {
-                if word.load(Ordering::Relaxed) == self.expect {
-                    observe(self.at, bucket, sum, v, false, None)
-                }
+        let base = self.hot_index();
+        let sum_index = base.wrapping_add(sum.into());
+        // One chunk serves both cells when the series does not straddle
+        // chunks (as in `observe`); the chunk's bounds test drops a removed
+        // family series' observation.
+        if (base ^ sum_index) < CHUNK_CELLS as u64 {
+            if let Some(chunk) = current().chunk_checked(base) {
+                let bucket_index = base.wrapping_add(bucket.into());
+                plain_add_u64(&chunk[bucket_index as usize & CHUNK_MASK], 1);
+                plain_add_f64(&chunk[sum_index as usize & CHUNK_MASK], v);
+                return;
             }
+        }
+        self.observe_slow(base, bucket, sum, v)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn observe_slow(self, base: u64, bucket: u32, sum: u32, v: f64) {
+        if let Some(base) = self.resolve(base) {
+            let slot = slow_slot();
+            slot.add_u64(base + bucket, 1);
+            slot.add_f64(base + sum, v);
         }
     }
 
-    /// The cell index, allocating the block on first use; `None` if the
-    /// metric has no cells or the series is gone.
+    /// The cell index, allocating a static's block on first use; `None` if
+    /// the metric has no cells or the family series is gone.
     pub(crate) fn index(self) -> Option<u32> {
-        match self.src {
-            Src::Lazy(cells) => resolve(self.hot_index(), Some(cells)),
-            Src::Checked(_) => self.allocated(),
-        }
+        self.resolve(self.hot_index())
     }
 
     /// The cell index if the block is allocated and the series not gone
     /// (readers never allocate).
     pub(crate) fn allocated(self) -> Option<u32> {
-        match self.src {
-            Src::Lazy(cells) => cells.allocated().map(|first| first + self.at),
-            Src::Checked(_) => (self.live() && self.at >= FIRST_CELL).then_some(self.at),
-        }
+        let index = self.hot_index();
+        (index >= u64::from(FIRST_CELL) && index < u64::from(MAX_CELLS)).then_some(index as u32)
     }
 }
 
