@@ -159,11 +159,11 @@ impl<'a> CounterRef<'a> {
             LocalCounter {
                 cell,
                 pinned: None,
-                checked: Some(Checked {
+                checked: Some(Box::new(Checked {
                     series: self.series,
                     index,
                     pinned,
-                }),
+                })),
                 _not_send: PhantomData,
             }
         } else {
@@ -212,8 +212,9 @@ pub struct LocalCounter<'a> {
     /// handle lives; `None` for a shared slot (atomic adds) and for a
     /// checked counter.
     pinned: Option<&'static crate::shard::Slot>,
-    /// A family series' check (see [`CounterRef::local`]).
-    checked: Option<Checked<'a>>,
+    /// A family series' check (see [`CounterRef::local`]), boxed so that
+    /// the plain counter stays two words.
+    checked: Option<Box<Checked<'a>>>,
     _not_send: PhantomData<*const ()>,
 }
 
