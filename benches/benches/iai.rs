@@ -364,6 +364,14 @@ fn dynamic_label_measured((p, method, status): (&Measured, &str, &str)) {
     p.dynamic.inc(MeasuredDynamic { method, status })
 }
 
+// Values of 8 to 15 bytes (a channel type and a short app id): the
+// two-words-per-value key shape.
+#[library_benchmark]
+#[bench::run(warm(("private-chat", "app-4242"), |(a, c)| nm::DYNAMIC.with([a, c]).inc()))]
+fn dynamic_short_nanometrics((a, c): (&str, &str)) {
+    black_box(&nm::DYNAMIC).with([a, c]).inc()
+}
+
 // A family handle kept by the caller (a room's handle in its struct): the
 // update alone, which checks that the series was not removed.
 #[library_benchmark]
@@ -374,7 +382,7 @@ fn dynamic_kept_nanometrics(h: nm::LabeledRef) {
 
 library_benchmark_group!(
     name = dynamic_label_inc;
-    benchmarks = dynamic_label_nanometrics, dynamic_kept_nanometrics, dynamic_label_prometheus,
+    benchmarks = dynamic_label_nanometrics, dynamic_kept_nanometrics, dynamic_short_nanometrics, dynamic_label_prometheus,
         dynamic_label_prometheus_client, dynamic_label_metrics, dynamic_label_measured,
         dynamic_long_nanometrics, dynamic_long_prometheus
 );
