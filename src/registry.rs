@@ -8,7 +8,8 @@
 //!
 //! A walk ([`Registry::visit`]) reports families in a deterministic order:
 //! registered families sorted by name, then collectors in registration order,
-//! then `nanometrics_label_overflow_total` for the dynamic families. It holds
+//! then `nanometrics_label_overflow_total` for the families that have
+//! overflowed (none when none has). It holds
 //! the registry's mutex (registration waits; recording never does) and
 //! allocates nothing.
 //!
@@ -316,7 +317,10 @@ impl Registry {
         let mut families = inner
             .metrics
             .iter()
-            .filter_map(|e| Some((e.get(), e.get().overflowed()?)));
+            // A family that has not overflowed has no series here: a
+            // process with many families would otherwise carry one zero
+            // series for each (`Family::overflowed` still reads 0).
+            .filter_map(|e| Some((e.get(), e.get().overflowed().filter(|&n| n > 0)?)));
         if let Some(first) = families.next() {
             static META: Meta = Meta::new(
                 OVERFLOW_FAMILY,
