@@ -57,7 +57,7 @@ mod table;
 
 use key::{compact_words, short_words, Seeds, COMPACT, SHORT};
 use pool::Pool;
-use table::{generation, word_of, Entry, Head, Sentinels, Table};
+use table::{generation, word_of, Entry, Head, Sentinels, Table, RETIRED};
 
 /// The label value of every label on a family's overflow series.
 pub const OVERFLOW_VALUE: &str = "__overflow__";
@@ -769,8 +769,8 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
     fn retire(&self, w: &mut Writer<N>, e: *mut Entry<N>) {
         // SAFETY: a live entry of this family; we hold the lock.
         let (word, pos) = unsafe { ((*e).word.load(Ordering::Relaxed), (*e).pos.get()) };
-        // Odd generation, index 0 (Release: see `table.rs`).
-        let retired = word_of(generation(word).wrapping_add(1), 0);
+        // Odd generation, no index (Release: see `table.rs`).
+        let retired = word_of(generation(word).wrapping_add(1), RETIRED);
         // SAFETY: as above.
         unsafe { (*e).word.store(retired, Ordering::Release) };
         w.order.swap_remove(pos as usize);

@@ -18,14 +18,14 @@
 //!
 //! - an entry's `word` holds its generation and its first cell index in one
 //!   atomic, read first (`Acquire`) by every lookup. The writer makes the
-//!   generation odd and the index 0 (one `Release` store) before it changes
+//!   generation odd and the index [`RETIRED`] (one `Release` store) before it changes
 //!   anything else, and publishes the next even generation with the new
 //!   index (one `Release` store) after it has rewritten the hash, lengths
 //!   and values. A lookup whose words matched returns the word it read
 //!   first: if the entry was rewritten in between, that generation is gone
 //!   for good and a handle made from it drops its updates (see
 //!   [`Series`](crate::shard::Series)); a word with an odd generation has
-//!   index 0, whose updates are dropped too;
+//!   index `RETIRED`, past every cell, whose updates are dropped too;
 //! - a table being refilled may show a probe any mix of old and new slots:
 //!   a probe stops after as many steps as the table has slots, and a miss
 //!   takes the family's lock and looks again.
@@ -87,6 +87,13 @@ pub(super) struct Entry<const N: usize> {
 /// shape.
 pub(super) const NOT_COMPACT: u64 = u64::MAX;
 
+/// The index in the word of an entry that holds no series (removed, being
+/// rewritten, or a sentinel): past every cell, so that a handle made from
+/// that word has an index the update's bounds test refuses. (Not 0: an index
+/// below the first cell means, to the update's slow path, a static's block
+/// not allocated yet.)
+pub(super) const RETIRED: u32 = u32::MAX;
+
 /// A generation and index as an entry's `word` holds them.
 #[inline(always)]
 pub(super) const fn word_of(generation: u32, index: u32) -> u64 {
@@ -101,7 +108,7 @@ pub(super) const fn generation(word: u64) -> u32 {
 
 /// What an empty slot points to instead of null, and what a removed
 /// series' slot points to (a tombstone, which a probe passes over): an
-/// odd generation and index 0, a hash with the unused shape class 3 (which
+/// odd generation and index [`RETIRED`], a hash with the unused shape class 3 (which
 /// no lookup's hash has), and values area words of [`NOT_COMPACT`] (no
 /// compact lookup matches them) at the offset of every `Entry<N>` with `N`
 /// up to about 1000 (checked at compile time). So a hit compares an entry
@@ -122,14 +129,14 @@ const MAX_WORD: PlainU64 = PlainU64::new(u64::MAX);
 
 #[cfg(not(nanometrics_loom))]
 static VACANT: Sentinel = Sentinel {
-    word: AtomicU64::new(word_of(1, 0)),
+    word: AtomicU64::new(word_of(1, RETIRED)),
     hash: AtomicU64::new(VACANT_HASH),
     rest: [MAX_WORD; 510],
 };
 
 #[cfg(not(nanometrics_loom))]
 static TOMBSTONE: Sentinel = Sentinel {
-    word: AtomicU64::new(word_of(1, 0)),
+    word: AtomicU64::new(word_of(1, RETIRED)),
     hash: AtomicU64::new(TOMBSTONE_HASH),
     rest: [MAX_WORD; 510],
 };
@@ -179,7 +186,7 @@ impl<const N: usize> Sentinels<N> {
             // SAFETY: `e` is a fresh block large enough for these values.
             unsafe { Entry::fill(e, hash, &values) };
             // SAFETY: as above; the generation stays odd (never matches).
-            unsafe { (*e).word.store(word_of(1, 0), Ordering::Relaxed) };
+            unsafe { (*e).word.store(word_of(1, RETIRED), Ordering::Relaxed) };
             e
         };
         Self {
@@ -258,7 +265,7 @@ impl<const N: usize> Entry<N> {
         // at least `size_of::<Self>()` bytes.
         unsafe {
             e.write(Entry {
-                word: AtomicU64::new(word_of(1, 0)),
+                word: AtomicU64::new(word_of(1, RETIRED)),
                 hash: AtomicU64::new(0),
                 lens: std::array::from_fn(|_| PlainU32::new(0)),
                 class,

@@ -258,7 +258,8 @@ impl<'a> Series<'a> {
     fn cells(self) -> &'a Cells {
         debug_assert!(!self.is_family());
         // SAFETY: a series whose index is below FIRST_CELL is a static's
-        // (a family series' index is its allocated index or at least 2^32),
+        // (a family series' index is its allocated index, the retired
+        // index past every cell, or at least 2^32: see `family/table.rs`),
         // so `word` points to the start of a `Cells` (`lazy`), with its
         // provenance, live for 'a.
         unsafe { self.word.cast::<Cells>().as_ref() }
