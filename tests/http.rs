@@ -805,3 +805,18 @@ fn prefix_applies_to_every_name() {
     );
     assert!(t.text().contains("soketi_nanometrics_http_scrapes_total"));
 }
+
+#[test]
+fn self_metrics_can_be_turned_off() {
+    let r = known();
+    let (_s, addr) = serve(local().self_metrics(false), r);
+    let text = get(addr, GET).text().to_owned();
+    assert!(text.contains("\nknown_total 42\n"), "{text}");
+    assert!(!text.contains("nanometrics_http_"), "{text}");
+    // A second server on another registry with them on exports them.
+    let (_s2, addr2) = serve(local(), registry());
+    get(addr2, GET);
+    assert!(get(addr2, GET)
+        .text()
+        .contains("nanometrics_http_scrapes_total"));
+}

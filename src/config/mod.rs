@@ -14,6 +14,7 @@
 //! | `METRICS_AUTH_TOKEN` | none | a bearer token (RFC 6750 `token68` characters) |
 //! | `METRICS_AUTH_USERNAME` | none | a basic-auth user (no `:`, no control characters); needs the password |
 //! | `METRICS_AUTH_PASSWORD` | none | the basic-auth password (no control characters); needs the user |
+//! | `METRICS_SELF_METRICS` | `true` | `true`, `false`, `1`, `0` (any case): whether the responder exports its own `nanometrics_http_*` families |
 //!
 //! A variable set to the empty string (or only whitespace) counts as unset,
 //! except the security settings, which fail closed: `METRICS_ALLOWED_IPS`
@@ -75,7 +76,7 @@ pub const DEFAULT_PATH: &str = "/metrics";
 
 /// The environment variables [`HttpConfig::from_env`] reads, in the order it
 /// reads them.
-pub const ENV_VARS: [&str; 10] = [
+pub const ENV_VARS: [&str; 11] = [
     "METRICS_ENABLED",
     "METRICS_HOST",
     "METRICS_PORT",
@@ -86,6 +87,7 @@ pub const ENV_VARS: [&str; 10] = [
     "METRICS_AUTH_TOKEN",
     "METRICS_AUTH_USERNAME",
     "METRICS_AUTH_PASSWORD",
+    "METRICS_SELF_METRICS",
 ];
 
 /// Configuration of the HTTP responder; build it with the setters, or read it
@@ -128,6 +130,7 @@ pub struct HttpConfig {
     pub(crate) backlog: i32,
     pub(crate) gzip: bool,
     pub(crate) gzip_min_bytes: usize,
+    pub(crate) self_metrics: bool,
 }
 
 impl fmt::Debug for HttpConfig {
@@ -149,6 +152,7 @@ impl fmt::Debug for HttpConfig {
             .field("backlog", &self.backlog)
             .field("gzip", &self.gzip)
             .field("gzip_min_bytes", &self.gzip_min_bytes)
+            .field("self_metrics", &self.self_metrics)
             .finish()
     }
 }
@@ -194,6 +198,7 @@ impl HttpConfig {
             backlog: 128,
             gzip: true,
             gzip_min_bytes: 1024,
+            self_metrics: true,
         }
     }
 
@@ -339,12 +344,34 @@ impl HttpConfig {
             }
             (None, None) => {}
         }
+        if let Some(v) = get("METRICS_SELF_METRICS") {
+            self.self_metrics = parse_bool(&v).ok_or_else(|| {
+                config_err("METRICS_SELF_METRICS", &v, "expected true, false, 1 or 0")
+            })?;
+        }
         Ok(self)
     }
 
     /// Whether the `serve_*if_enabled` functions start a listener.
     pub fn enabled(mut self, enabled: bool) -> Self {
         self.enabled = enabled;
+        self
+    }
+
+    /// Whether the responder registers and exports its own metrics, the
+    /// `nanometrics_http_*` families (default `true`). Off, it still counts
+    /// them, in metrics no registry holds, and a scrape shows only the
+    /// application's families.
+    ///
+    /// ```
+    /// use nanometrics::config::HttpConfig;
+    /// let cfg = HttpConfig::from_lookup(|k| (k == "METRICS_SELF_METRICS").then(|| "0".into()))?;
+    /// assert!(!cfg.get_self_metrics());
+    /// assert!(HttpConfig::new().self_metrics(false).get_self_metrics() == false);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn self_metrics(mut self, on: bool) -> Self {
+        self.self_metrics = on;
         self
     }
 
@@ -551,6 +578,12 @@ impl HttpConfig {
         self.gzip = on;
         self.gzip_min_bytes = min_bytes;
         self
+    }
+
+    /// Whether the responder exports its own metrics (see
+    /// [`self_metrics`](Self::self_metrics)).
+    pub fn get_self_metrics(&self) -> bool {
+        self.self_metrics
     }
 
     /// Whether the `serve_*if_enabled` functions start a listener.

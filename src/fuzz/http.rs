@@ -196,6 +196,7 @@ pub fn config_env(data: &[u8]) {
         ("METRICS_PORT", cfg.bind_addr().port().to_string()),
         ("METRICS_PATH", cfg.get_path().to_owned()),
         ("METRICS_PROMETHEUS_PREFIX", cfg.get_prefix().to_owned()),
+        ("METRICS_SELF_METRICS", cfg.get_self_metrics().to_string()),
     ];
     let list = cfg
         .get_allowed()

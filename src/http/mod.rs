@@ -66,7 +66,8 @@
 //! # Self-metrics
 //!
 //! Registered in the served registry when the first server on it starts (two
-//! servers on one registry share them):
+//! servers on one registry share them), unless the server's configuration
+//! turns them off ([`HttpConfig::self_metrics`], `METRICS_SELF_METRICS=false`):
 //!
 //! - `nanometrics_http_scrapes_total`: metrics responses written in full;
 //! - `nanometrics_http_scrape_duration_seconds`: encode, compress and write
@@ -186,6 +187,12 @@ impl SelfMetrics {
                 "Requests and connections the metrics responder refused, by reason.",
             ),
         }
+    }
+
+    /// A set no registry holds, for servers whose self-metrics are off.
+    pub(crate) fn unregistered() -> &'static SelfMetrics {
+        static SET: std::sync::OnceLock<SelfMetrics> = std::sync::OnceLock::new();
+        SET.get_or_init(SelfMetrics::new)
     }
 
     /// The set registered in `registry`, registering one if this is the first

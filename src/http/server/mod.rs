@@ -147,7 +147,11 @@ pub(super) fn start(cfg: HttpConfig, registry: &'static Registry) -> Result<Serv
         .map_err(|e| Error::io("listener address", &e))?;
     // Registered once the address is ours, so a failed start leaves the
     // registry as it was.
-    let metrics = SelfMetrics::for_registry(registry)?;
+    let metrics = if cfg.self_metrics {
+        SelfMetrics::for_registry(registry)?
+    } else {
+        SelfMetrics::unregistered()
+    };
     let (wake_rx, waker) = UnixStream::pair().map_err(|e| Error::io("waker socket pair", &e))?;
     for s in [&wake_rx, &waker] {
         s.set_nonblocking(true)
