@@ -731,6 +731,8 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
 
     /// Keeps only the series for which `keep(values, value)` is true: for
     /// instance those of rooms still open, or those whose value is not 0.
+    /// `keep` runs with the family's lock held: it must not look up, remove
+    /// or scrape this family (that would wait on the lock for ever).
     ///
     /// ```
     /// use nanometrics::{Counter, Family, Value};
