@@ -258,7 +258,10 @@ impl<'a> Series<'a> {
     fn cells(self) -> &'a Cells {
         // Checked in every build: this is the slow path, and the cast below
         // is only sound for a static's series.
-        assert!(!self.is_family(), "a family series reached a block's allocation");
+        assert!(
+            !self.is_family(),
+            "a family series reached a block's allocation"
+        );
         // SAFETY: a series whose index is below FIRST_CELL is a static's
         // (a family series' index is its allocated index, the retired
         // index past every cell, or at least 2^32: see `family/table.rs`),
