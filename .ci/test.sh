@@ -20,6 +20,15 @@ stage() {
 }
 
 stage "rustfmt" cargo fmt --all --check
+# Seconds here, rather than after the build and loom stages: every broken
+# variant of stage 32 still applies to the code it breaks.
+mutants_apply() {
+  local p
+  for p in .ci/mutants/*.patch; do
+    git apply --check "$p" || { echo "$p no longer applies: regenerate it" >&2; return 1; }
+  done
+}
+stage "mutants apply" mutants_apply
 stage "clippy" cargo clippy --workspace --all-targets -- -D warnings
 stage "test (debug)" cargo test --workspace
 stage "test (release)" cargo test --release -p nanometrics
