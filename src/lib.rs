@@ -58,6 +58,8 @@ mod error;
 mod family;
 #[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
 pub mod http;
+#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
+pub mod push;
 mod label;
 pub mod metric;
 pub mod name;
