@@ -105,6 +105,10 @@ pub enum Error {
         /// Its message.
         message: String,
     },
+    /// A `metrics` facade recorder is installed already
+    /// ([`facade::install`](crate::facade::install)).
+    #[cfg(feature = "metrics-facade")]
+    RecorderInstalled,
 }
 
 impl Error {
@@ -156,6 +160,10 @@ impl fmt::Display for Error {
             Error::Io {
                 context, message, ..
             } => write!(f, "{context}: {message}"),
+            #[cfg(feature = "metrics-facade")]
+            Error::RecorderInstalled => {
+                f.write_str("a `metrics` recorder is already installed")
+            }
         }
     }
 }

@@ -54,6 +54,8 @@
 pub mod config;
 pub mod encoding;
 mod error;
+#[cfg(all(feature = "metrics-facade", not(nanometrics_loom)))]
+pub mod facade;
 #[allow(unsafe_code)]
 mod family;
 #[cfg(all(feature = "http", unix, not(nanometrics_loom)))]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The feature sets users pick build (the library alone): none, `http`, the
-# default, and all features (`test-support` included). Then a probe crate
+# default, and all features (`test-support` and `metrics-facade` included),
+# and the facade recorder's own checks. Then a probe crate
 # proves that the test-only modules (`encoding::parse`, `fuzz`, behind the
 # `test-support` feature) stay out of user builds: with default features and
 # with none, code that names them must fail to compile, and with
@@ -20,6 +21,17 @@ for features in "--no-default-features" "--no-default-features --features http" 
   # shellcheck disable=SC2086 # $features is a list of flags
   cargo build --quiet -p nanometrics --lib $features
 done
+
+# The `metrics` facade recorder (feature `metrics-facade`, off by default,
+# so the core gates never build it): clippy, its unit tests, its doctests and
+# tests/facade.rs (a scrape compared with metrics-exporter-prometheus' for the
+# same calls, and the rules for what it drops).
+echo "cargo clippy -p nanometrics --all-targets --features metrics-facade"
+cargo clippy --quiet -p nanometrics --all-targets --features metrics-facade -- -D warnings
+echo "cargo test -p nanometrics --features metrics-facade --lib --doc --test facade (facade)"
+cargo test --quiet -p nanometrics --features metrics-facade --lib -- facade
+cargo test --quiet -p nanometrics --features metrics-facade --doc -- facade
+cargo test --quiet -p nanometrics --features metrics-facade --test facade
 
 probe=$target_dir/features-probe
 # Its target/ stays between runs; the sources are written afresh.

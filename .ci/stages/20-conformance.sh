@@ -2,7 +2,8 @@
 # Conformance of the text encoder with the real validators: promtool (Debian
 # package `prometheus`) on the text 0.0.4 output, and Python's
 # prometheus_client parsers (0.0.4 and strict OpenMetrics) on both formats,
-# over the output of a running process (examples/exposition.rs).
+# over the output of a running process (examples/exposition.rs), and over
+# a scrape recorded through the `metrics` facade (examples/facade_exposition.rs).
 # Installs the validators when missing; a validator that cannot be installed
 # fails the stage, it never skips.
 set -euo pipefail
@@ -19,3 +20,7 @@ out=target/conformance
 rm -rf "$out"
 cargo run --quiet --example exposition -- "$out"
 "$PYTHON" .ci/conformance.py "$out"
+# A scrape recorded through the `metrics` facade recorder (feature
+# `metrics-facade`): promtool and both Python parsers must accept it.
+cargo run --quiet --features metrics-facade --example facade_exposition -- "$out/facade"
+"$PYTHON" .ci/facade_conformance.py "$out/facade"
