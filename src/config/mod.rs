@@ -36,23 +36,27 @@
 //!
 //! # Limits
 //!
-//! The responder is one poll thread plus a small pool of scrape workers (see
-//! [`crate::http`]). The defaults of the limits below keep a misbehaving
+//! The responder is one poll thread, which owns every socket, plus a small
+//! pool of render workers (see [`crate::http`]). The defaults of the limits below keep a misbehaving
 //! client to one slot for a few seconds and bound memory whatever arrives:
 //!
 //! | Limit | Default | What happens past it |
 //! |---|---|---|
-//! | [`max_connections`](HttpConfig::max_connections) | 256 | the oldest connection least worth keeping is closed to make room: one draining after a refusal, else an idle keep-alive one, else one that has sent nothing, else one still sending its request head; if none can be (all busy in workers), the newcomer gets `503` |
+//! | [`max_connections`](HttpConfig::max_connections) | 256 | the oldest connection least worth keeping is closed to make room: one draining after a refusal, else an idle keep-alive one, else one that has sent nothing, else one still sending its request head; if none can be (every one is being answered), the newcomer gets `503` |
 //! | [`max_head_bytes`](HttpConfig::max_head_bytes) | 8 KiB | `431 Request Header Fields Too Large`, then close |
 //! | [`head_timeout`](HttpConfig::head_timeout) | 5 s | for the whole request head from the connection's first byte (or accept): `408` and close (a silent close if nothing arrived) |
 //! | [`idle_timeout`](HttpConfig::idle_timeout) | 60 s | an idle keep-alive connection is closed |
-//! | [`write_timeout`](HttpConfig::write_timeout) | 10 s | for the whole response: the connection is closed |
-//! | [`workers`](HttpConfig::workers) | 2 | each scrape goes to the least busy worker, where up to 4 may wait; past that on every worker, `503` |
+//! | [`write_timeout`](HttpConfig::write_timeout) | 5 s | without the client taking any byte of its response: the connection is closed |
+//! | [`workers`](HttpConfig::workers) | 2 | renders at once (one per format and encoding asked for); other scrapes wait for a render, never refused |
+//! | [`coalesce_window`](HttpConfig::coalesce_window) | 0 | how long a finished render still answers new scrapes (0: only those that arrived while it was made) |
 //!
 //! Memory: at most `max_connections × max_head_bytes` for partial request
 //! heads (2 MiB by default; a connection holds a head buffer only while a
-//! head is incomplete), plus per worker one encoded body, one gzip copy and a
-//! deflate state (about 300 KiB), reused between scrapes.
+//! head is incomplete), plus per worker a deflate state and one uncompressed
+//! copy, and up to 8 pooled renders (each one body), reused between scrapes.
+//! A connection being written holds a reference to a shared render, not a
+//! copy; a render still held by a slow reader when a new one is needed is
+//! left to that reader, and freed when it finishes or is closed.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::fmt;
@@ -126,6 +130,7 @@ pub struct HttpConfig {
     pub(crate) head_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) write_timeout: Duration,
+    pub(crate) coalesce_window: Duration,
     pub(crate) workers: usize,
     pub(crate) backlog: i32,
     pub(crate) gzip: bool,
@@ -148,6 +153,7 @@ impl fmt::Debug for HttpConfig {
             .field("head_timeout", &self.head_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("write_timeout", &self.write_timeout)
+            .field("coalesce_window", &self.coalesce_window)
             .field("workers", &self.workers)
             .field("backlog", &self.backlog)
             .field("gzip", &self.gzip)
@@ -193,7 +199,8 @@ impl HttpConfig {
             max_head_bytes: 8 * 1024,
             head_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
-            write_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
+            coalesce_window: Duration::ZERO,
             workers: 2,
             backlog: 128,
             gzip: true,
@@ -553,10 +560,32 @@ impl HttpConfig {
         self
     }
 
-    /// Time allowed to write a whole response (default 10 s).
+    /// How long a connection may go without taking any byte of its response
+    /// before it is closed (default 5 s). A minimum-progress rule, not a
+    /// deadline for the whole response: a slow reader that keeps reading is
+    /// served, one that stops is dropped.
     pub fn write_timeout(mut self, d: Duration) -> Self {
         self.write_timeout = d.max(Duration::from_millis(1));
         self
+    }
+
+    /// How long after a render finishes a scrape of the same format and
+    /// encoding is answered from it rather than from a fresh one (default 0:
+    /// only scrapes that arrive while a render is under way share it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let cfg = nanometrics::http::HttpConfig::new().coalesce_window(Duration::from_millis(250));
+    /// assert_eq!(cfg.get_coalesce_window(), Duration::from_millis(250));
+    /// ```
+    pub fn coalesce_window(mut self, d: Duration) -> Self {
+        self.coalesce_window = d;
+        self
+    }
+
+    /// The coalescing window (see [`coalesce_window`](Self::coalesce_window)).
+    pub fn get_coalesce_window(&self) -> Duration {
+        self.coalesce_window
     }
 
     /// Scrape worker threads (default 2, 1 to 16).

@@ -36,7 +36,7 @@
 //! | head over `max_head_bytes`, or over 64 header fields | `431`, then close |
 //! | HTTP/2 and other versions | `505`, then close |
 //! | head not complete within `head_timeout` | `408` (or a silent close if nothing arrived), then close |
-//! | connection cap reached and nothing to evict, or scrape queue full | `503` with `Retry-After`, then close |
+//! | connection cap reached and nothing to evict | `503` with `Retry-After`, then close |
 //!
 //! Checks run in that order: IP, penalty, credentials, path, method. Wrong
 //! credentials start a penalty for the client's address (IPv6: its /64) of
@@ -50,16 +50,22 @@
 //!
 //! # Threads
 //!
-//! One poll thread owns the listener and every connection while its request
-//! head is being read: non-blocking sockets, `poll(2)`, a deadline per
-//! connection. It answers every error itself (small responses written without
-//! blocking) and hands each accepted scrape to the least busy of a pool of
-//! worker threads (default 2), through that worker's own bounded queue. A
-//! worker encodes the registry into its own reused buffers (under the
-//! registry lock, released before writing), compresses if asked, writes the response within `write_timeout`, and hands
-//! a kept-alive connection back. So slow or idle clients cost a slot and a few
-//! bytes each, never a thread, and a scrape is served while hundreds of them
-//! are open. Nothing here runs on the threads that record metrics.
+//! One poll thread owns the listener and every connection from accept to
+//! close: non-blocking sockets, `poll(2)`, a deadline per connection. It reads
+//! request heads, answers refusals, and writes every response as the client
+//! reads it. Worker threads (default 2) only render: they encode the registry
+//! (under the registry lock) and compress into reused buffers, and never touch
+//! a socket. Scrapes that ask for the same format and encoding while a render
+//! of it is under way (or within [`HttpConfig::coalesce_window`] after one)
+//! are answered from that one render, so a burst of N scrapes costs one
+//! encode, and no scrape is refused while a connection slot is free.
+//!
+//! A connection with a response still unsent is not read from (its pipelined
+//! requests wait in the socket), and one that takes no byte of its response
+//! for `write_timeout` is closed. So a client that does not read costs a
+//! connection slot and a reference to a shared render, never a thread, and
+//! slow or idle clients cannot delay anyone else's scrape. Nothing here runs
+//! on the threads that record metrics.
 //!
 //! Limits and defaults are in [`crate::config`].
 //!
@@ -70,15 +76,18 @@
 //! turns them off ([`HttpConfig::self_metrics`], `METRICS_SELF_METRICS=false`):
 //!
 //! - `nanometrics_http_scrapes_total`: metrics responses written in full;
-//! - `nanometrics_http_scrape_duration_seconds`: encode, compress and write
-//!   time of each;
+//! - `nanometrics_http_renders_total`: encodes of the registry (fewer than
+//!   scrapes when scrapes share renders);
+//! - `nanometrics_http_scrape_duration_seconds`: for each, the time from the
+//!   complete request head to the last byte written;
 //! - `nanometrics_http_response_bytes_total`: bytes written to clients, every
 //!   response counted;
 //! - `nanometrics_http_rejected_total{reason}`: requests and connections
 //!   refused, by reason (`bad_request`, `head_too_large`, `head_timeout`,
 //!   `http_version`, `forbidden`, `unauthorized` (no credentials),
 //!   `wrong_credentials`, `auth_throttled` (penalised address), `not_found`,
-//!   `method_not_allowed`, `connection_limit`, `busy`, `write_failed`).
+//!   `method_not_allowed`, `connection_limit`, `write_failed`,
+//!   `render_failed`).
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub(crate) mod auth;
@@ -111,8 +120,8 @@ crate::label_enum! {
         NotFound => "not_found",
         MethodNotAllowed => "method_not_allowed",
         ConnectionLimit => "connection_limit",
-        Busy => "busy",
         WriteFailed => "write_failed",
+        RenderFailed => "render_failed",
     }
 }
 
@@ -137,7 +146,7 @@ impl Reason {
             Reason::Throttled => (b"429 Too Many Requests", b"Too Many Requests\n"),
             Reason::NotFound => (b"404 Not Found", b"Not Found\n"),
             Reason::MethodNotAllowed => (b"405 Method Not Allowed", b"Method Not Allowed\n"),
-            Reason::ConnectionLimit | Reason::Busy | Reason::WriteFailed => {
+            Reason::ConnectionLimit | Reason::WriteFailed | Reason::RenderFailed => {
                 (b"503 Service Unavailable", b"Service Unavailable\n")
             }
         }
@@ -159,13 +168,15 @@ const DURATION_BUCKETS: [f64; 16] = [
 /// The responder's own metrics, one set per served registry.
 pub(crate) struct SelfMetrics {
     pub(crate) scrapes: Counter,
+    pub(crate) renders: Counter,
     pub(crate) duration: Histogram,
     pub(crate) bytes: Counter,
     pub(crate) rejected: Counter<Reason>,
 }
 
-const SELF_NAMES: [&str; 4] = [
+const SELF_NAMES: [&str; 5] = [
     "nanometrics_http_scrapes_total",
+    "nanometrics_http_renders_total",
     "nanometrics_http_scrape_duration_seconds",
     "nanometrics_http_response_bytes_total",
     "nanometrics_http_rejected_total",
@@ -173,12 +184,16 @@ const SELF_NAMES: [&str; 4] = [
 
 impl SelfMetrics {
     fn new() -> Self {
-        let [s, d, b, r] = SELF_NAMES;
+        let [s, e, d, b, r] = SELF_NAMES;
         SelfMetrics {
             scrapes: Counter::new(s, "Metrics responses written in full."),
+            renders: Counter::new(
+                e,
+                "Encodes of the registry by the metrics responder; concurrent scrapes share one.",
+            ),
             duration: Histogram::new(
                 d,
-                "Time to encode, compress and write one metrics response.",
+                "Time from a complete metrics request to the last byte of its response written.",
                 &DURATION_BUCKETS,
             ),
             bytes: Counter::new(b, "Bytes written to clients by the metrics responder."),
@@ -228,7 +243,8 @@ impl SelfMetrics {
         // long-lived (usually the global one), and a `&'static` set is what
         // `register_static` needs.
         let m: &'static SelfMetrics = Box::leak(Box::new(SelfMetrics::new()));
-        let metrics: [&'static dyn Metric; 4] = [&m.scrapes, &m.duration, &m.bytes, &m.rejected];
+        let metrics: [&'static dyn Metric; 5] =
+            [&m.scrapes, &m.renders, &m.duration, &m.bytes, &m.rejected];
         for metric in metrics {
             registry.register_static(metric)?;
         }
@@ -394,7 +410,7 @@ pub(crate) fn write_reject(
     match reason {
         Reason::MethodNotAllowed => out.extend_from_slice(b"Allow: GET, HEAD\r\n"),
         Reason::Unauthorized | Reason::WrongCredentials => auth::challenges(cfg, out),
-        Reason::ConnectionLimit | Reason::Busy | Reason::Throttled => {
+        Reason::ConnectionLimit | Reason::RenderFailed | Reason::Throttled => {
             out.extend_from_slice(b"Retry-After: ");
             out.extend_from_slice(itoa::Buffer::new().format(retry_after).as_bytes());
             out.extend_from_slice(b"\r\n");
