@@ -190,11 +190,8 @@ fn pushgateway(url: &str, user: &str, password: &str, dir: &str) -> Result<()> {
     // A family the gateway finds inconsistent (a gauge where the group has a
     // counter): 400, reported, not retried at once.
     let r = leak(Registry::new());
-    r.register(Gauge::new(
-        "sockudo_cache_hits_total",
-        "Not a counter.",
-    ))?
-    .set(1);
+    r.register(Gauge::new("sockudo_cache_hits_total", "Not a counter."))?
+        .set(1);
     let cfg = base("nanometrics-ci-bad")?
         .basic_auth(user, password)?
         .interval(Duration::from_secs(3600));
