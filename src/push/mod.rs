@@ -175,3 +175,7 @@ pub fn serve_or_push_global_from_env() -> Result<Option<Exporter>, Error> {
     let push = PushConfig::from_env()?;
     serve_or_push(&http, push.as_ref(), crate::global())
 }
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/push.md")]
+struct PushDoctests;
