@@ -2,7 +2,8 @@
 # Runs every cargo-fuzz target (fuzz/fuzz_targets/*.rs) for a bounded time on
 # nightly (installed with rustup when missing; the stage fails when it cannot
 # be). The committed seed corpora (fuzz/corpus/<target>/) are also replayed on
-# stable in every run by tests/fuzz_corpus.rs and tests/fuzz_corpus_http.rs.
+# stable in every run by tests/fuzz_corpus.rs, tests/fuzz_corpus_http.rs and
+# tests/fuzz_corpus_push.rs.
 # New corpus entries go to target/fuzz-corpus/, never into the committed
 # corpus; a crash fails the stage (the input is left in
 # fuzz/artifacts/<target>/ and must become a regression test).
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/../.."
 . .ci/lib.sh
 
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-25}
-TARGETS="text_encode label_escape accept_negotiation http_request config_env"
+TARGETS="text_encode label_escape accept_negotiation http_request config_env push_config"
 
 ensure_nightly
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -141,17 +141,7 @@ pub fn config_env(data: &[u8]) {
     use crate::config::{HttpConfig, ENV_VARS};
     use crate::Error;
 
-    let mut vars: Vec<(&str, String)> = Vec::new();
-    for line in data.split(|&b| b == b'\n') {
-        let Some((&k, v)) = line.split_first() else {
-            continue;
-        };
-        let Some(key) = ENV_VARS.get(usize::from(k) % ENV_VARS.len()) else {
-            continue;
-        };
-        vars.retain(|(n, _)| n != key);
-        vars.push((key, String::from_utf8_lossy(v).into_owned()));
-    }
+    let vars = super::input::env_lines(data, &ENV_VARS);
     let get = |vars: &[(&str, String)], k: &str| {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     };

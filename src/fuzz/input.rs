@@ -64,3 +64,22 @@ impl Input<'_> {
         NAMES[self.byte() as usize % NAMES.len()]
     }
 }
+
+/// An environment read from fuzz input: one variable per line, the line's
+/// first byte picking one of `keys` (modulo their number), the rest its
+/// value (decoded lossily); a later line for the same variable replaces it.
+#[cfg(all(feature = "http", not(nanometrics_loom)))]
+pub(super) fn env_lines<'k>(data: &[u8], keys: &[&'k str]) -> Vec<(&'k str, String)> {
+    let mut vars: Vec<(&str, String)> = Vec::new();
+    for line in data.split(|&b| b == b'\n') {
+        let Some((&k, v)) = line.split_first() else {
+            continue;
+        };
+        let Some(key) = keys.get(usize::from(k) % keys.len().max(1)) else {
+            continue;
+        };
+        vars.retain(|(n, _)| n != key);
+        vars.push((key, String::from_utf8_lossy(v).into_owned()));
+    }
+    vars
+}

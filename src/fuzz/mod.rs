@@ -20,7 +20,8 @@
 //! - `encode.rs`: the encoder properties (`text_encode`, `label_escape`);
 //! - `accept.rs`: `Accept` negotiation (`accept_negotiation`);
 //! - `http.rs`: the responder's request handling and the configuration
-//!   (`http_request`, `config_env`).
+//!   (`http_request`, `config_env`);
+//! - `push.rs`: the push configuration and grouping URL (`push_config`).
 
 mod accept;
 mod encode;
@@ -28,6 +29,8 @@ mod encode;
 mod http;
 mod input;
 mod model;
+#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
+mod push;
 
 pub use accept::{accept_header, accept_negotiation};
 pub use encode::{label_escape, text_encode};
@@ -35,3 +38,5 @@ pub use encode::{label_escape, text_encode};
 pub use http::config_env;
 #[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
 pub use http::http_request;
+#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
+pub use push::push_config;

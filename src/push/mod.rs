@@ -73,12 +73,12 @@
 
 mod backoff;
 mod client;
-mod config;
+pub(crate) mod config;
 mod driver;
 mod metrics;
 #[cfg(test)]
 mod tests;
-mod url;
+pub(crate) mod url;
 
 pub use config::{
     Driver, Method, PushConfig, Target, DEFAULT_INTERVAL, DEFAULT_MAX_BACKOFF, DEFAULT_TIMEOUT,
