@@ -204,6 +204,28 @@ fn pushgateway(url: &str, user: &str, password: &str, dir: &str) -> Result<()> {
         return Err(format!("an inconsistent push: {s:?}, then {later:?}").into());
     }
     println!("pushgateway: an inconsistent family is refused with 400 and not retried");
+
+    // A gzip-compressed body (Content-Encoding: gzip).
+    let r = leak(Registry::new());
+    r.register(Counter::new("ci_gzip_total", "Pushed gzipped."))?
+        .inc_by(11);
+    let cfg = base("nanometrics-ci-gzip")?
+        .basic_auth(user, password)?
+        .gzip(true);
+    let p = push::push(&cfg, r)?;
+    let s = wait(&p, 1, 1);
+    drop(p);
+    let got = parse(&get(url, "/metrics", Some((user, password)))?)?;
+    let value = got
+        .iter()
+        .find(|((n, l), _)| {
+            n == "ci_gzip_total" && l.get("job").map(String::as_str) == Some("nanometrics-ci-gzip")
+        })
+        .map(|(_, v)| *v);
+    if s.pushes != 1 || value != Some(11.0) {
+        return Err(format!("a gzipped push: {s:?}, ci_gzip_total = {value:?}").into());
+    }
+    println!("pushgateway: a gzipped push is read back");
     Ok(())
 }
 
@@ -221,6 +243,16 @@ fn push_url(url: &str, dir: &str) -> Result<()> {
         return Err(format!("push to {url} not accepted: {s:?}").into());
     }
     println!("pushed sockudo's set to {url} (status {})", s.last_status);
+    // And a gzip-compressed body, read back by the stage's query.
+    let r = leak(Registry::new());
+    r.register(Counter::new("nanometrics_ci_gzip_total", "Pushed gzipped."))?
+        .inc_by(13);
+    let p = push::push(&PushConfig::url(url)?.gzip(true).self_metrics(false), r)?;
+    let s = wait(&p, 1, 1);
+    p.shutdown();
+    if s.pushes != 1 || s.failures != 0 {
+        return Err(format!("gzipped push to {url} not accepted: {s:?}").into());
+    }
     std::fs::write(format!("{dir}/expected.prom"), &expected)?;
     Ok(())
 }

@@ -212,6 +212,11 @@ fn server_errors_are_retried_with_backoff_and_auth_is_sent() {
         body.contains("nanometrics_push_failures_total{reason=\"server_error\"} 2\n"),
         "{body}"
     );
+    // The server saw the request before the pusher read the answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pusher.stats().pushes == 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
     let stats = pusher.stats();
     assert_eq!(
         (stats.pushes, stats.failures, stats.last_status),
@@ -356,4 +361,20 @@ fn env_driver_prometheus_serves_and_push_pushes() {
     assert!(String::from_utf8_lossy(&seen[0].body).contains("app_jobs_total 7\n"));
     let off = serve_or_push(&http.clone().enabled(false), cfg.as_ref(), r).unwrap();
     assert!(off.is_none());
+}
+
+#[cfg(feature = "gzip")]
+#[test]
+fn gzip_bodies_say_so_and_decompress() {
+    let server = fake(vec![Reply::Status(200)]);
+    let cfg = PushConfig::url(&server.url()).unwrap().gzip(true);
+    let pusher = push::push(&cfg, registry()).unwrap();
+    let seen = server.wait_for(1);
+    pusher.shutdown();
+    assert_eq!(seen[0].header("content-encoding"), Some("gzip"));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&seen[0].body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("jobs_total 7\n"), "{text}");
 }

@@ -6,7 +6,8 @@
 # sockudo's metric set and checks the gateway's /metrics (every value), PUT,
 # POST, DELETE, credentials and a 400; this script then checks the group in
 # the gateway's /api/v1/metrics, and the values VictoriaMetrics stored
-# (/api/v1/export, then /api/v1/query). Every wait is bounded.
+# (/api/v1/export, then /api/v1/query), gzipped pushes included. Every wait
+# is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -188,4 +189,8 @@ value=$(curl -s --get --data-urlencode 'query=sockudo_cache_hits_total' "$vm/api
   python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r)==1 else "")')
 [ "$value" = 42 ] || { echo "victoriametrics /api/v1/query sockudo_cache_hits_total: '$value', expected 42"; exit 1; }
 echo "victoriametrics /api/v1/query: sockudo_cache_hits_total = $value"
+value=$(curl -s --get --data-urlencode 'query=nanometrics_ci_gzip_total' "$vm/api/v1/query" |
+  python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r)==1 else "")')
+[ "$value" = 13 ] || { echo "victoriametrics: the gzipped push's nanometrics_ci_gzip_total is '$value', expected 13"; exit 1; }
+echo "victoriametrics /api/v1/query: nanometrics_ci_gzip_total = $value (pushed gzipped)"
 echo "pushgateway and victoriametrics: ok"
