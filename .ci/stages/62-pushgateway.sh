@@ -6,12 +6,14 @@
 # sockudo's metric set and checks the gateway's /metrics (every value), PUT,
 # POST, DELETE, credentials and a 400; this script then checks the group in
 # the gateway's /api/v1/metrics, and the values VictoriaMetrics stored
-# (/api/v1/export, then /api/v1/query), gzipped pushes included. Every wait
-# is bounded.
+# (/api/v1/export, then /api/v1/query), gzipped pushes included, and a real
+# Prometheus (Debian `prometheus`) scraping the gateway sees the pushed
+# series. Every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 . .ci/lib.sh
+ensure_prometheus
 if ! command -v prometheus-pushgateway >/dev/null || ! command -v victoria-metrics >/dev/null; then
   echo "installing Debian packages prometheus-pushgateway victoria-metrics"
   export DEBIAN_FRONTEND=noninteractive
@@ -29,11 +31,12 @@ bin="${CARGO_TARGET_DIR:-target}/debug/examples/push_check"
 tmp=$(mktemp -d)
 pgw_pid=""
 vm_pid=""
+prom_pid=""
 cleanup() {
-  for pid in $pgw_pid $vm_pid; do
+  for pid in $pgw_pid $vm_pid $prom_pid; do
     kill "$pid" 2>/dev/null || true
   done
-  for pid in $pgw_pid $vm_pid; do
+  for pid in $pgw_pid $vm_pid $prom_pid; do
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$tmp"
@@ -168,6 +171,43 @@ else:
 PY
 curl -sf -u "$user:$password" "$pgw/api/v1/metrics" >"$tmp/api.json"
 python3 "$tmp/check.py" pushgateway "$tmp/pgw/expected.prom" "$tmp/pgw/grouping.txt" "$tmp/api.json"
+
+# A real Prometheus scrapes the Pushgateway (honor_labels, as the gateway's
+# README asks) and sees the pushed series under the pushed job and instance.
+prom_port=$(free_port)
+cat >"$tmp/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: pushgateway
+    honor_labels: true
+    basic_auth:
+      username: $user
+      password: $password
+    static_configs:
+      - targets: ["127.0.0.1:$pgw_port"]
+YAML
+prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/prom" \
+  --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
+prom_pid=$!
+query='sockudo_cache_hits_total{job="nanometrics-ci",instance="ci/node 1",site="Προμηθεύς"}'
+deadline=$((SECONDS + 30))
+value=""
+while [ $SECONDS -lt $deadline ]; do
+  kill -0 "$prom_pid" 2>/dev/null || { echo "prometheus exited"; tail -20 "$tmp/prometheus.log"; exit 1; }
+  value=$(curl -s --get --data-urlencode "query=$query" "http://127.0.0.1:$prom_port/api/v1/query" 2>/dev/null |
+    python3 -c 'import json,sys
+try:
+    r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r) == 1 else "")
+except Exception:
+    print("")' || true)
+  [ "$value" = 42 ] && break
+  sleep 0.5
+done
+[ "$value" = 42 ] || { echo "prometheus scraping the Pushgateway: $query is '$value', expected 42"; tail -20 "$tmp/prometheus.log"; exit 1; }
+echo "prometheus scraping the Pushgateway: $query = $value"
+kill "$prom_pid" 2>/dev/null || true
 
 # VictoriaMetrics: push, then read every sample back (bounded: 20 s).
 timeout 30 "$bin" push "$vm/api/v1/import/prometheus" "$tmp/vm-out" ||
