@@ -379,3 +379,103 @@ fn backoff_is_capped_full_jitter() {
     }
     assert_eq!(b.bound(), Duration::from_secs(30));
 }
+
+/// A server answering each connection's first request with `reply`
+/// (then closing); returns a client for it.
+fn canned(reply: Vec<u8>) -> super::client::Client {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut buf = [0u8; 4096];
+            let mut n = 0;
+            while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf[n..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => n += k,
+                }
+            }
+            let _ = s.write_all(&reply);
+        }
+    });
+    let url = parse_http_url(&format!("http://{addr}"), false).unwrap();
+    super::client::Client::new(url, Duration::from_secs(5))
+}
+
+#[test]
+fn client_reads_every_framing() {
+    use super::client::{Failure, Request, EXCERPT_BYTES, MAX_BODY_BYTES};
+    let send = |reply: &[u8]| {
+        let mut c = canned(reply.to_vec());
+        let r = c.send("DELETE", "/x", Request::default(), b"");
+        (r, String::from_utf8_lossy(c.excerpt()).into_owned())
+    };
+    // Interim 100, then a Content-Length body.
+    let (r, body) =
+        send(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!((r, body.as_str()), (Ok(202), "ok"));
+    // HTTP/1.0 without a length: the body ends with the connection.
+    let (r, body) = send(b"HTTP/1.0 400 Bad Request\r\n\r\nbad metric");
+    assert_eq!((r, body.as_str()), (Ok(400), "bad metric"));
+    // Chunked with an extension and a trailer.
+    let (r, body) = send(b"HTTP/1.1 500 X\r\ntransfer-encoding: gzip, Chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n");
+    assert_eq!((r, body.as_str()), (Ok(500), "abc"));
+    // 204 has no body whatever it says.
+    let (r, _) = send(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");
+    assert_eq!(r, Ok(204));
+    // Malformed: a bad chunk size, a bad length, not HTTP, a length over the limit.
+    for bad in [
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"SSH-2.0-OpenSSH\r\n\r\n",
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY_BYTES + 1
+        )
+        .as_bytes(),
+    ] {
+        assert_eq!(
+            send(bad).0,
+            Err(Failure::BadResponse),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+    // A head that never ends within 16 KiB.
+    let mut huge = b"HTTP/1.1 200 OK\r\n".to_vec();
+    huge.extend(std::iter::repeat_n(b"X-A: b\r\n".as_slice(), 3000).flatten());
+    assert_eq!(send(&huge).0, Err(Failure::BadResponse));
+    // The excerpt keeps the start of a long body only.
+    let long = format!(
+        "HTTP/1.1 400 X\r\nContent-Length: 5000\r\n\r\n{}",
+        "e".repeat(5000)
+    );
+    let (r, body) = send(long.as_bytes());
+    assert_eq!((r, body.len()), (Ok(400), EXCERPT_BYTES));
+    // Closed before answering, on a fresh connection: an I/O failure.
+    assert_eq!(send(b"").0, Err(Failure::Io));
+}
+
+#[test]
+fn client_connect_failures() {
+    use super::client::{Client, Failure, Request};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = parse_http_url(&format!("http://127.0.0.1:{port}"), false).unwrap();
+    let mut c = Client::new(url, Duration::from_millis(500));
+    assert_eq!(
+        c.send("PUT", "/", Request::default(), b"x"),
+        Err(Failure::Connect)
+    );
+    let url = parse_http_url("http://name.invalid:9091", false).unwrap();
+    let mut c = Client::new(url, Duration::from_millis(500));
+    assert_eq!(
+        c.send("PUT", "/", Request::default(), b"x"),
+        Err(Failure::Connect)
+    );
+}
