@@ -27,7 +27,8 @@
 //! Environment: `PORT` (6001), `PUBSUB_RATE_LIMIT` (publishes per second per
 //! connection, 100000), `PUBSUB_RECORD=0` (record nothing: for measuring the
 //! cost of instrumentation), and the `METRICS_*` settings of nanometrics'
-//! responder (`METRICS_PROMETHEUS_PREFIX` defaults to `pubsub_` here).
+//! responder (`METRICS_PROMETHEUS_PREFIX` defaults to `pubsub_` here), or
+//! `METRICS_DRIVER=pushgateway`/`push` to push instead (docs/push.md).
 //! SIGINT or SIGTERM shuts the server down cleanly.
 
 use std::collections::HashMap;
@@ -39,7 +40,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use nanometrics::config::HttpConfig;
-use nanometrics::http::Server;
+use nanometrics::push::{self, Exporter, PushConfig};
 use nanometrics::{
     build_info, declare, label_enum, Counter, CounterRef, Family, Gauge, Histogram, Info, Meta,
     ProcessCollector, StartTime,
@@ -459,25 +460,28 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> Result<T, String> {
 
 /// Serves the global registry on `/metrics` as the `METRICS_*` environment
 /// says, with the `pubsub_` prefix unless `METRICS_PROMETHEUS_PREFIX` (or
-/// sockudo's `PROMETHEUS_METRICS_PREFIX`) says otherwise. `None` when
-/// `METRICS_ENABLED=false`.
-fn start_metrics() -> Result<Option<Server>, String> {
+/// sockudo's `PROMETHEUS_METRICS_PREFIX`) says otherwise; or, with
+/// `METRICS_DRIVER=pushgateway` or `push`, pushes it (docs/push.md). `None`
+/// when `METRICS_ENABLED=false`.
+fn start_metrics() -> Result<Option<Exporter>, String> {
     let config = HttpConfig::new()
         .prefix("pubsub_")
         .and_then(HttpConfig::with_env)
         .map_err(|e| e.to_string())?;
+    let push = PushConfig::from_env().map_err(|e| e.to_string())?;
     nanometrics::global().register_collector(ProcessCollector::new());
-    let server = nanometrics::http::serve_if_enabled(&config, nanometrics::global())
+    let exporter = push::serve_or_push(&config, push.as_ref(), nanometrics::global())
         .map_err(|e| e.to_string())?;
-    match &server {
-        Some(s) => println!(
+    match &exporter {
+        Some(Exporter::Responder(s)) => println!(
             "pubsub_server: metrics on http://{}{}",
             s.local_addr(),
             config.get_path()
         ),
+        Some(Exporter::Pusher(p)) => println!("pubsub_server: pushing metrics to {}", p.target()),
         None => println!("pubsub_server: METRICS_ENABLED=false, not serving metrics"),
     }
-    Ok(server)
+    Ok(exporter)
 }
 
 fn main() {
