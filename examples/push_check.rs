@@ -175,7 +175,13 @@ fn pushgateway(url: &str, user: &str, password: &str, dir: &str) -> Result<()> {
     one("ci_c_total", Method::Post, false)?;
     let after_post = families()?;
     one("ci_d_total", Method::Post, true)?;
-    let after_delete = families()?;
+    // The gateway queues a DELETE (202) rather than applying it at once.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut after_delete = families()?;
+    while !after_delete.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        after_delete = families()?;
+    }
     if after_put != ["ci_b_total"]
         || after_post != ["ci_b_total", "ci_c_total"]
         || !after_delete.is_empty()
