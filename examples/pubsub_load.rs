@@ -8,12 +8,15 @@
 //! Subscriber connections spread over the channels (public, `private-` and
 //! `presence-` names in turn); publisher connections send `PUB` lines carrying
 //! their send time, paced to `--rate` publishes per second in total. Every
-//! second a progress line shows throughput and latency; at the end a summary
+//! second a progress line on stderr shows that second's throughput and the
+//! p99 latency of that second and of the whole run so far (redrawn in place
+//! on a terminal, one line per second otherwise, so logs stay readable); at
+//! the end a summary
 //! and one JSON line (`RESULT {...}`) give the counts a test compares with the
 //! server's metrics: publishes sent, deliveries expected and received,
 //! rate-limited publishes, latency percentiles.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -148,6 +151,21 @@ impl Latency {
             *c += 1;
         }
         self.max_ns = self.max_ns.max(ns);
+    }
+    /// The latencies recorded since `earlier` (a copy of this one taken
+    /// then); its maximum is the bound of its highest bucket.
+    fn since(&self, earlier: &Latency) -> Latency {
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .zip(&earlier.counts)
+            .map(|(a, b)| a.saturating_sub(*b))
+            .collect();
+        let max_ns = counts
+            .iter()
+            .rposition(|c| *c > 0)
+            .map_or(0, |i| Self::upper_ns(i) as u64);
+        Latency { counts, max_ns }
     }
     fn merge(&mut self, o: &Latency) {
         for (a, b) in self.counts.iter_mut().zip(&o.counts) {
@@ -385,25 +403,43 @@ fn run(o: Opts) -> Result<(), String> {
         }));
     }
 
-    // Progress once a second.
+    // Progress once a second: redrawn in place on a terminal, one line per
+    // second in a log.
+    let redraw = io::stderr().is_terminal();
     let mut last = (0u64, 0u64);
+    let mut earlier = Latency::new();
     while Instant::now() < end {
         thread::sleep(Duration::from_secs(1).min(end.saturating_duration_since(Instant::now())));
         let (p, d) = (
             totals.published.load(Ordering::Relaxed),
             totals.delivered.load(Ordering::Relaxed),
         );
-        let p99 = latency.lock().map(|l| l.quantile_ms(0.99)).unwrap_or(0.0);
-        eprint!(
-            "\r[{:5.1}s] publishes/s {:>9} deliveries/s {:>9} p99 {:>8.3} ms  ",
+        let (interval, cumulative) = match latency.lock() {
+            Ok(l) => {
+                let i = l.since(&earlier).quantile_ms(0.99);
+                earlier.counts.clone_from(&l.counts);
+                (i, l.quantile_ms(0.99))
+            }
+            Err(_) => (0.0, 0.0),
+        };
+        let line = format!(
+            "[{:5.1}s] publishes/s {:>9} deliveries/s {:>9} p99 this second {:>8.3} ms, since start {:>8.3} ms",
             start.elapsed().as_secs_f64(),
             p - last.0,
             d - last.1,
-            p99
+            interval,
+            cumulative
         );
+        if redraw {
+            eprint!("\r{line}  ");
+        } else {
+            eprintln!("{line}");
+        }
         last = (p, d);
     }
-    eprintln!();
+    if redraw {
+        eprintln!();
+    }
     for p in publishers {
         let _ = p.join();
     }
@@ -439,7 +475,7 @@ fn run(o: Opts) -> Result<(), String> {
         delivered as f64 / secs
     );
     println!(
-        "latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+        "latency ms over the whole run: p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
         l.quantile_ms(0.5),
         l.quantile_ms(0.9),
         l.quantile_ms(0.99),
@@ -479,5 +515,26 @@ mod tests {
         }
         let p50 = l.quantile_ms(0.5);
         assert!((0.45..=0.56).contains(&p50), "{p50}");
+    }
+
+    #[test]
+    fn an_interval_holds_only_what_came_after_its_snapshot() {
+        let mut l = Latency::new();
+        for _ in 0..1000 {
+            l.record(50_000_000); // 50 ms, before the snapshot
+        }
+        let earlier = Latency {
+            counts: l.counts.clone(),
+            max_ns: l.max_ns,
+        };
+        for _ in 0..100 {
+            l.record(1_000_000); // 1 ms, after
+        }
+        let i = l.since(&earlier);
+        assert_eq!(i.total(), 100);
+        let p99 = i.quantile_ms(0.99);
+        assert!((0.9..=1.2).contains(&p99), "{p99}");
+        // The whole run still sees the 50 ms ones.
+        assert!(l.quantile_ms(0.99) > 45.0);
     }
 }
