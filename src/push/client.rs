@@ -174,10 +174,7 @@ impl Client {
             Some(s) => s,
             None => self.connect().map_err(Attempt::Failed)?,
         };
-        let sent = stream
-            .write_all(&self.head)
-            .and_then(|()| stream.write_all(body))
-            .and_then(|()| stream.flush());
+        let sent = write_both(&mut stream, &self.head, body);
         if let Err(e) = sent {
             return Err(stale_or(&e));
         }
@@ -188,6 +185,25 @@ impl Client {
         }
         Ok(status)
     }
+}
+
+/// Writes `head` then `body` with vectored writes, so that a small request
+/// leaves in one segment despite `TCP_NODELAY`.
+fn write_both(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> io::Result<()> {
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() || !body.is_empty() {
+        match stream.write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(body)]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                let from_head = n.min(head.len());
+                head = head.get(from_head..).unwrap_or(&[]);
+                body = body.get(n - from_head..).unwrap_or(&[]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn connect_one(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Failure> {
