@@ -378,3 +378,31 @@ fn gzip_bodies_say_so_and_decompress() {
         .unwrap();
     assert!(text.contains("jobs_total 7\n"), "{text}");
 }
+
+#[test]
+fn a_silent_gateway_costs_timeouts_not_a_hang() {
+    // Accepts, reads nothing, answers nothing.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let cfg = PushConfig::url(&format!("http://{addr}"))
+        .unwrap()
+        .timeout(Duration::from_millis(200))
+        .max_backoff(Duration::from_millis(10));
+    let pusher = push::push(&cfg, registry()).unwrap();
+    thread::sleep(Duration::from_millis(700));
+    let stats = pusher.stats();
+    let started = Instant::now();
+    pusher.shutdown(); // a final push that times out too
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stats.failures >= 2 && stats.pushes == 0, "{stats:?}");
+}
