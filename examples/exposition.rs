@@ -8,7 +8,9 @@
 //!
 //! writes `metrics.prom` (text 0.0.4), `metrics.om` (OpenMetrics 1.0) and
 //! `model.json` (the families as the registry walk reports them, for the
-//! checker to predict what the parsers must read back). The name prefix is
+//! checker to predict what the parsers must read back). Besides every kind
+//! of family it holds two registry namespaces (`sofia_`, with a constant
+//! label, and `sofia_tport_` inside it). The name prefix is
 //! taken from `METRICS_PROMETHEUS_PREFIX` (default `soketi_`).
 
 use std::fmt::Write as _;
@@ -173,6 +175,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = (&BUILD, &TARGET);
 
     let registry = nanometrics::global();
+    // Namespaces: a prefix and a constant label on a group of families, and
+    // a namespace inside it (prefixes and labels compose).
+    let sofia = registry.namespace("sofia_", &[("stack", "sofia-sip")])?;
+    let tx = sofia.register(Family::<Histogram, 1>::histogram(
+        "transaction_seconds",
+        "SIP transaction time.",
+        ["method"],
+        &[0.01, 0.1, 1.0],
+    ))?;
+    tx.with(["INVITE"]).observe(0.05);
+    sofia
+        .register(Counter::new("requests_total", "SIP requests."))?
+        .inc_by(5);
+    let tport = sofia.namespace("tport_", &[("proto", "udp")])?;
+    tport
+        .register(Gauge::new("connections", "Open transport connections."))?
+        .set(4);
     registry.check()?;
     let mut enc = Encoder::new().with_prefix(prefix)?;
     for (format, file) in [

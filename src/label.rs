@@ -212,6 +212,8 @@ pub struct Labels<'a> {
     values: &'a [&'a str],
     fixed: Option<(usize, PairsFn)>,
     constant: &'a [(&'a str, &'a str)],
+    /// The constant labels of the registry namespace the series is in.
+    namespace: &'a [(Box<str>, Box<str>)],
 }
 
 impl<'a> Labels<'a> {
@@ -221,6 +223,7 @@ impl<'a> Labels<'a> {
         values: &[],
         fixed: None,
         constant: &[],
+        namespace: &[],
     };
 
     /// Constant name/value pairs.
@@ -230,6 +233,7 @@ impl<'a> Labels<'a> {
             values: &[],
             fixed: None,
             constant: pairs,
+            namespace: &[],
         }
     }
 
@@ -240,6 +244,7 @@ impl<'a> Labels<'a> {
             values: &[],
             fixed: Some((index, L::for_each_pair)),
             constant: &[],
+            namespace: &[],
         }
     }
 
@@ -250,6 +255,7 @@ impl<'a> Labels<'a> {
             values,
             fixed: None,
             constant: &[],
+            namespace: &[],
         }
     }
 
@@ -257,6 +263,14 @@ impl<'a> Labels<'a> {
     pub fn with_fixed<L: LabelSet>(self, index: usize) -> Self {
         Labels {
             fixed: Some((index, L::for_each_pair)),
+            ..self
+        }
+    }
+
+    /// These labels followed by a namespace's constant labels.
+    pub(crate) fn with_namespace(self, pairs: &'a [(Box<str>, Box<str>)]) -> Self {
+        Labels {
+            namespace: pairs,
             ..self
         }
     }
@@ -269,7 +283,8 @@ impl<'a> Labels<'a> {
     }
 
     /// Calls `f(name, value)` for every label, in a stable order: dynamic
-    /// labels, then compile-time ones, then constant pairs.
+    /// labels, then compile-time ones, then constant pairs, then the
+    /// registry namespace's ([`Registry::namespace`](crate::Registry::namespace)).
     #[inline]
     pub fn for_each(&self, mut f: impl FnMut(&str, &str)) {
         self.for_each_sourced(|n, v| match n {
@@ -300,6 +315,9 @@ impl Labels<'_> {
             pairs(i, &mut |n, v| f(LabelName::Static(n), v));
         }
         for (n, v) in self.constant {
+            f(LabelName::Borrowed(n), v);
+        }
+        for (n, v) in self.namespace {
             f(LabelName::Borrowed(n), v);
         }
     }

@@ -60,13 +60,14 @@ pub mod facade;
 mod family;
 #[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
 pub mod http;
-#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
-pub mod push;
 mod label;
 pub mod metric;
 pub mod name;
+mod namespace;
 #[allow(unsafe_code)]
 pub mod process;
+#[cfg(all(feature = "http", unix, not(nanometrics_loom)))]
+pub mod push;
 mod registry;
 #[allow(unsafe_code)]
 mod shard;

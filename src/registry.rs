@@ -9,9 +9,10 @@
 //! A walk ([`Registry::visit`]) reports families in a deterministic order:
 //! registered families sorted by name, then collectors in registration order,
 //! then `nanometrics_label_overflow_total` for the families that have
-//! overflowed (none when none has). It holds
-//! the registry's mutex (registration waits; recording never does) and
-//! allocates nothing.
+//! overflowed (none when none has), then each namespace made from it
+//! ([`Registry::namespace`]) in creation order, walked the same way under its
+//! prefix and constant labels. It holds the registry's mutex (registration
+//! waits; recording never does) and allocates nothing.
 //!
 //! No two families write the same sample name: [`Registry::register`] refuses
 //! a name taken by a registered family, and a collector's family that a scrape
@@ -21,6 +22,7 @@
 
 use crate::label::Labels;
 use crate::metric::{Kind, Meta, Metric, Value, Visitor};
+use crate::namespace::{Namespace, Scoped};
 use crate::sync::{lock, Mutex};
 // std's even under loom: the public API hands out `Arc`s; no model depends on
 // their reference counts.
@@ -77,6 +79,8 @@ struct Inner {
     collectors: Vec<Box<dyn Collector>>,
     /// Errors from link-time (declare!) registrations, reported by `check`.
     errors: Vec<Error>,
+    /// Namespaces made from this registry, walked after it.
+    children: Vec<Arc<Registry>>,
 }
 
 /// A set of metric families.
@@ -92,6 +96,23 @@ struct Inner {
 /// ```
 pub struct Registry {
     inner: Mutex<Inner>,
+    /// For a namespace: its prefix and labels, composed with its parents'.
+    namespace: Option<Namespace>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = lock(&self.inner);
+        f.debug_struct("Registry")
+            .field(
+                "prefix",
+                &self.namespace.as_ref().map(|n| n.prefix.as_str()),
+            )
+            .field("families", &inner.metrics.len())
+            .field("collectors", &inner.collectors.len())
+            .field("namespaces", &inner.children.len())
+            .finish()
+    }
 }
 
 impl Default for Registry {
@@ -103,19 +124,79 @@ impl Default for Registry {
 impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
+        Self::with_namespace(None)
+    }
+
+    fn with_namespace(namespace: Option<Namespace>) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 metrics: Vec::new(),
                 collectors: Vec::new(),
                 errors: Vec::new(),
+                children: Vec::new(),
             }),
+            namespace,
         }
+    }
+
+    /// A registry for a group of families that this one exposes with
+    /// `prefix` before each family name and `labels` on every series (after
+    /// the series' own): drachtio's `drachtio_*` and `sofia_*` side by side,
+    /// `soketi_6001_*` with the port from configuration, or a constant
+    /// `region` on one subsystem's families. Every walk of this registry
+    /// (scrapes, [`check`](Self::check)) includes it; a namespace made from
+    /// a namespace adds its prefix after, and its labels before, the outer
+    /// one's. The families keep their own names, so the same code can
+    /// register into any namespace. The responder's own metrics, registered
+    /// in the served registry, keep their `nanometrics_` names.
+    ///
+    /// Fails on a prefix that is not itself a valid metric name
+    /// ([`Error::InvalidPrefix`]), and on a label name that is invalid,
+    /// repeated (here or in an enclosing namespace), `le` or `quantile`
+    /// ([`Error::InvalidLabelName`]). Registering a metric whose label names
+    /// include one of the constant labels' fails with
+    /// [`Error::InvalidLabelName`] too; a collector's series that repeats one
+    /// is left out of scrapes, as any series with repeated label names is.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Encoder, Format, Gauge, Registry};
+    /// let r = Registry::new();
+    /// let drachtio = r.namespace("drachtio_", &[])?;
+    /// let sofia = r.namespace("sofia_", &[("stack", "sip")])?;
+    /// drachtio.register(Gauge::new("sip_calls_in_progress", "Calls."))?.set(3);
+    /// sofia.register(Counter::new("sip_requests_total", "Requests."))?.inc();
+    /// let mut out = Vec::new();
+    /// Encoder::new().encode(&r, Format::Prometheus, &mut out);
+    /// let text = String::from_utf8(out).unwrap();
+    /// assert!(text.contains("drachtio_sip_calls_in_progress 3\n"));
+    /// assert!(text.contains("sofia_sip_requests_total{stack=\"sip\"} 1\n"));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn namespace(&self, prefix: &str, labels: &[(&str, &str)]) -> Result<Arc<Registry>, Error> {
+        let ns = Namespace::within(self.namespace.as_ref(), prefix, labels)?;
+        let child = Arc::new(Registry::with_namespace(Some(ns)));
+        lock(&self.inner).children.push(child.clone());
+        Ok(child)
     }
 
     fn insert(&self, entry: Entry) -> Result<(), Error> {
         let m = entry.get();
         m.check()?;
         let name = m.meta().name();
+        if let Some(ns) = &self.namespace {
+            let mut clash = None;
+            m.label_names(&mut |n| {
+                if clash.is_none() && ns.has_label(n) {
+                    clash = Some(n.to_owned());
+                }
+            });
+            if let Some(label) = clash {
+                return Err(Error::InvalidLabelName {
+                    metric: name.to_owned(),
+                    label,
+                });
+            }
+        }
         if !m.reserve() {
             return Err(Error::CellsExhausted {
                 metric: name.to_owned(),
@@ -286,13 +367,8 @@ impl Registry {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn check(&self) -> Result<(), Error> {
-        let inner = lock(&self.inner);
-        if let Some(e) = inner.errors.first() {
-            return Err(e.clone());
-        }
         let mut families = Families::default();
-        walk_families(&inner, &mut families);
-        families.push_overflow();
+        self.walk_families(&mut families)?;
         match first_clash(&families.0, |_, _| true) {
             Some(e) => Err(e),
             None => Ok(()),
@@ -305,6 +381,19 @@ impl Registry {
     /// [`Visitor::next_metric`], and `None` before the collectors.
     pub fn visit(&self, v: &mut dyn Visitor) {
         let inner = lock(&self.inner);
+        match &self.namespace {
+            Some(ns) => Self::visit_own(&inner, &mut Scoped { inner: v, ns }),
+            None => Self::visit_own(&inner, v),
+        }
+        // Children lock after their parent, never the other way round.
+        for child in &inner.children {
+            child.visit(v);
+        }
+    }
+
+    /// The walk of this registry's own metrics, collectors and overflow
+    /// family (see the module docs).
+    fn visit_own(inner: &Inner, v: &mut dyn Visitor) {
         for e in &inner.metrics {
             let m = e.get();
             v.next_metric(m.unique_series());
@@ -362,6 +451,41 @@ fn walk_families(inner: &Inner, v: &mut dyn Visitor) {
     }
     for c in &inner.collectors {
         c.collect(v);
+    }
+}
+
+impl Registry {
+    /// Adds the families of this registry and its namespaces to `families`,
+    /// in walk order, each registry's overflow family reserved after its
+    /// own; the first link-time registration error of any of them instead.
+    fn walk_families(&self, families: &mut Families) -> Result<(), Error> {
+        let inner = lock(&self.inner);
+        if let Some(e) = inner.errors.first() {
+            return Err(e.clone());
+        }
+        match &self.namespace {
+            Some(ns) => {
+                walk_families(
+                    &inner,
+                    &mut Scoped {
+                        inner: families,
+                        ns,
+                    },
+                );
+                families.0.push((
+                    [ns.prefix.as_str(), OVERFLOW_FAMILY].concat(),
+                    Kind::Counter,
+                ));
+            }
+            None => {
+                walk_families(&inner, families);
+                families.push_overflow();
+            }
+        }
+        for child in &inner.children {
+            child.walk_families(families)?;
+        }
+        Ok(())
     }
 }
 

@@ -838,6 +838,10 @@ impl<K: FamilyKind, const N: usize> Metric for Family<K, N> {
     fn kind(&self) -> Kind {
         K::KIND
     }
+    fn label_names(&self, f: &mut dyn FnMut(&str)) {
+        self.label_names.iter().for_each(|n| f(n));
+    }
+
     fn check(&self) -> Result<(), Error> {
         self.meta.check()?;
         let mut names = self.label_names.iter().copied();

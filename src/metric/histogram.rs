@@ -281,6 +281,9 @@ impl<L: LabelSet> Metric for Histogram<L> {
         }
         check_label_names(self.meta.name(), &mut |f| L::for_each_name(f), "le")
     }
+    fn label_names(&self, f: &mut dyn FnMut(&str)) {
+        L::for_each_name(&mut |n| f(n));
+    }
     fn reserve(&self) -> bool {
         self.cells.index().is_some()
     }

@@ -140,6 +140,9 @@ impl Metric for Info {
     fn kind(&self) -> Kind {
         Kind::Info
     }
+    fn label_names(&self, f: &mut dyn FnMut(&str)) {
+        self.labels().for_each(|(n, _)| f(n));
+    }
     fn check(&self) -> Result<(), Error> {
         self.meta.check()?;
         // Valid and distinct (few labels: a quadratic scan allocates nothing).

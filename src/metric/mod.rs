@@ -33,6 +33,9 @@ macro_rules! one_cell_metric {
             fn reserve(&self) -> bool {
                 self.cells.index().is_some()
             }
+            fn label_names(&self, f: &mut dyn FnMut(&str)) {
+                L::for_each_name(&mut |n| f(n));
+            }
             fn unique_series(&self) -> Option<crate::metric::UniqueSeries> {
                 crate::metric::UniqueSeries::label_set::<L>()
             }
@@ -271,6 +274,15 @@ impl Meta {
         Ok(meta)
     }
 
+    /// `meta` with `prefix` before its name (both valid: so is the result).
+    pub(crate) fn prefixed(prefix: &str, meta: &Meta) -> Meta {
+        Meta {
+            name: Cow::Owned([prefix, meta.name()].concat()),
+            help: meta.help.clone(),
+            unit: meta.unit.clone(),
+        }
+    }
+
     /// The family name, without any registry prefix.
     pub fn name(&self) -> &str {
         &self.name
@@ -446,6 +458,38 @@ pub trait Visitor {
     fn next_metric(&mut self, unique: Option<UniqueSeries>) {
         let _ = unique;
     }
+    /// Starts a family of a registry namespace
+    /// ([`Registry::namespace`](crate::Registry::namespace)) whose name is
+    /// `prefix` followed by `meta`'s name; its series carry the namespace's
+    /// constant labels after their own. The default reports it through
+    /// [`family`](Self::family) with the whole name (an owned copy of
+    /// `meta`); the text encoder writes the prefix without building one.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Kind, Labels, Meta, Registry, Value, Visitor};
+    /// #[derive(Default)]
+    /// struct Names(Vec<String>);
+    /// impl Visitor for Names {
+    ///     fn family(&mut self, meta: &Meta, _: Kind) {
+    ///         self.0.push(meta.name().to_owned())
+    ///     }
+    ///     fn series(&mut self, _: &Labels<'_>, _: Value<'_>) {}
+    /// }
+    /// let r = Registry::new();
+    /// let sofia = r.namespace("sofia_", &[])?;
+    /// sofia.register(Counter::new("sip_requests_total", "Requests."))?;
+    /// let mut v = Names::default();
+    /// r.visit(&mut v); // through the default `family_in`
+    /// assert_eq!(v.0, ["sofia_sip_requests_total"]);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    fn family_in(&mut self, prefix: &str, meta: &Meta, kind: Kind) {
+        if prefix.is_empty() {
+            self.family(meta, kind);
+            return;
+        }
+        self.family(&Meta::prefixed(prefix, meta), kind);
+    }
 }
 
 /// The claim that no two series of a family have the same label set (see
@@ -488,6 +532,21 @@ pub trait Metric: Send + Sync {
     }
     /// Reports the family and each of its series to `v`.
     fn visit(&self, v: &mut dyn Visitor);
+    /// Calls `f` with each label name its series carry, where they are known
+    /// before any series exists (label sets, families, info labels): a
+    /// registry namespace checks them against its constant labels. The
+    /// default reports none.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Family, Metric};
+    /// let f: Family<Counter, 2> = Family::new("jobs_total", "Jobs.", ["queue", "state"]);
+    /// let mut names = Vec::new();
+    /// Metric::label_names(&f, &mut |n: &str| names.push(n.to_owned()));
+    /// assert_eq!(names, ["queue", "state"]);
+    /// ```
+    fn label_names(&self, f: &mut dyn FnMut(&str)) {
+        let _ = f;
+    }
     /// Allocates the metric's cells now rather than at its first update;
     /// `false` if the shard table is full. Registries call it.
     fn reserve(&self) -> bool {

@@ -153,9 +153,19 @@ impl<'a> Writer<'a> {
 
 impl Visitor for Writer<'_> {
     fn family(&mut self, meta: &Meta, kind: Kind) {
+        self.family_in("", meta, kind);
+    }
+
+    fn family_in(&mut self, prefix: &str, meta: &Meta, kind: Kind) {
+        // The namespace's prefix is written as a part of the family's name
+        // (claimed, written, checked against the unit as one).
         self.st.family.clear();
+        self.st.family.push_str(prefix);
         self.st.family.push_str(meta.name());
-        let (mode, len, keyword) = self.plan(meta.name(), kind);
+        // Taken out for `plan`, which borrows the writer (a move, no copy).
+        let family = std::mem::take(&mut self.st.family);
+        let (mode, len, keyword) = self.plan(&family, kind);
+        self.st.family = family;
         self.mode = mode;
         self.unique = self.claimed;
         self.st.series.clear();
@@ -164,7 +174,7 @@ impl Visitor for Writer<'_> {
         known.spans.clear();
         known.head.clear();
         known.head.extend_from_slice(self.prefix.as_bytes());
-        known.head.extend_from_slice(meta.name().as_bytes());
+        known.head.extend_from_slice(self.st.family.as_bytes());
         known.head.push(b'{');
         if mode == Mode::Skip || self.out.failed() {
             return;
