@@ -404,3 +404,32 @@ fn counters_absolute_never_go_back_and_gauges_take_floats() {
     assert_eq!(sample(r, "other_bucket").len(), DEFAULT_BUCKETS.len() + 1);
     assert_eq!(sample(r, "other_count"), [(vec![], 3.0)]);
 }
+
+#[test]
+fn many_series_from_one_call_site_each_count_their_own() {
+    // More series than a thread caches handles for, revisited out of order.
+    let r = registry();
+    let ours = recorder(r);
+    metrics::with_local_recorder(&ours, || {
+        for round in 0..3u64 {
+            for i in (0..300u64).rev() {
+                let id = format!("{i}");
+                counter!("per_id_total", "id" => id.clone()).increment(i + round);
+                histogram!("per_id_seconds", "id" => id.clone()).record(0.5);
+                gauge!("per_id", "id" => id).set(i as f64);
+            }
+        }
+    });
+    let counters = sample(r, "per_id_total");
+    assert_eq!(counters.len(), 300);
+    for (labels, v) in counters {
+        let i: f64 = labels[0].1.parse().unwrap();
+        assert_eq!(v, 3.0 * i + 3.0, "{labels:?}");
+    }
+    for (labels, v) in sample(r, "per_id") {
+        assert_eq!(v, labels[0].1.parse::<f64>().unwrap());
+    }
+    assert!(sample(r, "per_id_seconds_count")
+        .iter()
+        .all(|(_, n)| *n == 3.0));
+}

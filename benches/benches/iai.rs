@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 
 use iai_callgrind::{library_benchmark, library_benchmark_group, main, LibraryBenchmarkConfig};
 use nanometrics::LabelSet;
+use nanometrics_benches::facade::{self, recorders};
 use nanometrics_benches::peers::{
     nm, Measured, MeasuredDynamic, MeasuredStatic, Metrics, PcDynamic, PcStatic, PeerMethod,
     PeerStatus, Prom, PromClient,
@@ -579,6 +580,60 @@ library_benchmark_group!(
     benchmarks = bucket_partition_point, bucket_branchless
 );
 
+// ---- the metrics facade (issue 18, item 3) ------------------------------
+//
+// `counter!("facade_requests_total", "method" => "GET")` through
+// nanometrics' recorder and through metrics-exporter-prometheus', each picked
+// with `metrics::with_local_recorder` (one global recorder per process);
+// `facade_local_recorder_*` is that call alone, to subtract. The kept-handle
+// rows increment a `metrics::Counter` registered once.
+
+#[library_benchmark]
+#[bench::run(&recorders().nanometrics)]
+fn facade_local_recorder_only(r: &'static nanometrics::facade::Recorder) {
+    metrics::with_local_recorder(black_box(r), || ())
+}
+
+#[library_benchmark]
+#[bench::run(warm(&recorders().nanometrics, |r| metrics::with_local_recorder(*r, facade::per_call)))]
+fn facade_per_call_nanometrics(r: &'static nanometrics::facade::Recorder) {
+    metrics::with_local_recorder(black_box(r), facade::per_call)
+}
+
+#[library_benchmark]
+#[bench::run(warm(&recorders().exporter, |r| metrics::with_local_recorder(*r, facade::per_call)))]
+fn facade_per_call_exporter(r: &'static metrics_exporter_prometheus::PrometheusRecorder) {
+    metrics::with_local_recorder(black_box(r), facade::per_call)
+}
+
+fn kept_nanometrics() -> &'static metrics::Counter {
+    static C: OnceLock<metrics::Counter> = OnceLock::new();
+    C.get_or_init(|| metrics::with_local_recorder(&recorders().nanometrics, facade::kept))
+}
+
+fn kept_exporter() -> &'static metrics::Counter {
+    static C: OnceLock<metrics::Counter> = OnceLock::new();
+    C.get_or_init(|| metrics::with_local_recorder(&recorders().exporter, facade::kept))
+}
+
+#[library_benchmark]
+#[bench::run(warm(kept_nanometrics(), |c| c.increment(1)))]
+fn facade_kept_nanometrics(c: &'static metrics::Counter) {
+    black_box(c).increment(1)
+}
+
+#[library_benchmark]
+#[bench::run(warm(kept_exporter(), |c| c.increment(1)))]
+fn facade_kept_exporter(c: &'static metrics::Counter) {
+    black_box(c).increment(1)
+}
+
+library_benchmark_group!(
+    name = facade_counter;
+    benchmarks = facade_local_recorder_only, facade_per_call_nanometrics, facade_per_call_exporter,
+        facade_kept_nanometrics, facade_kept_exporter
+);
+
 main!(
     library_benchmark_groups = counter_inc,
     gauge_set,
@@ -587,5 +642,6 @@ main!(
     dynamic_label_inc,
     remove,
     encode,
-    proposal_bucket_search
+    proposal_bucket_search,
+    facade_counter
 );

@@ -24,6 +24,7 @@ use std::time::Duration;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion};
 use nanometrics::LabelSet;
+use nanometrics_benches::facade::{self, recorders};
 use nanometrics_benches::peers::{
     metrics_handle, nm, peer_labels, str_labels, Measured, MeasuredDynamic, MeasuredStatic,
     Metrics, PcDynamic, PcStatic, Prom, PromClient,
@@ -433,6 +434,41 @@ fn labeled_dynamic(c: &mut Criterion, p: &Peers) {
     g.finish();
 }
 
+/// Issue 18, item 3: `counter!("facade_requests_total", "method" => "GET")`
+/// registered at every call (`per_call_*`) and a handle registered once
+/// (`kept_*`), through nanometrics' facade recorder and through
+/// metrics-exporter-prometheus', each made the thread's recorder with
+/// `metrics::set_default_local_recorder` (one global recorder per process).
+fn facade_counter(c: &mut Criterion) {
+    let r = recorders();
+    let mut g = group(c, "facade_counter");
+    for t in thread_counts() {
+        bench(&mut g, "per_call_nanometrics", t, |_| {
+            let guard = metrics::set_default_local_recorder(&r.nanometrics);
+            move || {
+                let _ = &guard;
+                facade::per_call()
+            }
+        });
+        bench(&mut g, "per_call_exporter", t, |_| {
+            let guard = metrics::set_default_local_recorder(&r.exporter);
+            move || {
+                let _ = &guard;
+                facade::per_call()
+            }
+        });
+        bench(&mut g, "kept_nanometrics", t, |_| {
+            let c = metrics::with_local_recorder(&r.nanometrics, facade::kept);
+            move || black_box(&c).increment(1)
+        });
+        bench(&mut g, "kept_exporter", t, |_| {
+            let c = metrics::with_local_recorder(&r.exporter, facade::kept);
+            move || black_box(&c).increment(1)
+        });
+    }
+    g.finish();
+}
+
 fn recording(c: &mut Criterion) {
     let p = peers();
     counter_inc(c, &p);
@@ -440,6 +476,7 @@ fn recording(c: &mut Criterion) {
     histogram_observe(c, &p);
     labeled_static(c, &p);
     labeled_dynamic(c, &p);
+    facade_counter(c);
 }
 
 criterion_group!(benches, recording);

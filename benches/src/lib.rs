@@ -235,6 +235,7 @@ impl Sharded16 {
     }
 }
 
+pub mod facade;
 pub mod peers;
 pub mod scrape;
 pub mod workload;

@@ -118,6 +118,9 @@ impl<K: FamilyKind> Metric for Described<K> {
     fn reserve(&self) -> bool {
         self.family.as_metric().reserve()
     }
+    fn label_names(&self, f: &mut dyn FnMut(&str)) {
+        self.family.as_metric().label_names(f)
+    }
     fn unique_series(&self) -> Option<UniqueSeries> {
         // Only the family's own series are reported.
         self.family.as_metric().unique_series()

@@ -3,14 +3,12 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-// std's, not the shim's: `metrics` takes a std `Arc`.
-use std::sync::Arc;
 
 use metrics::{Key, KeyName, Metadata, SharedString, Unit};
 
 use super::buckets::{Buckets, Matcher};
 use super::family::{leak_family, Described, MAX_LABELS};
-use super::handles::{CounterHandle, GaugeHandle, HistogramHandle};
+use super::handles;
 use super::names;
 use super::table::Names;
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
@@ -439,23 +437,17 @@ impl metrics::Recorder for Recorder {
 
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> metrics::Counter {
         self.series::<Counter>(key)
-            .map_or_else(metrics::Counter::noop, |s| {
-                metrics::Counter::from_arc(Arc::new(CounterHandle(s)))
-            })
+            .map_or_else(metrics::Counter::noop, handles::counter)
     }
 
     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> metrics::Gauge {
         self.series::<GaugeF64>(key)
-            .map_or_else(metrics::Gauge::noop, |s| {
-                metrics::Gauge::from_arc(Arc::new(GaugeHandle(s)))
-            })
+            .map_or_else(metrics::Gauge::noop, handles::gauge)
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> metrics::Histogram {
         self.series::<Histogram>(key)
-            .map_or_else(metrics::Histogram::noop, |s| {
-                metrics::Histogram::from_arc(Arc::new(HistogramHandle(s)))
-            })
+            .map_or_else(metrics::Histogram::noop, handles::histogram)
     }
 }
 

@@ -114,6 +114,13 @@ impl<'a> CounterRef<'a> {
         Self { series }
     }
 
+    /// The series' cell index, for a caller that knows the series is never
+    /// removed (the `metrics` facade's); `None` if it got no cells.
+    #[cfg(feature = "metrics-facade")]
+    pub(crate) fn allocated_index(self) -> Option<u32> {
+        self.series.allocated()
+    }
+
     /// Adds one.
     #[inline]
     pub fn inc(self) {

@@ -293,6 +293,13 @@ impl<'a> GaugeF64Ref<'a> {
     pub(crate) fn new(series: Series<'a>) -> Self {
         Self { series }
     }
+
+    /// The series' cell index, for a caller that knows the series is never
+    /// removed (the `metrics` facade's); `None` if it got no cells.
+    #[cfg(feature = "metrics-facade")]
+    pub(crate) fn allocated_index(self) -> Option<u32> {
+        self.series.allocated()
+    }
     /// Sets the value.
     pub fn set(self, v: f64) {
         if let Some(index) = self.series.index() {
