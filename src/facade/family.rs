@@ -15,6 +15,18 @@ use crate::{Error, Family, FamilyKind, Labels};
 
 /// The most labels a facade metric can have; a registration with more is
 /// dropped (and counted, reason `invalid`).
+///
+/// ```
+/// use nanometrics::facade::{Recorder, MAX_LABELS};
+/// assert_eq!(MAX_LABELS, 8);
+/// let registry = Box::leak(Box::new(nanometrics::Registry::new()));
+/// let recorder = Recorder::builder().registry(registry).build()?;
+/// metrics::with_local_recorder(&recorder, || {
+///     let labels: Vec<_> = (0..9).map(|i| metrics::Label::new(format!("l{i}"), "v")).collect();
+///     metrics::counter!("wide_total", labels).increment(1); // dropped, no panic
+/// });
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub const MAX_LABELS: usize = 8;
 
 /// A [`Family`] of some label count, looked up by a slice of values.

@@ -17,10 +17,31 @@ use crate::{
     DEFAULT_CARDINALITY_LIMIT,
 };
 
-/// Name of the family counting registrations the recorder dropped.
+/// Name of the family counting registrations the recorder dropped, by
+/// `metric` and `reason` (see the [module docs](super#what-is-dropped)).
+///
+/// ```
+/// use nanometrics::facade::{Recorder, REJECTED_FAMILY};
+/// let registry = Box::leak(Box::new(nanometrics::Registry::new()));
+/// let recorder = Recorder::builder().registry(registry).build()?;
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::counter!("jobs_total").increment(1);
+///     metrics::gauge!("jobs_total").set(1.0); // another kind: dropped
+/// });
+/// let mut text = Vec::new();
+/// nanometrics::Encoder::new().encode(registry, nanometrics::Format::Prometheus, &mut text);
+/// let text = String::from_utf8(text).unwrap();
+/// assert!(text.contains(&format!("{REJECTED_FAMILY}{{metric=\"jobs_total\",reason=\"kind\"}} 1\n")));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub const REJECTED_FAMILY: &str = "nanometrics_facade_rejected_total";
 
-/// Default limit on distinct metric names per recorder.
+/// Default limit on distinct metric names per recorder
+/// ([`Builder::max_metrics`]).
+///
+/// ```
+/// assert_eq!(nanometrics::facade::DEFAULT_MAX_METRICS, 2048);
+/// ```
 pub const DEFAULT_MAX_METRICS: usize = 2048;
 
 /// Why a registration was dropped: the `reason` label of
@@ -95,6 +116,24 @@ struct Writer {
 
 /// Records the `metrics` facade's counters, gauges and histograms into
 /// nanometrics families (see the [module docs](super) for the rules).
+///
+/// Install one as the process's recorder with [`install`](super::install)
+/// or [`Builder::install`]; or use one for a scope with
+/// `metrics::with_local_recorder`:
+///
+/// ```
+/// use nanometrics::facade::Recorder;
+/// let registry = Box::leak(Box::new(nanometrics::Registry::new()));
+/// let recorder = Recorder::builder().registry(registry).build()?;
+/// let c = metrics::with_local_recorder(&recorder, || metrics::counter!("jobs_total", "queue" => "fast"));
+/// c.increment(2); // the kept handle: no lookup
+/// c.absolute(5); // raised to 5
+/// c.absolute(1); // never lowered
+/// let mut text = Vec::new();
+/// nanometrics::Encoder::new().encode(recorder.registry(), nanometrics::Format::Prometheus, &mut text);
+/// assert!(String::from_utf8(text).unwrap().contains("jobs_total{queue=\"fast\"} 5\n"));
+/// # Ok::<(), nanometrics::Error>(())
+/// ```
 pub struct Recorder {
     registry: &'static Registry,
     names: Names<Named>,
@@ -222,6 +261,14 @@ impl Builder {
 
 impl Recorder {
     /// A recorder with the [`Builder::new`] defaults (the global registry).
+    ///
+    /// ```
+    /// let recorder = nanometrics::facade::Recorder::new()?;
+    /// assert!(std::ptr::eq(recorder.registry(), nanometrics::global()));
+    /// // A second one on the same registry is refused.
+    /// assert!(nanometrics::facade::Recorder::new().is_err());
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
     pub fn new() -> Result<Self, Error> {
         Builder::new().build()
     }
