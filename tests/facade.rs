@@ -433,3 +433,29 @@ fn many_series_from_one_call_site_each_count_their_own() {
         .iter()
         .all(|(_, n)| *n == 3.0));
 }
+
+#[test]
+fn label_values_past_the_cardinality_limit_go_to_the_overflow_series() {
+    let r = registry();
+    let ours = Recorder::builder()
+        .registry(r)
+        .cardinality_limit(2)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&ours, || {
+        for room in ["a", "b", "c", "d", "c"] {
+            counter!("joins_total", "room" => room).increment(1);
+            gauge!("members", "room" => room).increment(1.0);
+            histogram!("stay_seconds", "room" => room).record(1.0);
+        }
+    });
+    let overflow = vec![("room".to_owned(), nanometrics::OVERFLOW_VALUE.to_owned())];
+    for name in ["joins_total", "members", "stay_seconds_count"] {
+        let series = sample(r, name);
+        assert_eq!(series.len(), 3, "{name}: {series:?}");
+        assert!(
+            series.contains(&(overflow.clone(), 3.0)),
+            "{name}: {series:?}"
+        );
+    }
+}

@@ -349,11 +349,13 @@ impl<'a> HistogramRef<'a> {
         Self { series, bounds }
     }
 
-    /// The series' cell index, for a caller that knows the series is never
-    /// removed (the `metrics` facade's); `None` if it got no cells.
+    /// The series' cell index, allocating the block of a lazily allocated
+    /// series (a family's overflow series), for a caller that knows the
+    /// series is never removed (the `metrics` facade's); `None` if it got
+    /// no cells.
     #[cfg(feature = "metrics-facade")]
     pub(crate) fn allocated_index(self) -> Option<u32> {
-        self.series.allocated()
+        self.series.index()
     }
 
     /// Records one observation.
