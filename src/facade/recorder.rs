@@ -254,7 +254,10 @@ impl Builder {
         if INSTALLED.swap(true, Ordering::Relaxed) {
             return Err(Error::RecorderInstalled);
         }
-        let recorder = self.build()?;
+        let recorder = self.build().inspect_err(|_| {
+            // None installed: a later call may try again.
+            INSTALLED.store(false, Ordering::Relaxed);
+        })?;
         metrics::set_global_recorder(recorder).map_err(|_| Error::RecorderInstalled)
     }
 }
