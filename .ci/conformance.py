@@ -197,6 +197,24 @@ def promtool(path, prefix):
         fail("promtool exit status does not match its findings")
 
 
+def exemplars(parsed, prefix):
+    """The exemplars examples/exposition.rs sets, as the strict parser reads
+    them: a counter total's and two histogram buckets'."""
+    got = {}
+    for fam in parsed:
+        for s in fam.samples:
+            if s.exemplar is not None:
+                got[(s.name, s.labels.get("le"))] = (s.exemplar.labels, s.exemplar.value)
+    want = {
+        (f"{prefix}new_connections_total", None): ({"trace_id": "4bf92f3577b34da6"}, 1234.0),
+        (f"{prefix}fanout_seconds_bucket", "0.025"): ({"trace_id": "00f067aa0ba902b7"}, 0.02),
+        (f"{prefix}fanout_seconds_bucket", "+Inf"): ({"trace_id": "a\\b\nc", "span": "1"}, 50.0),
+    }
+    if got != want:
+        fail(f"OpenMetrics exemplars: parsed {got}, expected {want}")
+    return got
+
+
 def main():
     d = Path(sys.argv[1])
     model = json.loads((d / "model.json").read_text())
@@ -205,6 +223,7 @@ def main():
     promtool(d / "metrics.prom", model["prefix"])
     compare("text 0.0.4", families(parse_prom(prom)), expected(model, "prom"))
     compare("OpenMetrics", families(parse_om(om)), expected(model, "om"))
+    exemplars(parse_om(om), model["prefix"])
     n = sum(len(f["series"]) for f in model["families"])
     print(f"conformance: promtool and prometheus_client agree on {len(model['families'])} "
           f"families, {n} series, in both formats")

@@ -144,15 +144,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let prefix = std::env::var("METRICS_PROMETHEUS_PREFIX").unwrap_or_else(|_| "soketi_".into());
 
     CONNECTED.set(42);
-    NEW_CONNECTIONS.inc_by(1234);
+    // Exemplars (OpenMetrics only): a counter's, and two buckets' of a
+    // histogram, one with a value that needs escaping.
+    NEW_CONNECTIONS.inc_by_with_exemplar(1234, &[("trace_id", "4bf92f3577b34da6")])?;
     SOCKET_RX.inc_by(98_765);
     BROADCASTS.with(ChannelType::Presence).inc_by(3);
     SENT.with(["app-1", "public"]).inc_by(10);
     SENT.with(["quote\"back\\slash\nnewline", "private"]).inc();
     SENT.with(["", "presence"]).inc_by(2);
-    for v in [0.0004, 0.003, 0.02, 0.3, 4.0, 50.0] {
+    for v in [0.0004, 0.003, 0.02, 0.3, 4.0] {
         FANOUT.observe(v);
     }
+    FANOUT.observe_with_exemplar(50.0, &[("trace_id", "a\\b\nc"), ("span", "1")])?;
+    FANOUT.observe_with_exemplar(0.02, &[("trace_id", "00f067aa0ba902b7")])?;
+
     HTTP.with(["POST", "/apps/1/events"]).observe(0.005);
     HTTP.with(["GET", "/usage"]).observe(2e6);
     SKEW.observe(-0.5);

@@ -105,6 +105,13 @@ pub enum Error {
         /// Its message.
         message: String,
     },
+    /// Exemplar labels that cannot be kept: an invalid or repeated label
+    /// name, or longer than OpenMetrics allows (see
+    /// [`Counter::inc_with_exemplar`](crate::Counter::inc_with_exemplar)).
+    InvalidExemplar {
+        /// What is wrong with them.
+        reason: String,
+    },
     /// A `metrics` facade recorder is installed already
     /// ([`facade::install`](crate::facade::install)).
     #[cfg(feature = "metrics-facade")]
@@ -157,6 +164,7 @@ impl fmt::Display for Error {
                 "invalid metric name prefix {prefix:?}: expected [a-zA-Z_:][a-zA-Z0-9_:]* or empty"
             ),
             Error::Config { key, value, reason } => write!(f, "{key}={value:?}: {reason}"),
+            Error::InvalidExemplar { reason } => write!(f, "invalid exemplar: {reason}"),
             Error::Io {
                 context, message, ..
             } => write!(f, "{context}: {message}"),

@@ -82,9 +82,9 @@ pub use label::{LabelSet, Labels};
 pub use metric::histogram::{exponential_buckets, linear_buckets, DEFAULT_BUCKETS};
 pub use metric::LocalCounter;
 pub use metric::{
-    Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
-    Histogram, HistogramRef, HistogramTimer, HistogramTotals, HistogramView, Info, Kind, Meta,
-    Metric, StartTime, Value, Visitor,
+    Counter, CounterF64, CounterF64Ref, CounterRef, Exemplar, Gauge, GaugeF64, GaugeF64Ref,
+    GaugeRef, Histogram, HistogramRef, HistogramTimer, HistogramTotals, HistogramView, Info, Kind,
+    Meta, Metric, StartTime, Value, Visitor, MAX_EXEMPLAR_RUNES,
 };
 pub use process::ProcessCollector;
 pub use registry::{global, Collector, Registry, OVERFLOW_FAMILY};

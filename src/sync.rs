@@ -19,12 +19,12 @@
 //! [loom]: https://docs.rs/loom
 
 #[cfg(not(nanometrics_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(not(nanometrics_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(nanometrics_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(nanometrics_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 

@@ -2,7 +2,10 @@
 # A real Prometheus (Debian package `prometheus`) scrapes a running nanometrics
 # endpoint (examples/serve_minimal.rs, bearer token required, gzip offered by
 # Prometheus) on 127.0.0.1, and its HTTP API must report up == 1 and the
-# known metric demo_known_total == 42. Both processes are stopped by PID.
+# known metric demo_known_total == 42. Prometheus runs with exemplar storage:
+# the exemplars the example set (a counter's and a histogram bucket's, sent
+# in OpenMetrics) must come back from its exemplars API with their trace ids
+# and values. Both processes are stopped by PID.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -62,7 +65,8 @@ scrape_configs:
       - targets: ["$addr"]
 YAML
 prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/data" \
-  --web.listen-address="127.0.0.1:$prom_port" >"$tmp/prometheus.log" 2>&1 &
+  --web.listen-address="127.0.0.1:$prom_port" --enable-feature=exemplar-storage \
+  >"$tmp/prometheus.log" 2>&1 &
 prom_pid=$!
 
 query() {
@@ -88,12 +92,46 @@ while [ $SECONDS -lt $deadline ]; do
   scrapes=$(query 'nanometrics_http_scrapes_total{job="nanometrics"}' | value)
   if [ "$up" = 1 ] && [ "$known" = 42 ] && [ -n "$scrapes" ]; then
     echo "prometheus: up=$up demo_known_total=$known nanometrics_http_scrapes_total=$scrapes"
+    break
+  fi
+  sleep 0.5
+done
+if [ "$up" != 1 ] || [ "$known" != 42 ] || [ -z "$scrapes" ]; then
+  echo "prometheus did not report up == 1 and demo_known_total == 42 (up='$up' known='$known')"
+  curl -s "http://127.0.0.1:$prom_port/api/v1/targets" || true
+  echo
+  tail -20 "$tmp/prometheus.log"
+  exit 1
+fi
+
+# The exemplars, through Prometheus' exemplars API.
+exemplars() {
+  curl -sf --get --data-urlencode "query=$1" --data-urlencode "start=$(( $(date +%s) - 300 ))" \
+    --data-urlencode "end=$(( $(date +%s) + 60 ))" \
+    "http://127.0.0.1:$prom_port/api/v1/query_exemplars" 2>/dev/null || true
+}
+# Prints `trace_id value` of each exemplar in a query_exemplars answer.
+traces() {
+  python3 -c '
+import json, sys
+try:
+    for s in json.load(sys.stdin)["data"]:
+        for e in s["exemplars"]:
+            print(e["labels"].get("trace_id", ""), e["value"])
+except Exception:
+    pass'
+}
+counter="" bucket=""
+deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $deadline ]; do
+  counter=$(exemplars 'demo_traced_total{job="nanometrics"}' | traces)
+  bucket=$(exemplars 'demo_latency_seconds_bucket{job="nanometrics"}' | traces)
+  if [ "$counter" = "4bf92f3577b34da6a3ce929d0e0e4736 3" ] && [ "$bucket" = "00f067aa0ba902b7 0.05" ]; then
+    echo "prometheus exemplars: demo_traced_total: $counter; demo_latency_seconds_bucket: $bucket"
     exit 0
   fi
   sleep 0.5
 done
-echo "prometheus did not report up == 1 and demo_known_total == 42 (up='$up' known='$known')"
-curl -s "http://127.0.0.1:$prom_port/api/v1/targets" || true
-echo
+echo "prometheus did not return the exemplars (counter: '$counter', bucket: '$bucket')"
 tail -20 "$tmp/prometheus.log"
 exit 1

@@ -3,9 +3,11 @@
 use std::marker::PhantomData;
 
 use crate::label::LabelSet;
+use crate::metric::exemplar::Exemplars;
 use crate::metric::{Kind, Meta, Value};
 use crate::shard::{self, global_shards, Cells, Series};
 use crate::sync::loom_const_fn;
+use crate::Error;
 
 /// An integer counter, optionally over a compile-time label set `L`.
 ///
@@ -23,6 +25,8 @@ use crate::sync::loom_const_fn;
 pub struct Counter<L: LabelSet = ()> {
     meta: Meta,
     cells: Cells,
+    /// The unlabeled counter's exemplar (unused with labels).
+    exemplars: Exemplars,
     _labels: PhantomData<fn(L) -> L>,
 }
 
@@ -38,7 +42,12 @@ impl<L: LabelSet> Counter<L> {
     loom_const_fn! {
         /// A counter described by `meta` (see [`Meta::try_new`] for run-time names).
         pub const fn labeled_from_meta(meta: Meta) -> Self {
-            Self { meta, cells: Cells::new(L::CARDINALITY as u32), _labels: PhantomData }
+            Self {
+                meta,
+                cells: Cells::new(L::CARDINALITY as u32),
+                exemplars: Exemplars::new(1),
+                _labels: PhantomData,
+            }
         }
     }
 
@@ -90,6 +99,41 @@ impl Counter {
         self.with(()).get()
     }
 
+    /// Adds one and keeps `labels` (a trace id, say) as the counter's
+    /// exemplar: OpenMetrics scrapes show the latest one after the total,
+    /// with the increment and when it was set. No lock: an exemplar set
+    /// while another thread sets one here is dropped. Updates without an
+    /// exemplar ([`inc`](Self::inc)) never touch it.
+    ///
+    /// The add always happens; the exemplar is refused, with
+    /// [`Error::InvalidExemplar`], if a label name is invalid or repeated,
+    /// or the names and values hold more than [`MAX_EXEMPLAR_RUNES`] code
+    /// points (OpenMetrics' limit) or 256 bytes once escaped.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Encoder, Format};
+    /// static REQUESTS: Counter = Counter::new("requests_total", "Requests.");
+    /// REQUESTS.inc_with_exemplar(&[("trace_id", "4bf92f3577b34da6")])?;
+    /// let r = nanometrics::Registry::new();
+    /// r.register_static(&REQUESTS)?;
+    /// let mut out = Vec::new();
+    /// Encoder::new().encode(&r, Format::OpenMetrics, &mut out);
+    /// let text = String::from_utf8(out).unwrap();
+    /// assert!(text.contains("requests_total 1 # {trace_id=\"4bf92f3577b34da6\"} 1.0 "));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    ///
+    /// [`MAX_EXEMPLAR_RUNES`]: crate::MAX_EXEMPLAR_RUNES
+    pub fn inc_with_exemplar(&self, labels: &[(&str, &str)]) -> Result<(), Error> {
+        self.inc_by_with_exemplar(1, labels)
+    }
+
+    /// Adds `n` with an exemplar (see [`inc_with_exemplar`](Self::inc_with_exemplar)).
+    pub fn inc_by_with_exemplar(&self, n: u64, labels: &[(&str, &str)]) -> Result<(), Error> {
+        self.inc_by(n);
+        self.exemplars.set(0, labels, n as f64)
+    }
+
     /// A handle to this thread's own cell, for a thread that counts in a
     /// loop: see [`LocalCounter`].
     pub fn local(&self) -> LocalCounter<'_> {
@@ -98,9 +142,13 @@ impl Counter {
 }
 
 runtime_constructors!(Counter, "connections_total", |h| h.inc());
-one_cell_metric!(Counter, Kind::Counter, global_shards(), |shards, i| {
-    Value::Counter(i.map_or(0, |i| shards.sum_u64(i)))
-});
+one_cell_metric!(
+    Counter,
+    Kind::Counter,
+    global_shards(),
+    |shards, i| Value::Counter(i.map_or(0, |i| shards.sum_u64(i))),
+    |counter, v| counter.exemplars.visit(v)
+);
 
 /// A handle to one integer counter series; cheap to copy and keep.
 #[derive(Clone, Copy, Debug)]

@@ -5,6 +5,7 @@ use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use crate::label::{check_label_names, LabelSet};
+use crate::metric::exemplar::Exemplars;
 use crate::metric::{
     visit_label_set, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
 };
@@ -115,6 +116,9 @@ pub struct Histogram<L: LabelSet = ()> {
     meta: Meta,
     bounds: Cow<'static, [f64]>,
     cells: Cells,
+    /// The unlabeled histogram's exemplars, one per bucket (`+Inf` last);
+    /// unused with labels.
+    exemplars: Exemplars,
     _labels: PhantomData<fn(L) -> L>,
 }
 
@@ -135,6 +139,7 @@ impl<L: LabelSet> Histogram<L> {
             Self {
                 meta,
                 cells: Cells::new(L::CARDINALITY as u32 * (bounds.len() as u32 + 2)),
+                exemplars: Exemplars::new(bounds.len() + 1),
                 bounds: Cow::Borrowed(bounds),
                 _labels: PhantomData,
             }
@@ -178,6 +183,7 @@ impl<L: LabelSet> Histogram<L> {
         let histogram = Self {
             meta,
             cells: Cells::new(cells),
+            exemplars: Exemplars::new(bounds.len() + 1),
             bounds,
             _labels: PhantomData,
         };
@@ -251,6 +257,30 @@ impl Histogram {
             shard::observe(base, bucket_of(bounds, v) as u32, sum, v, false, cells)
         }
     }
+    /// Records one observation and keeps `labels` (a trace id, say) as the
+    /// exemplar of the bucket it falls in: OpenMetrics scrapes show each
+    /// bucket's latest one on its line, with the observed value and when it
+    /// was set. No lock; an exemplar set while another thread sets the same
+    /// bucket's is dropped, and [`observe`](Self::observe) never touches
+    /// them. The observation always counts; the exemplar is refused as in
+    /// [`Counter::inc_with_exemplar`](crate::Counter::inc_with_exemplar).
+    ///
+    /// ```
+    /// use nanometrics::{Encoder, Format, Histogram, Registry};
+    /// let r = Registry::new();
+    /// let h = r.register(Histogram::new("rpc_seconds", "RPC latency.", &[0.1, 1.0]))?;
+    /// h.observe_with_exemplar(0.25, &[("trace_id", "4bf92f35")])?;
+    /// let mut out = Vec::new();
+    /// Encoder::new().encode(&r, Format::OpenMetrics, &mut out);
+    /// let text = String::from_utf8(out).unwrap();
+    /// assert!(text.contains("rpc_seconds_bucket{le=\"1.0\"} 1 # {trace_id=\"4bf92f35\"} 0.25 "));
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<(), Error> {
+        self.observe(v);
+        self.exemplars.set(bucket_of(&self.bounds, v), labels, v)
+    }
+
     /// A guard that observes the elapsed seconds when dropped.
     pub fn start_timer(&self) -> HistogramTimer<'_> {
         self.with(()).start_timer()
@@ -292,6 +322,7 @@ impl<L: LabelSet> Metric for Histogram<L> {
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Histogram);
+        self.exemplars.visit(v);
         let shards = global_shards();
         let per = self.bounds.len() as u32 + 2;
         visit_label_set::<L>(v, self.cells.allocated(), per, |index| {

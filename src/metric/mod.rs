@@ -19,6 +19,11 @@ use crate::Error;
 /// `$r`.
 macro_rules! one_cell_metric {
     ($t:ident, $kind:expr, $read:expr, |$r:ident, $i:ident| $value:expr) => {
+        one_cell_metric!($t, $kind, $read, |$r, $i| $value, |_s, _v| ());
+    };
+    // `$ex` reports the metric's exemplars (`$s`: the metric) to `$v` before
+    // its series.
+    ($t:ident, $kind:expr, $read:expr, |$r:ident, $i:ident| $value:expr, |$s:ident, $v:ident| $ex:expr) => {
         impl<L: crate::LabelSet> crate::metric::Metric for $t<L> {
             fn meta(&self) -> &crate::metric::Meta {
                 &self.meta
@@ -42,6 +47,10 @@ macro_rules! one_cell_metric {
             fn visit(&self, v: &mut dyn crate::metric::Visitor) {
                 v.family(&self.meta, $kind);
                 let $r = $read;
+                {
+                    let ($s, $v) = (self, &mut *v);
+                    $ex;
+                }
                 crate::metric::visit_label_set::<L>(v, self.cells.allocated(), 1, |$i| $value);
             }
         }
@@ -131,11 +140,14 @@ macro_rules! runtime_constructors {
 }
 
 pub mod counter;
+#[allow(unsafe_code)]
+mod exemplar;
 pub mod gauge;
 pub mod histogram;
 pub mod info;
 
 pub use counter::{Counter, CounterF64, CounterF64Ref, CounterRef, LocalCounter};
+pub use exemplar::{Exemplar, MAX_EXEMPLAR_RUNES};
 pub use gauge::{Gauge, GaugeF64, GaugeF64Ref, GaugeRef};
 pub use histogram::{Histogram, HistogramRef, HistogramTimer};
 pub use info::{Info, StartTime};
@@ -457,6 +469,33 @@ pub trait Visitor {
     /// ```
     fn next_metric(&mut self, unique: Option<UniqueSeries>) {
         let _ = unique;
+    }
+    /// The exemplar of sample `sample` of the next series (0: a counter's
+    /// total; for a histogram, bucket `sample` in bound order, `+Inf` last),
+    /// reported just before that series. Only OpenMetrics carries
+    /// exemplars (on counter totals and histogram buckets); the default
+    /// ignores them.
+    ///
+    /// ```
+    /// use nanometrics::{Counter, Exemplar, Kind, Labels, Meta, Metric, Value, Visitor};
+    /// #[derive(Default)]
+    /// struct Traces(Vec<String>);
+    /// impl Visitor for Traces {
+    ///     fn family(&mut self, _: &Meta, _: Kind) {}
+    ///     fn series(&mut self, _: &Labels<'_>, _: Value<'_>) {}
+    ///     fn exemplar(&mut self, _: usize, ex: &Exemplar<'_>) {
+    ///         self.0.push(ex.labels.to_owned());
+    ///     }
+    /// }
+    /// let c = Counter::new("requests_total", "Requests.");
+    /// c.inc_with_exemplar(&[("trace_id", "4bf92f35")])?;
+    /// let mut v = Traces::default();
+    /// c.visit(&mut v);
+    /// assert_eq!(v.0, ["trace_id=\"4bf92f35\""]);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    fn exemplar(&mut self, sample: usize, exemplar: &Exemplar<'_>) {
+        let _ = (sample, exemplar);
     }
     /// Starts a family of a registry namespace
     /// ([`Registry::namespace`](crate::Registry::namespace)) whose name is

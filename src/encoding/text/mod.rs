@@ -43,7 +43,7 @@ use super::copy;
 use super::number;
 use super::Format;
 use crate::label::{LabelName, Labels};
-use crate::metric::{HistogramView, Kind, Meta, UniqueSeries, Value, Visitor};
+use crate::metric::{Exemplar, HistogramView, Kind, Meta, UniqueSeries, Value, Visitor};
 use crate::name::is_valid_label_name;
 
 include!("out.rs");
@@ -75,6 +75,10 @@ pub(crate) struct State {
     known: Known,
     /// Scratch for checking label names.
     check: Check,
+    /// Exemplars reported for the next series (OpenMetrics only): sample
+    /// index, labels as `(start, end)` in `exemplar_text`, value, timestamp.
+    exemplars: Vec<(usize, usize, usize, f64, f64)>,
+    exemplar_text: Vec<u8>,
 }
 
 /// The start of the current family's sample lines, as far as known.
@@ -157,6 +161,7 @@ impl Visitor for Writer<'_> {
     }
 
     fn family_in(&mut self, prefix: &str, meta: &Meta, kind: Kind) {
+        self.drop_exemplars();
         // The namespace's prefix is written as a part of the family's name
         // (claimed, written, checked against the unit as one).
         self.st.family.clear();
@@ -216,6 +221,23 @@ impl Visitor for Writer<'_> {
         self.out.boundary();
     }
 
+    fn exemplar(&mut self, sample: usize, exemplar: &Exemplar<'_>) {
+        // Only OpenMetrics counters (with `_total`) and histograms carry
+        // them.
+        if self.format != Format::OpenMetrics
+            || !matches!(self.mode, Mode::Counter | Mode::Histogram)
+        {
+            return;
+        }
+        let st = &mut *self.st;
+        let start = st.exemplar_text.len();
+        st.exemplar_text
+            .extend_from_slice(exemplar.labels.as_bytes());
+        let end = st.exemplar_text.len();
+        st.exemplars
+            .push((sample, start, end, exemplar.value, exemplar.timestamp));
+    }
+
     fn next_metric(&mut self, unique: Option<UniqueSeries>) {
         self.claimed = unique.is_some();
         // The previous metric's family ends here: a series reported before
@@ -230,6 +252,7 @@ impl Visitor for Writer<'_> {
     #[inline(never)]
     fn series(&mut self, labels: &Labels<'_>, value: Value<'_>) {
         if self.mode == Mode::Skip || self.out.failed() {
+            self.drop_exemplars();
             return;
         }
         // The sample line is written in place and cut back to `start` if the
@@ -237,10 +260,12 @@ impl Visitor for Writer<'_> {
         let start = self.out.buf.len();
         if !self.render_labels(labels) {
             self.out.buf.truncate(start);
+            self.drop_exemplars();
             return;
         }
         let labeled = self.out.buf.len() > start;
         self.sample(start, labeled, value);
+        self.drop_exemplars();
     }
 
     fn dynamic_series(&mut self, names: &[&'static str], values: &[&str], value: Value<'_>) {

@@ -24,6 +24,46 @@ impl Scalar {
 }
 
 impl Writer<'_> {
+    /// Ends the line just written (with its newline) with the exemplar
+    /// reported for sample `sample` of this series, if any:
+    /// ` # {labels} value timestamp`.
+    #[inline]
+    fn put_exemplar(&mut self, sample: usize) {
+        if self.st.exemplars.is_empty() {
+            return;
+        }
+        self.put_exemplar_slow(sample);
+    }
+
+    #[inline(never)]
+    fn put_exemplar_slow(&mut self, sample: usize) {
+        let st = &*self.st;
+        let Some(&(_, a, b, value, timestamp)) = st.exemplars.iter().find(|e| e.0 == sample)
+        else {
+            return;
+        };
+        if self.out.buf.last() == Some(&b'\n') {
+            self.out.buf.pop();
+        }
+        self.out.put(b" # {");
+        self.out.put(st.exemplar_text.get(a..b).unwrap_or_default());
+        self.out.put(b"} ");
+        number::with_f64(value, |b| self.out.put(b));
+        self.out.put(b" ");
+        number::with_f64(timestamp, |b| self.out.put(b));
+        self.out.put(b"\n");
+    }
+
+    /// Forgets the exemplars reported for a series once it is written (or
+    /// left out).
+    #[inline]
+    fn drop_exemplars(&mut self) {
+        if !self.st.exemplars.is_empty() {
+            self.st.exemplars.clear();
+            self.st.exemplar_text.clear();
+        }
+    }
+
     /// Writes `name{labels[,le="…"]` (or just `name`) and returns what
     /// separates it from the value: `} ` (or ` `).
     fn sample_start(&mut self, suffix: &str, le: Option<&[u8]>) -> &'static [u8] {
@@ -56,13 +96,15 @@ impl Writer<'_> {
         let totals = h.read(&mut self.st.buckets);
         let bounds = h.bounds();
         let mut buckets = std::mem::take(&mut self.st.buckets);
-        for (bound, count) in bounds.iter().zip(buckets.iter()) {
+        for (i, (bound, count)) in bounds.iter().zip(buckets.iter()).enumerate() {
             let le = number::canonical(*bound);
             let lead = self.sample_start("_bucket", Some(le.as_bytes()));
             copy::put_u64_line(self.out.buf, lead, *count);
+            self.put_exemplar(i);
         }
         let lead = self.sample_start("_bucket", Some(b"+Inf"));
         copy::put_u64_line(self.out.buf, lead, totals.count);
+        self.put_exemplar(bounds.len());
         // OpenMetrics: the sum is a counter (never NaN or negative) and must be
         // left out, with the count, when buckets below zero exist.
         let with_sum = self.format == Format::Prometheus
@@ -140,7 +182,12 @@ impl Writer<'_> {
         // Every integer value, whatever its kind, ends the line through
         // `put_u64_line`; a negative gauge writes its sign first.
         match scalar {
-            Scalar::U(v) => copy::put_u64_line(self.out.buf, lead, v),
+            Scalar::U(v) => {
+                copy::put_u64_line(self.out.buf, lead, v);
+                if self.mode == Mode::Counter {
+                    self.put_exemplar(0);
+                }
+            }
             Scalar::I(v) if v < 0 => {
                 self.out.put(lead);
                 copy::put_u64_line(self.out.buf, b"-", v.unsigned_abs());
