@@ -1,17 +1,21 @@
 //! A bounded HTTP/1.1 reader and writer, just enough for the demo's REST API
 //! and its webhook sink and sender: one request or response per connection
 //! (`Connection: close`), a `Content-Length` body, no chunked encoding.
-//! Every read is capped in size and, through the socket's read timeout, in
-//! time; malformed input is an error with the status to answer, never a
-//! panic.
+//! Every read is capped in size and in time (the socket's read timeout, and
+//! [`MAX_TIME`] per message); malformed input is an error with the status
+//! to answer, never a panic.
 
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 /// The most header bytes read before giving up (431 would be exact; 400 is
 /// what the demo answers).
 pub(crate) const MAX_HEAD: usize = 8 * 1024;
 /// The largest request body accepted.
 pub(crate) const MAX_BODY: usize = 64 * 1024;
+/// The longest a whole message may take to arrive, however slowly its
+/// bytes trickle in (each read is also bounded by the socket's timeout).
+pub(crate) const MAX_TIME: Duration = Duration::from_secs(5);
 
 /// A parsed request.
 pub(crate) struct Request {
@@ -52,6 +56,7 @@ fn read_message(
         status: None,
         reason: "connection closed or timed out",
     };
+    let deadline = Instant::now() + MAX_TIME;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     let end = loop {
@@ -60,6 +65,9 @@ fn read_message(
         }
         if buf.len() >= MAX_HEAD {
             return Err(refused(400, "header too large"));
+        }
+        if Instant::now() > deadline {
+            return Err(gone);
         }
         let want = chunk.len().min(MAX_HEAD + 4 - buf.len());
         let n = match stream.read(&mut chunk[..want]) {
@@ -93,6 +101,9 @@ fn read_message(
         return Err(refused(400, "more bytes than Content-Length"));
     }
     while body.len() < length {
+        if Instant::now() > deadline {
+            return Err(gone);
+        }
         let want = chunk.len().min(length - body.len());
         let n = match stream.read(&mut chunk[..want]) {
             Ok(0) | Err(_) => return Err(gone),
@@ -182,4 +193,69 @@ pub(crate) fn json_str(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(raw: &[u8]) -> Result<Request, Refused> {
+        let mut n = 0;
+        let r = read_request(&mut io::Cursor::new(raw.to_vec()), &mut |k| n += k);
+        if r.is_ok() {
+            assert_eq!(n, raw.len(), "every byte read is counted");
+        }
+        r
+    }
+
+    fn status(raw: &[u8]) -> Option<u16> {
+        read(raw).err().and_then(|r| r.status)
+    }
+
+    #[test]
+    fn requests() {
+        let r = read(b"POST /apps/a/events?x=1 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+            .ok()
+            .unwrap_or_else(|| panic!("a valid request was refused"));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str(), &r.body[..]),
+            ("POST", "/apps/a/events", &b"{}"[..])
+        );
+        assert_eq!(status(b"GET / HTTP/1.1 x\r\n\r\n"), Some(400));
+        assert_eq!(status(b"GET nope HTTP/1.1\r\n\r\n"), Some(400));
+        assert_eq!(status(b"GET / SIP/2.0\r\n\r\n"), Some(400));
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 999999\r\n\r\n"),
+            Some(413)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Some(501)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nab"),
+            Some(400)
+        );
+        let mut long = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        long.resize(MAX_HEAD + 100, b'a');
+        assert_eq!(status(&long), Some(400));
+        // Cut short: no answer to give.
+        assert_eq!(status(b"GET / HTTP/1.1\r\n"), None);
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nab"),
+            None
+        );
+        assert_eq!(
+            read_status(&mut io::Cursor::new(
+                b"HTTP/1.1 204 No Content\r\n\r\n".to_vec()
+            )),
+            Ok(204)
+        );
+        assert!(read_status(&mut io::Cursor::new(b"nonsense\r\n\r\n".to_vec())).is_err());
+        assert_eq!(json_str("a\"b\\\n\u{1}"), "\"a\\\"b\\\\\\n\\u0001\"");
+    }
 }
