@@ -37,6 +37,8 @@ def seeds_dir():
 
 def _seed_file(prefix):
     d = seeds_dir()
+    if not os.path.isdir(d):
+        raise SystemExit(f"{d}: no seed documents there (set SEEDS_DIR to the folder of 000_*.txt and 002_*.txt)")
     names = sorted(f for f in os.listdir(d) if f.startswith(prefix) and f.endswith(".txt"))
     if len(names) != 1:
         raise SystemExit(f"{d}: expected one {prefix}*.txt, found {names}")

@@ -157,9 +157,11 @@ impl Api {
         if data.contains(['\n', '\r']) {
             return err(400, "data may not contain line breaks");
         }
-        let h = self.m.app(app);
+        // Only the broadcast series of this app: a REST call does not make
+        // the app's connection series.
+        let broadcast = &self.m.sockudo.broadcast_messages;
         for ch in &channels {
-            rec!(h.broadcast[ChannelType::of(ch) as usize].inc());
+            rec!(broadcast.with([app, ChannelType::of(ch).as_str()]).inc());
             let line = format!("MSG {ch} {data}\n");
             self.hub.publish(app, ch, line.as_bytes(), unix_nanos());
         }
