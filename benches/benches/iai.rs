@@ -32,6 +32,9 @@ const VALUE: f64 = 0.003;
 const LONG_ID: &str = "6f1c2a9e-8d4b-4c1e-9f3a-2b7d5e8c1a40";
 static SHARED: AtomicU64 = AtomicU64::new(0);
 
+/// An exemplar's labels: one 32-hex-digit trace id.
+const TRACE: &[(&str, &str)] = &[("trace_id", "4bf92f3577b34da6a3ce929d0e0e4736")];
+
 fn prom() -> &'static Prom {
     static P: OnceLock<Prom> = OnceLock::new();
     P.get_or_init(Prom::new)
@@ -72,6 +75,14 @@ fn empty(x: ()) {
 #[bench::run(warm((), |_| nm::COUNTER.inc()))]
 fn counter_nanometrics(_: ()) {
     black_box(&nm::COUNTER).inc()
+}
+
+// An inc that also sets the counter's exemplar (a 32-hex-digit trace id):
+// the exemplar path's own cost; plain `inc` above never touches it.
+#[library_benchmark]
+#[bench::run(warm((), |_| nm::COUNTER.inc_with_exemplar(TRACE).unwrap()))]
+fn counter_nanometrics_exemplar(_: ()) {
+    black_box(&nm::COUNTER).inc_with_exemplar(TRACE).unwrap()
 }
 
 // The per-thread handle (`Counter::local`): this thread's own cell, no lookup.
@@ -137,7 +148,7 @@ fn counter_thread_local_floor(_: ()) {
 
 library_benchmark_group!(
     name = counter_inc;
-    benchmarks = empty, counter_nanometrics, counter_nanometrics_local, counter_prometheus, counter_prometheus_local,
+    benchmarks = empty, counter_nanometrics, counter_nanometrics_exemplar, counter_nanometrics_local, counter_prometheus, counter_prometheus_local,
         counter_prometheus_client, counter_metrics, counter_metrics_per_call, counter_measured,
         counter_atomic_shared, counter_thread_local_floor
 );
@@ -189,6 +200,12 @@ fn histogram_nanometrics(v: f64) {
 }
 
 #[library_benchmark]
+#[bench::run(warm(VALUE, |v| nm::HISTOGRAM.observe_with_exemplar(*v, TRACE).unwrap()))]
+fn histogram_nanometrics_exemplar(v: f64) {
+    black_box(&nm::HISTOGRAM).observe_with_exemplar(v, TRACE).unwrap()
+}
+
+#[library_benchmark]
 #[bench::run(warm(prom(), |p| p.histogram.observe(VALUE)))]
 fn histogram_prometheus(p: &Prom) {
     p.histogram.observe(black_box(VALUE))
@@ -229,7 +246,7 @@ fn histogram_thread_local_floor(v: f64) {
 
 library_benchmark_group!(
     name = histogram_observe;
-    benchmarks = histogram_nanometrics, histogram_prometheus, histogram_prometheus_local,
+    benchmarks = histogram_nanometrics, histogram_nanometrics_exemplar, histogram_prometheus, histogram_prometheus_local,
         histogram_prometheus_client, histogram_metrics, histogram_measured,
         histogram_thread_local_floor
 );
