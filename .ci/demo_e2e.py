@@ -12,7 +12,8 @@ Starts pubsub_server and a Prometheus that scrapes it every second, then:
 - a scrape in each format carries soketi's and sockudo's whole documented
   catalogue (.ci/seed_catalogue.py: every family with its type, labels and
   documented buckets), and promtool and the strict OpenMetrics parser
-  accept it;
+  accept it; every one of its counters and histograms has moved, but the
+  five that count failures;
 - histogram_quantile(0.5) of the fan-out histogram is within one bucket of the
   load generator's own median latency;
 - the Grafana dashboard loads as file provisioning needs it (.ci/dashboard.py)
@@ -305,6 +306,22 @@ def main():
     n = seed_catalogue.check_scrape(scrape(metrics_port), scrape(metrics_port, openmetrics=True), prefixes, cats)
     print(f"text 0.0.4 and OpenMetrics scrapes carry all {n} documented soketi and sockudo families "
           f"(prefixes {prefixes}); promtool and the strict OpenMetrics parser accept them")
+    # Every counter and histogram moved, except those that count failures
+    # the run had none of.
+    smp = samples(scrape(metrics_port))
+    idle = {"connection_errors_total", "rate_limit_triggered_total", "queue_jobs_failed_total",
+            "webhooks_failed_total", "adapter_errors_total"}
+    still = []
+    for which, (_, fams) in cats.items():
+        for name, fam in fams.items():
+            if fam["type"] == "gauge" or name in idle:
+                continue
+            sample = prefixes[which] + name + ("_count" if fam["type"] == "histogram" else "")
+            if not any(v > 0 for (n, _), v in smp.items() if n == sample):
+                still.append(sample)
+    if still:
+        raise SystemExit(f"counters the run should have moved are all zero: {still}")
+    print(f"every documented counter and histogram moved but the {len(idle)} failure counters")
 
     # Median fan-out latency: Prometheus vs the load generator, by bucket.
     bounds = sorted(
