@@ -8,8 +8,9 @@
 //! | `GET /apps/<app>/channels/<presence-name>/users` | `{"users":[{"id":"<connection id>"},…]}` |
 //!
 //! One request per connection (`Connection: close`), served one connection
-//! at a time with 2-second socket timeouts, heads up to 8 KiB, bodies up to
-//! 64 KiB, at most 100 channels per event, no `\n` or `\r` in `data`.
+//! at a time with 2-second socket timeouts and 5 seconds per request, heads
+//! up to 8 KiB, bodies up to 64 KiB, at most 100 channels per event, no
+//! `\n` or `\r` in `data`.
 //! Records soketi's `http_received_bytes`/`http_transmitted_bytes` and
 //! sockudo's `http_requests_total{method,endpoint,status}`,
 //! `http_request_duration_seconds{method,endpoint}` and
