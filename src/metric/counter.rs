@@ -25,7 +25,7 @@ use crate::Error;
 pub struct Counter<L: LabelSet = ()> {
     meta: Meta,
     cells: Cells,
-    /// The unlabeled counter's exemplar (unused with labels).
+    /// One exemplar per series (label set value).
     exemplars: Exemplars,
     _labels: PhantomData<fn(L) -> L>,
 }
@@ -45,10 +45,35 @@ impl<L: LabelSet> Counter<L> {
             Self {
                 meta,
                 cells: Cells::new(L::CARDINALITY as u32),
-                exemplars: Exemplars::new(1),
+                exemplars: Exemplars::new(L::CARDINALITY),
                 _labels: PhantomData,
             }
         }
+    }
+
+    /// Adds `n` to the series for `labels` and keeps `exemplar` as that
+    /// series' exemplar (see [`Counter::inc_with_exemplar`]).
+    ///
+    /// ```
+    /// use nanometrics::Counter;
+    /// nanometrics::label_enum! {
+    ///     /// Request methods.
+    ///     pub enum Method: "method" { Get => "GET", Post => "POST" }
+    /// }
+    /// static REQUESTS: Counter<Method> = Counter::labeled("requests_total", "Requests.");
+    /// REQUESTS.inc_by_with_exemplar_for(Method::Post, 1, &[("trace_id", "4bf92f35")])?;
+    /// assert_eq!(REQUESTS.with(Method::Post).get(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn inc_by_with_exemplar_for(
+        &self,
+        labels: L,
+        n: u64,
+        exemplar: &[(&str, &str)],
+    ) -> Result<(), Error> {
+        let series = labels.index();
+        self.with(labels).inc_by(n);
+        self.exemplars.set(series, exemplar, n as f64)
     }
 
     /// The series for `labels`: an array index, no hashing, no lock.
@@ -130,8 +155,7 @@ impl Counter {
 
     /// Adds `n` with an exemplar (see [`inc_with_exemplar`](Self::inc_with_exemplar)).
     pub fn inc_by_with_exemplar(&self, n: u64, labels: &[(&str, &str)]) -> Result<(), Error> {
-        self.inc_by(n);
-        self.exemplars.set(0, labels, n as f64)
+        self.inc_by_with_exemplar_for((), n, labels)
     }
 
     /// A handle to this thread's own cell, for a thread that counts in a
@@ -147,7 +171,7 @@ one_cell_metric!(
     Kind::Counter,
     global_shards(),
     |shards, i| Value::Counter(i.map_or(0, |i| shards.sum_u64(i))),
-    |counter, v| counter.exemplars.visit(v)
+    |counter, v, series| counter.exemplars.visit_series(series, 1, v)
 );
 
 /// A handle to one integer counter series; cheap to copy and keep.

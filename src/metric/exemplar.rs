@@ -209,9 +209,13 @@ impl Exemplars {
         Ok(())
     }
 
-    /// Reports each sample's exemplar, if it has one, to `v`.
-    pub(crate) fn visit(&self, v: &mut dyn Visitor) {
+    /// Reports the exemplars of series `series`, whose samples are slots
+    /// `series × per` onwards, to `v` (sample indices from 0).
+    pub(crate) fn visit_series(&self, series: usize, per: usize, v: &mut dyn Visitor) {
         let Some(slots) = self.slots() else { return };
+        let Some(slots) = slots.get(series * per..(series + 1) * per) else {
+            return;
+        };
         let mut text = [0u8; TEXT];
         for (i, slot) in slots.iter().enumerate() {
             let Some((len, value, timestamp)) = slot.read(&mut text) else {
@@ -357,11 +361,11 @@ mod tests {
                 self.0.push((sample, ex.labels.to_owned(), ex.value));
             }
         }
-        e.visit(&mut Seen(&mut seen));
+        e.visit_series(0, 2, &mut Seen(&mut seen));
         assert!(seen.is_empty(), "no exemplar yet");
         e.set(1, &[("trace_id", "a")], 0.5).unwrap();
         e.set(1, &[("trace_id", "b")], 0.25).unwrap();
-        e.visit(&mut Seen(&mut seen));
+        e.visit_series(0, 2, &mut Seen(&mut seen));
         assert_eq!(seen, [(1, "trace_id=\"b\"".to_owned(), 0.25)]);
     }
 }

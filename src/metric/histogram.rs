@@ -116,8 +116,7 @@ pub struct Histogram<L: LabelSet = ()> {
     meta: Meta,
     bounds: Cow<'static, [f64]>,
     cells: Cells,
-    /// The unlabeled histogram's exemplars, one per bucket (`+Inf` last);
-    /// unused with labels.
+    /// One exemplar per bucket (`+Inf` last) of each series.
     exemplars: Exemplars,
     _labels: PhantomData<fn(L) -> L>,
 }
@@ -139,7 +138,7 @@ impl<L: LabelSet> Histogram<L> {
             Self {
                 meta,
                 cells: Cells::new(L::CARDINALITY as u32 * (bounds.len() as u32 + 2)),
-                exemplars: Exemplars::new(bounds.len() + 1),
+                exemplars: Exemplars::new(L::CARDINALITY * (bounds.len() + 1)),
                 bounds: Cow::Borrowed(bounds),
                 _labels: PhantomData,
             }
@@ -183,7 +182,7 @@ impl<L: LabelSet> Histogram<L> {
         let histogram = Self {
             meta,
             cells: Cells::new(cells),
-            exemplars: Exemplars::new(bounds.len() + 1),
+            exemplars: Exemplars::new(L::CARDINALITY * (bounds.len() + 1)),
             bounds,
             _labels: PhantomData,
         };
@@ -194,6 +193,32 @@ impl<L: LabelSet> Histogram<L> {
     /// The bucket bounds.
     pub fn bounds(&self) -> &[f64] {
         &self.bounds
+    }
+
+    /// Records `v` in the series for `labels` and keeps `exemplar` as the
+    /// exemplar of the bucket it falls in (see
+    /// [`Histogram::observe_with_exemplar`]).
+    ///
+    /// ```
+    /// use nanometrics::Histogram;
+    /// nanometrics::label_enum! {
+    ///     /// Request methods.
+    ///     pub enum Method: "method" { Get => "GET", Post => "POST" }
+    /// }
+    /// static LATENCY: Histogram<Method> = Histogram::labeled("rpc_seconds", "Latency.", &[0.1, 1.0]);
+    /// LATENCY.observe_with_exemplar_for(Method::Get, 0.05, &[("trace_id", "4bf92f35")])?;
+    /// assert_eq!(LATENCY.with(Method::Get).count(), 1);
+    /// # Ok::<(), nanometrics::Error>(())
+    /// ```
+    pub fn observe_with_exemplar_for(
+        &self,
+        labels: L,
+        v: f64,
+        exemplar: &[(&str, &str)],
+    ) -> Result<(), Error> {
+        let sample = labels.index() * (self.bounds.len() + 1) + bucket_of(&self.bounds, v);
+        self.with(labels).observe(v);
+        self.exemplars.set(sample, exemplar, v)
     }
 
     /// The series for `labels`.
@@ -277,8 +302,7 @@ impl Histogram {
     /// # Ok::<(), nanometrics::Error>(())
     /// ```
     pub fn observe_with_exemplar(&self, v: f64, labels: &[(&str, &str)]) -> Result<(), Error> {
-        self.observe(v);
-        self.exemplars.set(bucket_of(&self.bounds, v), labels, v)
+        self.observe_with_exemplar_for((), v, labels)
     }
 
     /// A guard that observes the elapsed seconds when dropped.
@@ -322,12 +346,16 @@ impl<L: LabelSet> Metric for Histogram<L> {
     }
     fn visit(&self, v: &mut dyn Visitor) {
         v.family(&self.meta, Kind::Histogram);
-        self.exemplars.visit(v);
         let shards = global_shards();
         let per = self.bounds.len() as u32 + 2;
-        visit_label_set::<L>(v, self.cells.allocated(), per, |index| {
-            Value::Histogram(HistogramView::new(&self.bounds, index, shards))
-        });
+        let samples = self.bounds.len() + 1;
+        visit_label_set::<L>(
+            v,
+            self.cells.allocated(),
+            per,
+            |index| Value::Histogram(HistogramView::new(&self.bounds, index, shards)),
+            |v, series| self.exemplars.visit_series(series, samples, v),
+        );
     }
 }
 

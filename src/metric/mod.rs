@@ -19,11 +19,11 @@ use crate::Error;
 /// `$r`.
 macro_rules! one_cell_metric {
     ($t:ident, $kind:expr, $read:expr, |$r:ident, $i:ident| $value:expr) => {
-        one_cell_metric!($t, $kind, $read, |$r, $i| $value, |_s, _v| ());
+        one_cell_metric!($t, $kind, $read, |$r, $i| $value, |_s, _v, _n| ());
     };
-    // `$ex` reports the metric's exemplars (`$s`: the metric) to `$v` before
-    // its series.
-    ($t:ident, $kind:expr, $read:expr, |$r:ident, $i:ident| $value:expr, |$s:ident, $v:ident| $ex:expr) => {
+    // `$ex` reports the exemplars of series `$n` of the metric `$s` to `$v`,
+    // just before that series.
+    ($t:ident, $kind:expr, $read:expr, |$r:ident, $i:ident| $value:expr, |$s:ident, $v:ident, $n:ident| $ex:expr) => {
         impl<L: crate::LabelSet> crate::metric::Metric for $t<L> {
             fn meta(&self) -> &crate::metric::Meta {
                 &self.meta
@@ -47,11 +47,14 @@ macro_rules! one_cell_metric {
             fn visit(&self, v: &mut dyn crate::metric::Visitor) {
                 v.family(&self.meta, $kind);
                 let $r = $read;
-                {
-                    let ($s, $v) = (self, &mut *v);
-                    $ex;
-                }
-                crate::metric::visit_label_set::<L>(v, self.cells.allocated(), 1, |$i| $value);
+                let $s = self;
+                crate::metric::visit_label_set::<L>(
+                    v,
+                    self.cells.allocated(),
+                    1,
+                    |$i| $value,
+                    |$v, $n| $ex,
+                );
             }
         }
     };
@@ -626,9 +629,11 @@ pub(crate) fn visit_label_set<'a, L: crate::LabelSet>(
     base: Option<u32>,
     stride: u32,
     mut value: impl FnMut(Option<u32>) -> Value<'a>,
+    mut exemplars: impl FnMut(&mut dyn Visitor, usize),
 ) {
     for i in 0..L::CARDINALITY {
         let index = base.map(|b| b + i as u32 * stride);
+        exemplars(&mut *v, i);
         v.series(&Labels::fixed::<L>(i), value(index));
     }
 }
