@@ -202,7 +202,9 @@ fn histogram_nanometrics(v: f64) {
 #[library_benchmark]
 #[bench::run(warm(VALUE, |v| nm::HISTOGRAM.observe_with_exemplar(*v, TRACE).unwrap()))]
 fn histogram_nanometrics_exemplar(v: f64) {
-    black_box(&nm::HISTOGRAM).observe_with_exemplar(v, TRACE).unwrap()
+    black_box(&nm::HISTOGRAM)
+        .observe_with_exemplar(v, TRACE)
+        .unwrap()
 }
 
 #[library_benchmark]
