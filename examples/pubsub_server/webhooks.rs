@@ -2,7 +2,9 @@
 //! enqueues a job per Pusher event (`channel_occupied`, `channel_vacated`,
 //! `member_added`, `member_removed`); one worker thread POSTs each to the
 //! webhook endpoint, a sink thread of the demo on 127.0.0.1 that answers
-//! `200`. Records sockudo's queue and webhook families.
+//! `200`, or `500` to webhooks about channels named `fail-*`, so that the
+//! failure families can be seen to move. Records sockudo's queue and
+//! webhook families.
 //!
 //! The queue holds at most [`CAPACITY`] jobs: a job that finds it full
 //! fails at once (`queue_jobs_failed_total`, `webhooks_failed_total`).
@@ -130,9 +132,13 @@ pub(crate) fn start(
     Ok((Queue { tx, m }, worker))
 }
 
+/// What the sink refuses: a webhook about a `fail-*` channel (the body is
+/// the worker's own JSON, so the channel is written exactly so).
+const FAIL: &[u8] = b"\"channel\":\"fail-";
+
 /// The demo's webhook endpoint: accepts POSTs on 127.0.0.1 (an ephemeral
-/// port), one at a time, and answers `200`; `received` counts the requests
-/// it read whole.
+/// port), one at a time, and answers `200`, or `500` for a `fail-*`
+/// channel; `received` counts the requests it read whole.
 pub(crate) struct Sink {
     pub addr: SocketAddr,
     pub received: Arc<AtomicU64>,
@@ -162,7 +168,11 @@ pub(crate) fn sink() -> Result<Sink, String> {
                 let status = match http1::read_request(&mut s, &mut |_| {}) {
                     Ok(r) if r.method == "POST" => {
                         count.fetch_add(1, Ordering::Relaxed);
-                        200
+                        if r.body.windows(FAIL.len()).any(|w| w == FAIL) {
+                            500
+                        } else {
+                            200
+                        }
                     }
                     Ok(_) => 405,
                     Err(r) => match r.status {
