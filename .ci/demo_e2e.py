@@ -13,7 +13,8 @@ Starts pubsub_server and a Prometheus that scrapes it every second, then:
 - a scrape in each format carries soketi's and sockudo's whole documented
   catalogue (.ci/seed_catalogue.py: every family with its type, labels and
   documented buckets), and promtool and the strict OpenMetrics parser
-  accept it; every one of its counters and histograms has moved, but the
+  accept it (and the check fails the scrape with a family left out, a
+  label renamed or a type changed); every one of its counters and histograms has moved, but the
   three that count failures the run has none of;
 - histogram_quantile(0.5) of the fan-out histogram is within one bucket of the
   load generator's own median latency;
@@ -308,9 +309,31 @@ def main():
     print("counters equal:", got)
 
     prefixes = {"soketi": f"soketi_{app_port}_", "sockudo": "sockudo_"}
-    n = seed_catalogue.check_scrape(scrape(metrics_port), scrape(metrics_port, openmetrics=True), prefixes, cats)
+    text, om = scrape(metrics_port), scrape(metrics_port, openmetrics=True)
+    n = seed_catalogue.check_scrape(text, om, prefixes, cats)
+    # The check itself: a family left out, a label renamed, a type changed
+    # must each fail it.
+    mutants = {  # what: (the family the check must name, the altered scrape)
+        "a family left out": ("sockudo_cache_hits_total", "\n".join(
+            l for l in text.splitlines() if "sockudo_cache_hits_total" not in l) + "\n"),
+        "a label renamed": ("sockudo_presence_members", re.sub(
+            r"^(sockudo_presence_members)\{app_id=", r"\1{app=", text, flags=re.M)),
+        "a type changed": ("sockudo_queue_active_jobs", text.replace(
+            "# TYPE sockudo_queue_active_jobs gauge", "# TYPE sockudo_queue_active_jobs counter")),
+    }
+    for what, (family, bad) in mutants.items():
+        if bad == text:
+            raise SystemExit(f"mutant {what!r} changed nothing")
+        try:
+            seed_catalogue.check_scrape(bad, om, prefixes, cats)
+        except SystemExit as e:
+            if family in str(e):
+                continue
+            raise SystemExit(f"the catalogue check failed the scrape with {what}, but not on {family}: {e}")
+        raise SystemExit(f"the catalogue check passed a scrape with {what}")
     print(f"text 0.0.4 and OpenMetrics scrapes carry all {n} documented soketi and sockudo families "
-          f"(prefixes {prefixes}); promtool and the strict OpenMetrics parser accept them")
+          f"(prefixes {prefixes}); promtool and the strict OpenMetrics parser accept them; "
+          f"it fails {len(mutants)} altered scrapes")
     # Every counter and histogram moved, except those that count failures
     # the run had none of.
     smp = samples(scrape(metrics_port))
