@@ -5,7 +5,7 @@ documents themselves, and a check of a live scrape against them.
 The seeds (`../shared/seeds/000_*.txt`: soketi, `002_*.txt`: sockudo, next
 to the repository; `SEEDS_DIR` overrides) give:
 - soketi: every `# TYPE` line of its trimmed output (name and type; it
-  documents no labels);
+  documents no labels) and its `# HELP` text;
 - sockudo: every `- **`sockudo_…`**: description` line of "Available
   Metrics" (the type from its example output's `# TYPE` where there is one,
   else from the description: "histogram", "Current…"/"Active…" a gauge,
@@ -46,8 +46,8 @@ def _seed_file(prefix):
         return f.read()
 
 
-def _family(ty, labels=(), buckets=()):
-    return {"type": ty, "labels": set(labels), "buckets": set(buckets)}
+def _family(ty, labels=(), buckets=(), help=None):
+    return {"type": ty, "labels": set(labels), "buckets": set(buckets), "help": help}
 
 
 def soketi_documented():
@@ -58,7 +58,8 @@ def soketi_documented():
         raise SystemExit("seed 000: no # TYPE lines")
     prefix = os.path.commonprefix([n for n, _ in types])
     prefix = prefix[: prefix.rfind("_") + 1]
-    return prefix, {n[len(prefix):]: _family(t) for n, t in types}
+    helps = {n: h.strip() for n, h in re.findall(r"^# HELP (\S+) (.*)$", text, re.M)}
+    return prefix, {n[len(prefix):]: _family(t, help=helps.get(n)) for n, t in types}
 
 
 def _type_from_description(name, desc):
@@ -154,7 +155,7 @@ def check_scrape(text, om, prefixes, cats=None):
     """Checks a scrape (`text`: 0.0.4, `om`: OpenMetrics) against the
     catalogues, with `prefixes` = {server: the prefix the scrape uses}: every
     family present with its type and exactly its labels, documented buckets
-    present; promtool accepts the text (lint findings only on legacy names
+    and HELP texts present; promtool accepts the text (lint findings only on legacy names
     the seeds document) and the strict OpenMetrics parser the OpenMetrics.
     Returns the number of families checked."""
     from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
@@ -189,6 +190,8 @@ def check_scrape(text, om, prefixes, cats=None):
             if labels != fam["labels"]:
                 errors.append(f"text: {s.name}{s.labels}: labels {sorted(labels)} != {sorted(fam['labels'])}")
                 break
+        if fam["help"] is not None and f.documentation != fam["help"]:
+            errors.append(f"text: {full}: HELP {f.documentation!r} != the documented {fam['help']!r}")
         les = {float(s.labels["le"]) for s in f.samples if s.name.endswith("_bucket")}
         if not fam["buckets"] <= les:
             errors.append(f"text: {full} lacks documented buckets {sorted(fam['buckets'] - les)}")
