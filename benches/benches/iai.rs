@@ -407,6 +407,48 @@ library_benchmark_group!(
         dynamic_long_nanometrics, dynamic_long_prometheus
 );
 
+// ---- dynamic-label lookup + inc across shapes -----------------------------
+//
+// 1 to 4 labels, values of 3 to 60 bytes, 20 label sets (and 10,000 for two
+// 12-byte values: a table past the caches), for nanometrics' `with` and
+// prometheus' `with_label_values` with `&'static str` values, its fastest
+// documented idiom (benches/src/shapes.rs).
+
+use nanometrics_benches::shapes::Shape;
+
+macro_rules! shape_benches {
+    ($($nm:ident, $prom:ident, $n:literal, $len:literal, $sets:literal;)+) => {$(
+        // The workload is leaked: dropping its families is not the lookup.
+        #[library_benchmark]
+        #[bench::run(warm(Shape::<$n>::leaked($len, $sets), |s| s.nm.with(s.probe).inc()))]
+        fn $nm(s: &'static Shape<$n>) {
+            black_box(&s.nm).with(black_box(s.probe)).inc()
+        }
+
+        #[library_benchmark]
+        #[bench::run(warm(Shape::<$n>::leaked($len, $sets), |s| s.prom.with_label_values(&s.probe).inc()))]
+        fn $prom(s: &'static Shape<$n>) {
+            black_box(&s.prom).with_label_values(black_box(&s.probe)).inc()
+        }
+    )+};
+}
+
+shape_benches! {
+    shape_1x3_nanometrics, shape_1x3_prometheus, 1, 3, 20;
+    shape_2x12_nanometrics, shape_2x12_prometheus, 2, 12, 20;
+    shape_3x36_nanometrics, shape_3x36_prometheus, 3, 36, 20;
+    shape_4x60_nanometrics, shape_4x60_prometheus, 4, 60, 20;
+    shape_2x12_10k_nanometrics, shape_2x12_10k_prometheus, 2, 12, 10_000;
+}
+
+library_benchmark_group!(
+    name = dynamic_shapes;
+    benchmarks = shape_1x3_nanometrics, shape_1x3_prometheus, shape_2x12_nanometrics,
+        shape_2x12_prometheus, shape_3x36_nanometrics, shape_3x36_prometheus,
+        shape_4x60_nanometrics, shape_4x60_prometheus, shape_2x12_10k_nanometrics,
+        shape_2x12_10k_prometheus
+);
+
 // ---- removal: one series out of 10,000, then looked up again -------------
 //
 // Each peer's documented removal (prometheus' `remove_label_values`,
@@ -659,6 +701,7 @@ main!(
     histogram_observe,
     static_label_inc,
     dynamic_label_inc,
+    dynamic_shapes,
     remove,
     encode,
     proposal_bucket_search,

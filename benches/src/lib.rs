@@ -238,4 +238,5 @@ impl Sharded16 {
 pub mod facade;
 pub mod peers;
 pub mod scrape;
+pub mod shapes;
 pub mod workload;
