@@ -225,12 +225,27 @@ while [ $SECONDS -lt $deadline ]; do
 done
 cat "$tmp/export.out"
 [ -n "$ok" ] || { tail -20 "$tmp/vm.log"; exit 1; }
-value=$(curl -s --get --data-urlencode 'query=sockudo_cache_hits_total' "$vm/api/v1/query" |
-  python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r)==1 else "")')
+# An instant query evaluates at "now" rounded to the second, so a sample
+# pushed less than a second ago can still be in its future: ask again until
+# it is visible (bounded: 20 s).
+vm_query() {
+  local want=$2 value="" deadline=$((SECONDS + 20))
+  while [ $SECONDS -lt $deadline ]; do
+    value=$(curl -s --get --data-urlencode "query=$1" "$vm/api/v1/query" |
+      python3 -c 'import json,sys
+try:
+    r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r) == 1 else "")
+except Exception:
+    print("")' || true)
+    [ "$value" = "$want" ] && break
+    sleep 0.5
+  done
+  echo "$value"
+}
+value=$(vm_query sockudo_cache_hits_total 42)
 [ "$value" = 42 ] || { echo "victoriametrics /api/v1/query sockudo_cache_hits_total: '$value', expected 42"; exit 1; }
 echo "victoriametrics /api/v1/query: sockudo_cache_hits_total = $value"
-value=$(curl -s --get --data-urlencode 'query=nanometrics_ci_gzip_total' "$vm/api/v1/query" |
-  python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r)==1 else "")')
+value=$(vm_query nanometrics_ci_gzip_total 13)
 [ "$value" = 13 ] || { echo "victoriametrics: the gzipped push's nanometrics_ci_gzip_total is '$value', expected 13"; exit 1; }
 echo "victoriametrics /api/v1/query: nanometrics_ci_gzip_total = $value (pushed gzipped)"
 echo "pushgateway and victoriametrics: ok"
