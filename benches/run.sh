@@ -5,6 +5,8 @@
 #   benches/run.sh criterion  criterion benches only (about 8 minutes on 2 cores)
 #   benches/run.sh iai        instruction counts only (needs valgrind)
 #   benches/run.sh alloc      allocation and heap profile only
+#   benches/run.sh spread     the slow-process check: 30 fresh processes' ratios to a
+#                             thread-local floor (benches/scripts/floor_spread.sh)
 #
 # Output goes to target/bench-results/: criterion.md (medians with [p25–p75]),
 # criterion.json, iai.txt, alloc.md, threads.svg (ops/s versus threads), and
@@ -98,11 +100,20 @@ alloc() {
   cargo bench -p nanometrics-benches --bench alloc_profile | tee "$out/alloc.md"
 }
 
+# The slow-process check: single-thread updates against a thread-local floor
+# timed in the same process, over BENCH_SPREAD_PROCESSES fresh processes
+# (default 30).
+spread() {
+  quiet floor_ratio
+  benches/scripts/floor_spread.sh "${BENCH_SPREAD_PROCESSES:-30}"
+}
+
 machine
 case "$what" in
-  all) criterion; iai; alloc ;;
+  all) criterion; iai; alloc; spread ;;
   criterion) criterion ;;
   iai) iai ;;
   alloc) alloc ;;
-  *) echo "usage: $0 [all|criterion|iai|alloc]" >&2; exit 2 ;;
+  spread) spread ;;
+  *) echo "usage: $0 [all|criterion|iai|alloc|spread]" >&2; exit 2 ;;
 esac
