@@ -3,7 +3,8 @@
 documents themselves, and a check of a live scrape against them.
 
 The seeds (`../shared/seeds/000_*.txt`: soketi, `002_*.txt`: sockudo, next
-to the repository; `SEEDS_DIR` overrides) give:
+to the repository, else their committed copies in `tests/seeds/docs/`, which
+must equal them where both exist; `SEEDS_DIR` overrides) give:
 - soketi: every `# TYPE` line of its trimmed output (name and type; it
   documents no labels) and its `# HELP` text;
 - sockudo: every `- **`sockudo_…`**: description` line of "Available
@@ -31,8 +32,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
+# Copies of the two seed documents, committed so that a clone without
+# ../shared/seeds next to it can still run the check; where the originals
+# are present, the copies must equal them.
+COPIES = os.path.join(REPO, "tests", "seeds", "docs")
+
+
 def seeds_dir():
-    return os.environ.get("SEEDS_DIR") or os.path.join(REPO, "..", "shared", "seeds")
+    if os.environ.get("SEEDS_DIR"):
+        return os.environ["SEEDS_DIR"]
+    shared = os.path.join(REPO, "..", "shared", "seeds")
+    if not os.path.isdir(shared):
+        return COPIES
+    for name in sorted(os.listdir(COPIES)):
+        with open(os.path.join(COPIES, name), "rb") as a, open(os.path.join(shared, name), "rb") as b:
+            if a.read() != b.read():
+                raise SystemExit(f"tests/seeds/docs/{name} differs from {shared}/{name}: copy it again")
+    return shared
 
 
 def _seed_file(prefix):
