@@ -9,6 +9,9 @@
 //! progress for `write_timeout` is closed. Renders are shared
 //! ([`Renders`]): the body a connection writes is a reference to one made
 //! for every scrape that asked for it at about the same time.
+//!
+//! Over 700 lines as one file because it is one state machine: a
+//! connection's states, its reads, writes and deadlines change together.
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{IpAddr, Shutdown, TcpListener, TcpStream};
