@@ -21,12 +21,18 @@ python3 - "$runs" "$n" <<'PY' | tee "$out/spread.txt"
 import sys, statistics
 rows = {}
 for line in open(sys.argv[1]):
-    name, r = line.split()
-    rows.setdefault(name, []).append(float(r))
-print(f"{sys.argv[2]} fresh processes, ratio to the thread-local floor timed in the same process")
-print(f"{'operation':<26} {'min':>6} {'median':>7} {'max':>6} {'>1.3x':>6} {'>2x':>4}")
-for name, rs in rows.items():
-    print(f"{name:<26} {min(rs):6.2f} {statistics.median(rs):7.2f} {max(rs):6.2f} "
-          f"{sum(r > 1.3 for r in rs):6d} {sum(r > 2 for r in rs):4d}")
+    name, r, u, f = line.split()
+    rows.setdefault(name, []).append((float(r), float(u), float(f)))
+print(f"{sys.argv[2]} fresh processes, ratio to the thread-local floor timed in the same process;")
+print("ns per operation: each process' median, then min/median/max over processes")
+print(f"{'operation':<24} {'min':>5} {'median':>6} {'max':>5} {'>1.3x':>5} {'>2x':>4}"
+      f" {'update ns':>17} {'floor ns':>17}")
+def mmm(xs):
+    return f"{min(xs):5.2f}/{statistics.median(xs):5.2f}/{max(xs):5.2f}"
+for name, v in rows.items():
+    rs = [x[0] for x in v]
+    print(f"{name:<24} {min(rs):5.2f} {statistics.median(rs):6.2f} {max(rs):5.2f} "
+          f"{sum(r > 1.3 for r in rs):5d} {sum(r > 2 for r in rs):4d} "
+          f"{mmm([x[1] for x in v]):>17} {mmm([x[2] for x in v]):>17}")
 PY
 rm -f "$runs"
