@@ -261,6 +261,12 @@ fn static_label_nanometrics(l: (nm::Method, nm::Status)) {
     black_box(&nm::LABELED).with(l).inc()
 }
 
+#[library_benchmark]
+#[bench::run(warm(nm::labels(6), |l| nm::LABELED.inc_for(*l)))]
+fn static_label_nanometrics_inc_for_runtime(l: (nm::Method, nm::Status)) {
+    black_box(&nm::LABELED).inc_for(l)
+}
+
 // Labels that are constants at the call site: the index folds to a constant.
 #[library_benchmark]
 #[bench::run(warm((), |_| nm::LABELED.with((nm::Method::Put, nm::Status::S301)).inc()))]
@@ -268,6 +274,13 @@ fn static_label_nanometrics_const(_: ()) {
     black_box(&nm::LABELED)
         .with((nm::Method::Put, nm::Status::S301))
         .inc()
+}
+
+// The same labels through `inc_for`: no handle, so no check of its series.
+#[library_benchmark]
+#[bench::run(warm((), |_| nm::LABELED.inc_for((nm::Method::Put, nm::Status::S301))))]
+fn static_label_nanometrics_inc_for(_: ()) {
+    black_box(&nm::LABELED).inc_for((nm::Method::Put, nm::Status::S301))
 }
 
 // No label set: one of 20 unlabeled counters, picked by the same labels.
@@ -321,6 +334,7 @@ fn static_label_measured((p, method, status): (&Measured, PeerMethod, PeerStatus
 library_benchmark_group!(
     name = static_label_inc;
     benchmarks = static_label_nanometrics, static_label_nanometrics_const,
+        static_label_nanometrics_inc_for, static_label_nanometrics_inc_for_runtime,
         static_label_unlabeled_20_nanometrics, static_label_nanometrics_cached,
         static_label_prometheus_cached,
         static_label_prometheus_client, static_label_prometheus_client_cached,

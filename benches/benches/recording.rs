@@ -346,6 +346,18 @@ fn labeled_static(c: &mut Criterion, p: &Peers) {
                     .inc()
             }
         });
+        // The same two through `inc_for`, which makes no handle to check.
+        bench(&mut g, "nanometrics_inc_for", t, |th| {
+            let mut i = start(th);
+            move || black_box(&nm::LABELED).inc_for(nm_labels[i.next_index()])
+        });
+        bench(&mut g, "nanometrics_inc_for_const_labels", t, |th| {
+            let mut i = start(th);
+            move || {
+                black_box(nm_labels[i.next_index()]);
+                black_box(&nm::LABELED).inc_for((nm::Method::Put, nm::Status::S301))
+            }
+        });
         bench(&mut g, "nanometrics_cached", t, |th| {
             let mut i = start(th);
             move || black_box(nm_cached)[i.next_index()].inc()

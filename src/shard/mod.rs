@@ -65,7 +65,7 @@ pub(crate) use table::{global_shards, Shards};
 // hidden `make_ref` names it.
 #[allow(unreachable_pub)]
 pub use update::Series;
-pub(crate) use update::{add_f64, add_u64, observe};
+pub(crate) use update::{add_f64, add_u64, add_u64_at, observe};
 
 /// log2 of the number of cells in one chunk of a slot's arena.
 ///

@@ -66,6 +66,18 @@ pub(crate) fn add_u64(index: u32, n: u64, cells: Option<&Cells>) {
     update(index, 0, n, cells, plain_add_u64, Slot::add_u64)
 }
 
+/// Adds `n` to the cell `at` cells past `first`, the first index as read
+/// from `cells`, a block of fewer than [`CHUNK_CELLS`] cells (so that an
+/// unallocated index plus `at` stays in chunk 0, see
+/// [`lazy_fits`](super::lazy_fits)); `at` is below the block's length.
+/// What an update through the block's series `at` does, without a handle
+/// to check: a block is never removed, so the chunk is found with a mask
+/// (as [`add_u64`] finds it) rather than a bounds test.
+#[inline]
+pub(crate) fn add_u64_at(first: u32, at: u32, n: u64, cells: &Cells) {
+    update(first, at, n, Some(cells), plain_add_u64, Slot::add_u64)
+}
+
 /// Adds `v` to the `f64` cell `index` of this thread's slot; `index` and
 /// `cells` as in [`add_u64`].
 #[inline]
