@@ -185,6 +185,12 @@ fn fingerprint(value: Value<'_>, buf: &mut Vec<u64>) -> u64 {
 struct Writer<const N: usize> {
     /// The live entries: the scrape order (each entry's `pos` is its place).
     order: Vec<*mut Entry<N>>,
+    /// Idle expiry, in a family that has it, for the entry at the same place
+    /// in `order`: the value last seen, and since when (milliseconds since
+    /// `epoch`; `u64::MAX` before the first sweep). Kept here rather than
+    /// in the entries, so that series of families without expiry do not
+    /// carry it.
+    seen: Vec<(u64, u64)>,
     /// Tombstones in the current table.
     tombstones: usize,
     /// The time idle expiry measures from (its first sweep).
@@ -298,7 +304,13 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
                 overflow: AtomicPtr::new(ptr::null_mut()),
                 overflow_count: Cells::new(1),
                 sentinels,
-                writer: Mutex::new(Writer { order: Vec::new(), tombstones: 0, epoch: None, pool: Pool::new() }),
+                writer: Mutex::new(Writer {
+                    order: Vec::new(),
+                    seen: Vec::new(),
+                    tombstones: 0,
+                    epoch: None,
+                    pool: Pool::new(),
+                }),
             }
         }
     }
@@ -414,6 +426,7 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         let now_ms = u64::try_from(now.duration_since(epoch).as_millis()).unwrap_or(u64::MAX);
         let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         let table = self.table();
+        Self::sync_seen(w);
         let mut buf = Vec::new();
         let mut expired = 0;
         let mut i = 0;
@@ -421,11 +434,12 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             // SAFETY: a live entry; under the lock nothing rewrites it.
             let index = unsafe { (*e).word.load(Ordering::Relaxed) } as u32;
             let value = fingerprint(K::value(Some(index), &self.config), &mut buf);
-            // SAFETY: as above; `seen` is the writer's.
-            let (seen, since) = unsafe { (*e).seen.get() };
+            // Kept with `order` in a family with expiry (`insert`, `retire`).
+            let Some(&mut (seen, since)) = w.seen.get_mut(i) else {
+                break;
+            };
             if since == u64::MAX || seen != value {
-                // SAFETY: as above.
-                unsafe { (*e).seen.set((value, now_ms)) };
+                w.seen[i] = (value, now_ms);
             } else if now_ms.saturating_sub(since) >= timeout_ms {
                 // SAFETY: as above.
                 let values = unsafe { Entry::values(e) };
@@ -612,9 +626,12 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             let word = word_of(generation(old).wrapping_add(1), index);
             (*e).word.store(word, Ordering::Release);
             (*e).pos.set(w.order.len() as u32);
-            (*e).seen.set((0, u64::MAX));
             word
         };
+        if self.idle.is_some() {
+            Self::sync_seen(&mut w);
+            w.seen.push((0, u64::MAX));
+        }
         // SAFETY: `e` is a live entry of this family; the table has a
         // vacant slot (at most half full, above).
         if unsafe { table.place(e, hash, self.sentinels.tombstone) } {
@@ -638,14 +655,17 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         old: Table<'a, N>,
         empty: bool,
     ) -> Option<Table<'a, N>> {
-        // A quarter full at most, so that removals and inserts in turn
-        // rebuild at most once every quarter of the table's slots; never
-        // smaller than before (the pool keeps every size it has had).
-        let cap = if empty { 0 } else { old.capacity() };
-        let cap = ((w.order.len() + 1) * 4)
-            .next_power_of_two()
-            .max(16)
-            .max(cap);
+        // At most 3/8 full with the entry to come, so that removals and
+        // inserts in turn (a removal leaves a tombstone) rebuild at most once
+        // every eighth of the table's slots, the next rebuild coming at half
+        // full; and never smaller than before (the pool keeps every size it
+        // has had). A table that only grew is 3/16 to 1/2 full.
+        let need = w.order.len() + 1;
+        let old_cap = if empty { 0 } else { old.capacity() };
+        let mut cap = (need * 2).next_power_of_two().max(16).max(old_cap);
+        if need * 8 > cap * 3 {
+            cap *= 2;
+        }
         let seeds = if empty {
             Seeds::new()
         } else {
@@ -765,6 +785,15 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         }
     }
 
+    /// Gives every entry in the scrape order its idle-expiry state: `seen`
+    /// is shorter only in a family that was given its timeout after it had
+    /// series, whose entries then start their idle time now.
+    fn sync_seen(w: &mut Writer<N>) {
+        if w.seen.len() < w.order.len() {
+            w.seen.resize(w.order.len(), (0, u64::MAX));
+        }
+    }
+
     /// Takes the live entry `e`, already out of the table, out of the scrape
     /// order: a new generation (handles drop their updates from now on),
     /// its cells back to the shard table, the entry to the pool.
@@ -775,6 +804,10 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         let retired = word_of(generation(word).wrapping_add(1), RETIRED);
         // SAFETY: as above.
         unsafe { (*e).word.store(retired, Ordering::Release) };
+        if self.idle.is_some() {
+            Self::sync_seen(w);
+            w.seen.swap_remove(pos as usize);
+        }
         w.order.swap_remove(pos as usize);
         if let Some(&moved) = w.order.get(pos as usize) {
             // SAFETY: a live entry of this family; we hold the lock.

@@ -76,9 +76,6 @@ pub(super) struct Entry<const N: usize> {
     pub(super) class: u32,
     /// Where the entry is in the writer's scrape order (writer only).
     pub(super) pos: Cell<u32>,
-    /// Idle expiry (writer only): the value last seen, and when it was
-    /// first seen (milliseconds since the family's first sweep).
-    pub(super) seen: Cell<(u64, u64)>,
 }
 
 /// The first word of a non-compact entry's values area: no [`compact_word`](super::key::compact_word)
@@ -209,8 +206,27 @@ impl<const N: usize> Sentinels<N> {
     }
 }
 
-/// The bytes of the smallest size class.
-const MIN_BLOCK: usize = 64;
+/// Blocks of up to this many bytes come in steps of [`STEP`] bytes, larger
+/// ones in powers of two: a series of short values wastes at most 7 bytes
+/// of its block, and a long one at most half, in few classes.
+const LINEAR_MAX: usize = 256;
+
+/// The step between the small size classes (the header's alignment).
+const STEP: usize = 8;
+
+/// The number of small size classes (`STEP` to `LINEAR_MAX` bytes).
+const LINEAR_CLASSES: u32 = (LINEAR_MAX / STEP) as u32;
+
+/// The bytes of a block of size class `class`; `None` past the address
+/// space.
+fn class_size(class: u32) -> Option<usize> {
+    if class < LINEAR_CLASSES {
+        Some(STEP * (class as usize + 1))
+    } else {
+        let shift = class - LINEAR_CLASSES + 1;
+        LINEAR_MAX.checked_mul(1usize.checked_shl(shift)?)
+    }
+}
 
 impl<const N: usize> Entry<N> {
     /// Offset of the values: they follow the header, whose size is a multiple
@@ -220,16 +236,19 @@ impl<const N: usize> Entry<N> {
     /// The size class of an entry whose padded values take `key_len` bytes;
     /// `None` if too large.
     pub(super) fn class_of(key_len: usize) -> Option<u32> {
-        let bytes = Self::KEY_OFFSET.checked_add(key_len)?.max(MIN_BLOCK);
-        let class =
-            bytes.checked_next_power_of_two()?.trailing_zeros() - MIN_BLOCK.trailing_zeros();
-        Some(class)
+        let bytes = Self::KEY_OFFSET.checked_add(key_len)?;
+        if bytes <= LINEAR_MAX {
+            // The header is at least one step, so `bytes` is too.
+            return Some((bytes.div_ceil(STEP) - 1) as u32);
+        }
+        let doublings =
+            bytes.checked_next_power_of_two()?.trailing_zeros() - LINEAR_MAX.trailing_zeros();
+        Some(LINEAR_CLASSES - 1 + doublings)
     }
 
     /// The layout of a block of size class `class`.
     fn layout(class: u32) -> Option<Layout> {
-        let size = MIN_BLOCK.checked_shl(class)?;
-        Layout::from_size_align(size, std::mem::align_of::<Self>()).ok()
+        Layout::from_size_align(class_size(class)?, std::mem::align_of::<Self>()).ok()
     }
 
     /// The padded length of `values`' area (see [`Shape::room`]); `None` when
@@ -253,7 +272,7 @@ impl<const N: usize> Entry<N> {
         let Some((class, layout)) = class.and_then(|c| Some((c, Self::layout(c)?))) else {
             handle_alloc_error(Layout::new::<Self>());
         };
-        // SAFETY: `layout` has a non-zero size (at least `MIN_BLOCK`).
+        // SAFETY: `layout` has a non-zero size (at least the header's).
         // Zeroed: every byte is a valid atomic (the header's and the
         // words'), and the padding after each value is part of its words.
         let p = unsafe { alloc_zeroed(layout) };
@@ -270,7 +289,6 @@ impl<const N: usize> Entry<N> {
                 lens: std::array::from_fn(|_| PlainU32::new(0)),
                 class,
                 pos: Cell::new(0),
-                seen: Cell::new((0, u64::MAX)),
             })
         };
         e
@@ -292,7 +310,12 @@ impl<const N: usize> Entry<N> {
     pub(super) unsafe fn capacity(e: *const Self) -> usize {
         // SAFETY: the header is initialised and live (caller); the class is
         // never written after `alloc`.
-        MIN_BLOCK << unsafe { (*e).class }
+        // SAFETY: as above.
+        let class = unsafe { (*e).class };
+        // The class came from `class_of` and its block was allocated, so
+        // its size exists; were it not, the header alone is the safe answer
+        // (a compare reads nothing past it).
+        class_size(class).unwrap_or(Self::KEY_OFFSET)
     }
 
     /// Writes `values` and `hash` into `e`, whose generation is odd (no
