@@ -5,38 +5,17 @@
 #![cfg(all(feature = "http", unix))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use nanometrics::http;
 use nanometrics::{Counter, Family, Histogram, Registry, DEFAULT_BUCKETS};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter
-// is a side effect that does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `realloc` is passed on unchanged.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "support/alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Sends `req` and reads one response into `buf`; returns the body length.
 fn scrape(s: &mut TcpStream, req: &[u8], buf: &mut [u8]) -> usize {
@@ -106,13 +85,13 @@ fn steady_state_scrapes_do_not_allocate() {
     if cfg!(feature = "gzip") {
         assert!(lens[1] < lens[0] / 3, "gzipped: {lens:?}");
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = counting_alloc::total();
     assert!(before > 0, "the counting allocator counts");
     for _ in 0..50 {
         scrape(&mut s, plain, &mut buf);
         scrape(&mut s, gzip, &mut buf);
     }
-    let after = ALLOCS.load(Ordering::Relaxed);
+    let after = counting_alloc::total();
     assert_eq!(after - before, 0, "allocations in 100 steady-state scrapes");
     drop(s);
     server.shutdown();

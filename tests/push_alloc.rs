@@ -5,39 +5,19 @@
 #![cfg(all(feature = "http", unix))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nanometrics::push::{self, PushConfig};
 use nanometrics::{Counter, Family, Histogram, Registry, DEFAULT_BUCKETS};
 
-struct Counting;
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter
-// is a side effect that does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `realloc` is passed on unchanged.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
+#[path = "support/alloc.rs"]
+mod counting_alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting_alloc::Counting = counting_alloc::Counting;
 
 /// Requests answered by the server.
 static ANSWERED: AtomicUsize = AtomicUsize::new(0);
@@ -129,11 +109,11 @@ fn steady_state_pushes_do_not_allocate() {
         .interval(Duration::from_millis(5));
     let pusher = push::push(&cfg, r).unwrap();
     wait_for(20);
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = counting_alloc::total();
     assert!(before > 0, "the counting allocator counts");
     let pushed = ANSWERED.load(Ordering::Relaxed);
     wait_for(pushed + 50);
-    let after = ALLOCS.load(Ordering::Relaxed);
+    let after = counting_alloc::total();
     let stats = pusher.stats();
     assert_eq!(after - before, 0, "allocations in 50 steady-state pushes");
     assert_eq!((stats.failures, stats.connects), (0, 1), "{stats:?}");
