@@ -7,12 +7,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use nanometrics::config::HttpConfig;
 use nanometrics::http::{self, Server};
-use nanometrics::{Counter, Family, Registry};
+use nanometrics::{Collector, Counter, Family, Registry, Visitor};
 
 mod support;
 use support::{connect, exchange, get, Response, GET};
@@ -198,15 +199,34 @@ fn simultaneous_scrapes_are_all_answered_from_few_renders() {
     assert!(renders <= N as u64 / 4, "{renders} renders for {N} scrapes");
 }
 
+/// Renders of the registry it is in, counted outside any body: it reports
+/// nothing, so the bodies do not change with the count.
+struct RenderCount(Arc<AtomicU64>);
+
+impl Collector for RenderCount {
+    fn collect(&self, _: &mut dyn Visitor) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 #[test]
 fn a_shared_render_is_byte_identical_to_a_fresh_one() {
     // Self-metrics off: nothing in the registry changes between renders.
     let cfg = HttpConfig::new().self_metrics(false);
-    let (_s, addr) = serve(cfg, ten_thousand());
+    let r = ten_thousand();
+    let renders = Arc::new(AtomicU64::new(0));
+    r.register_collector(RenderCount(renders.clone()));
+    let (_s, addr) = serve(cfg, r);
     let fresh = get(addr, GET).body;
-    for r in at_once(addr, 16) {
+    // (Serving checks the registry once too: count from here.)
+    let before = renders.load(Ordering::SeqCst);
+    const N: usize = 16;
+    for r in at_once(addr, N) {
         assert!(r.body == fresh, "a shared body differs");
     }
+    // Fewer renders than scrapes: some of the bodies compared were shared.
+    let made = renders.load(Ordering::SeqCst) - before;
+    assert!(made <= N as u64 / 2, "{made} renders for {N} scrapes");
     assert!(get(addr, GET).body == fresh);
 }
 
