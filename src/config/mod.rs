@@ -68,10 +68,14 @@ use crate::Error;
 mod ip_net;
 #[cfg(test)]
 mod tests;
+mod vars;
 
 pub(crate) use ip_net::canonical;
 use ip_net::parse_ip;
 pub use ip_net::{parse_allow_list, IpNet, IpNetParseError};
+pub(crate) use vars::{
+    check_env_utf8, config_err, parse_bool, redact as redact_secret, Vars, REDACTED,
+};
 
 /// Default TCP port, as sockudo's.
 pub const DEFAULT_PORT: u16 = 9601;
@@ -169,17 +173,6 @@ impl Default for HttpConfig {
     }
 }
 
-fn config_err(key: &str, value: &str, reason: impl Into<String>) -> Error {
-    Error::Config {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        reason: reason.into(),
-    }
-}
-
-/// Shown instead of secrets in errors.
-const REDACTED: &str = "<redacted>";
-
 impl HttpConfig {
     /// The defaults: enabled, `127.0.0.1:9601`, `/metrics`, no prefix, every
     /// client allowed, no authentication, gzip on, and the limits in the
@@ -226,16 +219,7 @@ impl HttpConfig {
     /// application sets its own defaults (soketi's port 6001, say) and lets
     /// operators override them.
     pub fn with_env(self) -> Result<Self, Error> {
-        // A value that is not UTF-8 cannot be valid for any variable; report it
-        // rather than read it lossily.
-        for key in ENV_VARS {
-            if let Some(v) = std::env::var_os(key) {
-                if v.to_str().is_none() {
-                    let shown = redact(key, &v.to_string_lossy()).into_owned();
-                    return Err(config_err(key, &shown, "not valid UTF-8"));
-                }
-            }
-        }
+        vars::check_env_utf8(&ENV_VARS, &SECRETS)?;
         self.with_lookup(|key| std::env::var(key).ok())
     }
 
@@ -269,15 +253,9 @@ impl HttpConfig {
         // Every variable read once, in order. `set` gives a value as set;
         // `get` reads a blank one as unset, which only the settings that are
         // not about security do.
-        let values = ENV_VARS.map(lookup);
-        let set = |key: &str| {
-            ENV_VARS
-                .iter()
-                .zip(&values)
-                .find(|(k, _)| **k == key)
-                .and_then(|(_, v)| v.clone())
-        };
-        let get = |key: &str| set(key).filter(|v| !v.trim().is_empty());
+        let vars = Vars::read(ENV_VARS, lookup);
+        let set = |key: &str| vars.set(key);
+        let get = |key: &str| vars.get(key);
 
         if let Some(v) = get("METRICS_ENABLED") {
             self.enabled = parse_bool(&v)
@@ -709,23 +687,11 @@ fn not_blank(key: &str, value: Option<String>) -> Result<Option<String>, Error> 
     }
 }
 
-fn redact<'a>(key: &str, value: &'a str) -> std::borrow::Cow<'a, str> {
-    if key == "METRICS_AUTH_TOKEN" || key == "METRICS_AUTH_PASSWORD" {
-        REDACTED.into()
-    } else {
-        value.into()
-    }
-}
+/// The variables whose values errors never show.
+const SECRETS: [&str; 2] = ["METRICS_AUTH_TOKEN", "METRICS_AUTH_PASSWORD"];
 
-fn parse_bool(v: &str) -> Option<bool> {
-    let v = v.trim();
-    if v == "1" || v.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if v == "0" || v.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
+fn redact<'a>(key: &str, value: &'a str) -> std::borrow::Cow<'a, str> {
+    vars::redact(&SECRETS, key, value)
 }
 
 fn parse_host(v: &str) -> Option<IpAddr> {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::url::{parse_http_url, pushgateway_path, HttpUrl};
-use crate::config::HttpConfig;
+use crate::config::{config_err, HttpConfig, REDACTED};
 use crate::Error;
 
 /// What exports the metrics (`METRICS_DRIVER`).
@@ -90,8 +90,6 @@ pub(crate) const BASE_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest duration a variable or setter takes (one day).
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
-const REDACTED: &str = "<redacted>";
-
 /// Where and how to push the registry: built with [`pushgateway`](Self::pushgateway)
 /// or [`url`](Self::url) and the setters, or read from the environment with
 /// [`from_env`](Self::from_env).
@@ -159,16 +157,8 @@ impl fmt::Display for Target {
     }
 }
 
-fn config_err(key: &str, value: &str, reason: impl Into<String>) -> Error {
-    Error::Config {
-        key: key.to_owned(),
-        value: value.to_owned(),
-        reason: reason.into(),
-    }
-}
-
 impl PushConfig {
-    fn base(driver: Driver, url: HttpUrl) -> Self {
+    pub(super) fn base(driver: Driver, url: HttpUrl) -> Self {
         PushConfig {
             driver,
             url,
@@ -206,7 +196,11 @@ impl PushConfig {
         Self::pushgateway_checked(("pushgateway_url", "job"), url, job)
     }
 
-    fn pushgateway_checked(keys: (&str, &str), url: &str, job: &str) -> Result<Self, Error> {
+    pub(super) fn pushgateway_checked(
+        keys: (&str, &str),
+        url: &str,
+        job: &str,
+    ) -> Result<Self, Error> {
         let url = parse_http_url(url, false).map_err(|r| config_err(keys.0, url, r))?;
         if job.is_empty() {
             return Err(config_err(keys.1, job, "expected a job name: not empty"));
@@ -233,7 +227,7 @@ impl PushConfig {
         Self::url_checked("url", url)
     }
 
-    fn url_checked(key: &str, url: &str) -> Result<Self, Error> {
+    pub(super) fn url_checked(key: &str, url: &str) -> Result<Self, Error> {
         let parsed = parse_http_url(url, true).map_err(|r| config_err(key, url, r))?;
         Ok(Self::base(Driver::Push, parsed))
     }
@@ -287,7 +281,7 @@ impl PushConfig {
         self.bearer_checked("bearer_token", token)
     }
 
-    fn bearer_checked(mut self, key: &str, token: &str) -> Result<Self, Error> {
+    pub(super) fn bearer_checked(mut self, key: &str, token: &str) -> Result<Self, Error> {
         // The responder's rules for a token, so one value suits both.
         let checked = HttpConfig::new()
             .bearer_token(token)
@@ -302,7 +296,7 @@ impl PushConfig {
         self.basic_checked(("basic_auth.user", "basic_auth.password"), user, password)
     }
 
-    fn basic_checked(
+    pub(super) fn basic_checked(
         mut self,
         keys: (&str, &str),
         user: &str,
@@ -417,256 +411,12 @@ impl PushConfig {
             _ => self.url.path.clone(),
         }
     }
-
-    /// The driver and push configuration the process environment asks for:
-    /// `Ok(None)` when `METRICS_DRIVER` is unset or `prometheus` (the set
-    /// push variables are validated all the same).
-    ///
-    /// ```
-    /// // With METRICS_DRIVER unset, there is nothing to push.
-    /// # if std::env::var_os("METRICS_DRIVER").is_none() {
-    /// assert!(nanometrics::push::PushConfig::from_env()?.is_none());
-    /// # }
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn from_env() -> Result<Option<Self>, Error> {
-        for key in ENV_VARS {
-            if let Some(v) = std::env::var_os(key) {
-                if v.to_str().is_none() {
-                    let shown = redact(key, &v.to_string_lossy()).into_owned();
-                    return Err(config_err(key, &shown, "not valid UTF-8"));
-                }
-            }
-        }
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// [`from_env`](Self::from_env) with `lookup(variable)` in place of the
-    /// environment. A variable that is empty or blank counts as unset,
-    /// except the credentials, which fail closed.
-    ///
-    /// ```
-    /// use nanometrics::push::{Driver, PushConfig};
-    /// let env = [
-    ///     ("METRICS_DRIVER", "pushgateway"),
-    ///     ("METRICS_PUSHGATEWAY_URL", "http://127.0.0.1:9091"),
-    ///     ("METRICS_PUSHGATEWAY_JOB", "soketi"),
-    ///     ("METRICS_PUSHGATEWAY_GROUPING", "instance=node-1,region=eu"),
-    ///     ("METRICS_PUSH_INTERVAL", "5s"),
-    /// ];
-    /// let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
-    /// let cfg = PushConfig::from_lookup(lookup)?.unwrap();
-    /// assert_eq!(cfg.driver(), Driver::Pushgateway);
-    /// assert_eq!(
-    ///     cfg.target().to_string(),
-    ///     "http://127.0.0.1:9091/metrics/job/soketi/instance/node-1/region/eu"
-    /// );
-    ///
-    /// let err = PushConfig::from_lookup(|k| (k == "METRICS_DRIVER").then(|| "statsd".into()))
-    ///     .unwrap_err();
-    /// assert_eq!(err.to_string(), r#"METRICS_DRIVER="statsd": expected prometheus, pushgateway or push"#);
-    /// # Ok::<(), nanometrics::Error>(())
-    /// ```
-    pub fn from_lookup(lookup: impl FnMut(&str) -> Option<String>) -> Result<Option<Self>, Error> {
-        let values = ENV_VARS.map(lookup);
-        let set = |key: &str| {
-            ENV_VARS
-                .iter()
-                .zip(&values)
-                .find(|(k, _)| **k == key)
-                .and_then(|(_, v)| v.clone())
-        };
-        let get = |key: &str| set(key).filter(|v| !v.trim().is_empty());
-
-        let driver = match get("METRICS_DRIVER") {
-            None => Driver::Prometheus,
-            Some(v) => Driver::parse(&v).ok_or_else(|| {
-                config_err(
-                    "METRICS_DRIVER",
-                    &v,
-                    "expected prometheus, pushgateway or push",
-                )
-            })?,
-        };
-        // Each URL variable belongs to one driver: one set for the other
-        // driver is a mistake worth stopping for.
-        let push_url = get("METRICS_PUSH_URL");
-        let gateway_url = get("METRICS_PUSHGATEWAY_URL");
-        let job = get("METRICS_PUSHGATEWAY_JOB");
-        let grouping = get("METRICS_PUSHGATEWAY_GROUPING");
-        let delete = get("METRICS_PUSHGATEWAY_DELETE_ON_SHUTDOWN");
-        let mut cfg = match driver {
-            Driver::Pushgateway => {
-                if let Some(v) = &push_url {
-                    return Err(config_err(
-                        "METRICS_PUSH_URL",
-                        v,
-                        "is for METRICS_DRIVER=push; with METRICS_DRIVER=pushgateway set METRICS_PUSHGATEWAY_URL",
-                    ));
-                }
-                let url = gateway_url.ok_or_else(|| {
-                    config_err(
-                        "METRICS_PUSHGATEWAY_URL",
-                        "",
-                        "must be set with METRICS_DRIVER=pushgateway (http://host:9091)",
-                    )
-                })?;
-                let job = job.ok_or_else(|| {
-                    config_err(
-                        "METRICS_PUSHGATEWAY_JOB",
-                        "",
-                        "must be set with METRICS_DRIVER=pushgateway (the job label of the pushed group)",
-                    )
-                })?;
-                let mut cfg = Self::pushgateway_checked(
-                    ("METRICS_PUSHGATEWAY_URL", "METRICS_PUSHGATEWAY_JOB"),
-                    &url,
-                    &job,
-                )?;
-                if let Some(v) = &grouping {
-                    for (name, value) in parse_grouping("METRICS_PUSHGATEWAY_GROUPING", v)? {
-                        set_grouping(&mut cfg.grouping, &name, &value);
-                    }
-                }
-                if let Some(v) = &delete {
-                    cfg.delete_on_shutdown = parse_bool(v).ok_or_else(|| {
-                        config_err(
-                            "METRICS_PUSHGATEWAY_DELETE_ON_SHUTDOWN",
-                            v,
-                            "expected true, false, 1 or 0",
-                        )
-                    })?;
-                }
-                Some(cfg)
-            }
-            Driver::Push => {
-                let gateway_only = [
-                    ("METRICS_PUSHGATEWAY_URL", &gateway_url),
-                    ("METRICS_PUSHGATEWAY_JOB", &job),
-                    ("METRICS_PUSHGATEWAY_GROUPING", &grouping),
-                    ("METRICS_PUSHGATEWAY_DELETE_ON_SHUTDOWN", &delete),
-                ];
-                if let Some((k, Some(v))) = gateway_only.iter().find(|(_, v)| v.is_some()) {
-                    return Err(config_err(
-                        k,
-                        v,
-                        "only applies to METRICS_DRIVER=pushgateway; with METRICS_DRIVER=push unset it",
-                    ));
-                }
-                let url = push_url.ok_or_else(|| {
-                    config_err(
-                        "METRICS_PUSH_URL",
-                        "",
-                        "must be set with METRICS_DRIVER=push (http://host:8428/api/v1/import/prometheus)",
-                    )
-                })?;
-                Some(Self::url_checked("METRICS_PUSH_URL", &url)?)
-            }
-            Driver::Prometheus => {
-                // Checked all the same, so that a typo is found before the
-                // driver is switched.
-                if let Some(v) = &push_url {
-                    parse_http_url(v, true).map_err(|r| config_err("METRICS_PUSH_URL", v, r))?;
-                }
-                if let Some(v) = &gateway_url {
-                    parse_http_url(v, false)
-                        .map_err(|r| config_err("METRICS_PUSHGATEWAY_URL", v, r))?;
-                }
-                if let Some(v) = &grouping {
-                    parse_grouping("METRICS_PUSHGATEWAY_GROUPING", v)?;
-                }
-                if let Some(v) = &delete {
-                    parse_bool(v).ok_or_else(|| {
-                        config_err(
-                            "METRICS_PUSHGATEWAY_DELETE_ON_SHUTDOWN",
-                            v,
-                            "expected true, false, 1 or 0",
-                        )
-                    })?;
-                }
-                None
-            }
-        };
-        // The settings shared by both push drivers; a scratch config holds
-        // them when nothing will be pushed.
-        let mut scratch = Self::base(Driver::Push, HttpUrl::placeholder());
-        let c = cfg.as_mut().unwrap_or(&mut scratch);
-        for (key, slot) in [
-            ("METRICS_PUSH_INTERVAL", &mut c.interval),
-            ("METRICS_PUSH_TIMEOUT", &mut c.timeout),
-            ("METRICS_PUSH_MAX_BACKOFF", &mut c.max_backoff),
-        ] {
-            if let Some(v) = get(key) {
-                *slot = parse_duration(&v).ok_or_else(|| {
-                    config_err(
-                        key,
-                        &v,
-                        "expected a duration from 1ms to 24h: a whole number with a unit ms, s, m or h (15s, 500ms, 1m), or seconds alone (15)",
-                    )
-                })?;
-            }
-        }
-        if let Some(v) = get("METRICS_PUSH_METHOD") {
-            c.method = match v.trim() {
-                m if m.eq_ignore_ascii_case("put") => Method::Put,
-                m if m.eq_ignore_ascii_case("post") => Method::Post,
-                _ => {
-                    return Err(config_err(
-                        "METRICS_PUSH_METHOD",
-                        &v,
-                        "expected PUT or POST",
-                    ))
-                }
-            };
-        }
-        let token = not_blank("METRICS_PUSH_TOKEN", set("METRICS_PUSH_TOKEN"))?;
-        let user = not_blank("METRICS_PUSH_USERNAME", set("METRICS_PUSH_USERNAME"))?;
-        let password = not_blank("METRICS_PUSH_PASSWORD", set("METRICS_PUSH_PASSWORD"))?;
-        match (token, user, password) {
-            (Some(_), Some(u), _) => {
-                return Err(config_err(
-                    "METRICS_PUSH_USERNAME",
-                    &u,
-                    "conflicts with METRICS_PUSH_TOKEN: a request carries one Authorization header; set the token or the user and password",
-                ))
-            }
-            (Some(t), None, None) => *c = c.clone().bearer_checked("METRICS_PUSH_TOKEN", &t)?,
-            (Some(_), None, Some(_)) | (None, None, Some(_)) => {
-                return Err(config_err(
-                    "METRICS_PUSH_PASSWORD",
-                    REDACTED,
-                    "METRICS_PUSH_USERNAME must be set too",
-                ))
-            }
-            (None, Some(u), Some(p)) => {
-                *c = c.clone().basic_checked(
-                    ("METRICS_PUSH_USERNAME", "METRICS_PUSH_PASSWORD"),
-                    &u,
-                    &p,
-                )?
-            }
-            (None, Some(u), None) => {
-                return Err(config_err(
-                    "METRICS_PUSH_USERNAME",
-                    &u,
-                    "METRICS_PUSH_PASSWORD must be set too",
-                ))
-            }
-            (None, None, None) => {}
-        }
-        if let Some(v) = get("METRICS_PUSH_GZIP") {
-            c.gzip = parse_bool(&v).ok_or_else(|| {
-                config_err("METRICS_PUSH_GZIP", &v, "expected true, false, 1 or 0")
-            })?;
-        }
-        Ok(cfg)
-    }
 }
 
 impl HttpUrl {
     /// A URL that is never used: the holder of shared settings read while
     /// the driver is `prometheus`.
-    fn placeholder() -> HttpUrl {
+    pub(super) fn placeholder() -> HttpUrl {
         HttpUrl {
             host: String::new(),
             ip: None,
@@ -681,7 +431,7 @@ fn clamp(d: Duration) -> Duration {
     d.clamp(Duration::from_millis(1), MAX_DURATION)
 }
 
-fn set_grouping(grouping: &mut Vec<(String, String)>, name: &str, value: &str) {
+pub(super) fn set_grouping(grouping: &mut Vec<(String, String)>, name: &str, value: &str) {
     match grouping.iter_mut().find(|(n, _)| n == name) {
         Some((_, v)) => *v = value.to_owned(),
         None => grouping.push((name.to_owned(), value.to_owned())),
@@ -699,70 +449,6 @@ fn check_grouping_name(key: &str, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// `name=value,name2=value2`: names trimmed of spaces, values as given
-/// (after the first `=`, up to the next `,`), no name twice.
-pub(crate) fn parse_grouping(key: &str, v: &str) -> Result<Vec<(String, String)>, Error> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for entry in v.split(',') {
-        let Some((name, value)) = entry.split_once('=') else {
-            return Err(config_err(
-                key,
-                v,
-                format!(
-                    "expected name=value pairs separated by commas (instance=node-1,region=eu); {:?} has no =",
-                    entry
-                ),
-            ));
-        };
-        let name = name.trim();
-        if !crate::name::is_valid_label_name(name) || name.starts_with("__") || name == "job" {
-            return Err(config_err(
-                key,
-                v,
-                format!(
-                    "{name:?} is not a grouping label name: expected [a-zA-Z_][a-zA-Z0-9_]*, not job, not starting with __"
-                ),
-            ));
-        }
-        if out.iter().any(|(n, _)| n == name) {
-            return Err(config_err(key, v, format!("{name:?} is given twice")));
-        }
-        out.push((name.to_owned(), value.to_owned()));
-    }
-    Ok(out)
-}
-
-/// `15s`, `500ms`, `1m`, `2h`, or whole seconds alone (`15`); 1 ms to 24 h.
-pub(crate) fn parse_duration(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
-    let (num, unit) = v.split_at(digits);
-    if num.is_empty() || num.len() > 12 {
-        return None;
-    }
-    let n: u64 = num.parse().ok()?;
-    let ms = match unit {
-        "ms" => Some(n),
-        "" | "s" => n.checked_mul(1000),
-        "m" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        _ => None,
-    }?;
-    let d = Duration::from_millis(ms);
-    (Duration::from_millis(1)..=MAX_DURATION)
-        .contains(&d)
-        .then_some(d)
-}
-
-/// `true`, `false` (any case), `1` or `0`, as the responder's switches.
-fn parse_bool(v: &str) -> Option<bool> {
-    let v = v.trim();
-    [("1", true), ("true", true), ("0", false), ("false", false)]
-        .into_iter()
-        .find(|(s, _)| v.eq_ignore_ascii_case(s))
-        .map(|(_, b)| b)
-}
-
 /// The same error about another setting.
 fn rekey(e: Error, key: &str) -> Error {
     match e {
@@ -772,26 +458,6 @@ fn rekey(e: Error, key: &str) -> Error {
             reason,
         },
         e => e,
-    }
-}
-
-fn redact<'a>(key: &str, value: &'a str) -> std::borrow::Cow<'a, str> {
-    if key == "METRICS_PUSH_TOKEN" || key == "METRICS_PUSH_PASSWORD" {
-        REDACTED.into()
-    } else {
-        value.into()
-    }
-}
-
-/// A credential set but blank is an error, not "no authentication".
-fn not_blank(key: &str, value: Option<String>) -> Result<Option<String>, Error> {
-    match value {
-        Some(v) if v.trim().is_empty() => Err(config_err(
-            key,
-            &redact(key, &v),
-            "set but empty: unset it to push without authentication",
-        )),
-        v => Ok(v),
     }
 }
 

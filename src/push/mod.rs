@@ -75,6 +75,7 @@ mod backoff;
 mod client;
 pub(crate) mod config;
 mod driver;
+mod env;
 mod metrics;
 #[cfg(test)]
 mod tests;

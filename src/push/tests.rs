@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::backoff::Backoff;
-use super::config::{hostname, parse_duration, parse_grouping};
+use super::config::hostname;
+use super::env::{parse_duration, parse_grouping};
 use super::url::{base64_url_encode, parse_http_url, pushgateway_path, TLS_REFUSED, URL_EXPECTED};
 use super::{Driver, Method, PushConfig};
 
