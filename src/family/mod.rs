@@ -33,31 +33,33 @@
 //! counting an overflow), so no family ever exposes two series with the same
 //! labels.
 //!
-//! This module holds the public API ([`Family`], [`FamilyKind`], the limits)
-//! and the writer's side; `key` turns label values into words and hashes,
-//! `table` holds the entries and the lock-free table they are found in, and
-//! `pool` the entries and tables kept for reuse.
+//! This module holds the public API ([`Family`], the limits), lookups and
+//! inserts; `kind` the [`FamilyKind`]s a family holds, `removal` removal and
+//! idle expiry, `key` turns label values into words and hashes, `table`
+//! holds the entries and the lock-free table they are found in, and `pool`
+//! the entries and tables kept for reuse.
 
 use std::borrow::Cow;
 use std::ptr::{self, NonNull};
 use std::time::{Duration, Instant};
 
 use crate::label::check_label_names;
-use crate::metric::{
-    Counter, CounterF64, CounterF64Ref, CounterRef, Gauge, GaugeF64, GaugeF64Ref, GaugeRef,
-    Histogram, HistogramRef, HistogramView, Kind, Meta, Metric, UniqueSeries, Value, Visitor,
-};
+use crate::metric::{Histogram, Kind, Meta, Metric, UniqueSeries, Value, Visitor};
 use crate::shard::{global_shards, Cells, Series};
 use crate::sync::{lock, loom_const_fn, ptr_get_mut, AtomicBool, AtomicPtr, Mutex, Ordering};
 use crate::Error;
 
 mod key;
+mod kind;
 mod pool;
+mod removal;
 mod table;
 
 use key::{compact_words, short_words, Seeds, COMPACT, SHORT};
+pub use kind::FamilyKind;
+use kind::{SUM_F64, SUM_U64};
 use pool::Pool;
-use table::{generation, word_of, Entry, Head, Sentinels, Table, RETIRED};
+use table::{generation, word_of, Entry, Head, Sentinels, Table};
 
 /// The label value of every label on a family's overflow series.
 pub const OVERFLOW_VALUE: &str = "__overflow__";
@@ -67,119 +69,6 @@ pub const DEFAULT_CARDINALITY_LIMIT: usize = 10_000;
 
 /// Default bound on the length in bytes of one label value.
 pub const DEFAULT_MAX_VALUE_LEN: usize = 1024;
-
-mod private {
-    pub trait Sealed {}
-}
-
-/// The metric types a [`Family`] can hold: [`Counter`], [`CounterF64`],
-/// [`Gauge`], [`GaugeF64`] and [`Histogram`]. Sealed.
-pub trait FamilyKind: private::Sealed + 'static {
-    /// The handle a lookup returns.
-    type Ref<'a>: Copy;
-    /// Per-family settings every series shares (histogram bounds).
-    #[doc(hidden)]
-    type Config: Send + Sync + 'static;
-    #[doc(hidden)]
-    const KIND: Kind;
-    #[doc(hidden)]
-    const RESERVED_LABEL: &'static str;
-    #[doc(hidden)]
-    fn cells(cfg: &Self::Config) -> u32;
-    #[doc(hidden)]
-    fn make_ref<'a>(series: Series<'a>, cfg: &'a Self::Config) -> Self::Ref<'a>;
-    #[doc(hidden)]
-    fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_>;
-    /// Checks a configuration given at run time ([`Family::try_new`]).
-    #[doc(hidden)]
-    fn check_config(metric: &str, cfg: &Self::Config) -> Result<(), Error> {
-        let _ = (metric, cfg);
-        Ok(())
-    }
-    /// How a scrape reads a series' value: [`SUM_NONE`] through
-    /// [`value`](Self::value), [`SUM_U64`] / [`SUM_F64`] as a
-    /// `Value::Counter` / `Value::CounterF64` of the cell's sum, through a
-    /// reader shared by the family's series.
-    #[doc(hidden)]
-    const SUM: u8 = SUM_NONE;
-}
-
-/// See [`FamilyKind::SUM`].
-const SUM_NONE: u8 = 0;
-const SUM_U64: u8 = 1;
-const SUM_F64: u8 = 2;
-
-macro_rules! scalar_kind {
-    ($t:ty, $r:ident, $kind:expr, |$i:ident| $read:expr) => {
-        scalar_kind!($t, $r, $kind, SUM_NONE, |$i| $read);
-    };
-    ($t:ty, $r:ident, $kind:expr, $sum:expr, |$i:ident| $read:expr) => {
-        impl private::Sealed for $t {}
-        impl FamilyKind for $t {
-            type Ref<'a> = $r<'a>;
-            type Config = ();
-            const KIND: Kind = $kind;
-            const RESERVED_LABEL: &'static str = "";
-            const SUM: u8 = $sum;
-            fn cells(_: &()) -> u32 {
-                1
-            }
-            fn make_ref<'a>(series: Series<'a>, _: &'a ()) -> $r<'a> {
-                $r::new(series)
-            }
-            fn value(index: Option<u32>, _: &()) -> Value<'_> {
-                let $i = index;
-                $read
-            }
-        }
-    };
-}
-
-scalar_kind!(Counter, CounterRef, Kind::Counter, SUM_U64, |i| {
-    Value::Counter(i.map_or(0, |i| global_shards().sum_u64(i)))
-});
-scalar_kind!(CounterF64, CounterF64Ref, Kind::Counter, SUM_F64, |i| {
-    Value::CounterF64(i.map_or(0.0, |i| global_shards().sum_f64(i)))
-});
-scalar_kind!(Gauge, GaugeRef, Kind::Gauge, |i| Value::Gauge(
-    i.map_or(0, crate::metric::gauge::read_gauge)
-));
-scalar_kind!(GaugeF64, GaugeF64Ref, Kind::Gauge, |i| Value::GaugeF64(
-    i.map_or(0.0, crate::metric::gauge::read_gauge_f64)
-));
-
-impl private::Sealed for Histogram {}
-impl FamilyKind for Histogram {
-    type Ref<'a> = HistogramRef<'a>;
-    type Config = Cow<'static, [f64]>;
-    const KIND: Kind = Kind::Histogram;
-    const RESERVED_LABEL: &'static str = "le";
-    fn cells(cfg: &Self::Config) -> u32 {
-        cfg.len() as u32 + 2
-    }
-    fn make_ref<'a>(series: Series<'a>, cfg: &'a Self::Config) -> HistogramRef<'a> {
-        HistogramRef::new(series, cfg)
-    }
-    fn value(index: Option<u32>, cfg: &Self::Config) -> Value<'_> {
-        Value::Histogram(HistogramView::new(cfg, index, global_shards()))
-    }
-    fn check_config(metric: &str, cfg: &Self::Config) -> Result<(), Error> {
-        crate::metric::histogram::check_bounds(metric, cfg)
-    }
-}
-
-/// What idle expiry compares between sweeps: a value's bits, a histogram's
-/// observation count.
-fn fingerprint(value: Value<'_>, buf: &mut Vec<u64>) -> u64 {
-    match value {
-        Value::Counter(n) => n,
-        Value::Gauge(n) => n as u64,
-        Value::CounterF64(x) | Value::GaugeF64(x) => x.to_bits(),
-        Value::Histogram(h) => h.read(buf).count,
-        // No other kind lives in a family.
-        _ => 0,
-    }
-}
 
 /// What only the thread holding the family's lock touches.
 struct Writer<const N: usize> {
@@ -406,55 +295,6 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
             self.idle = Some(timeout);
             self
         }
-    }
-
-    /// Removes the series that have been idle for the family's idle
-    /// timeout (see [`with_idle_timeout`](Self::with_idle_timeout)); how
-    /// many. Without a timeout, removes nothing.
-    pub fn expire_idle(&self) -> usize {
-        let mut w = lock(&self.writer);
-        self.expire_locked(&mut w)
-    }
-
-    /// [`expire_idle`](Self::expire_idle) with the lock held.
-    fn expire_locked(&self, w: &mut Writer<N>) -> usize {
-        let Some(timeout) = self.idle else {
-            return 0;
-        };
-        let now = Instant::now();
-        let epoch = *w.epoch.get_or_insert(now);
-        let now_ms = u64::try_from(now.duration_since(epoch).as_millis()).unwrap_or(u64::MAX);
-        let timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let table = self.table();
-        Self::sync_seen(w);
-        let mut buf = Vec::new();
-        let mut expired = 0;
-        let mut i = 0;
-        while let Some(&e) = w.order.get(i) {
-            // SAFETY: a live entry; under the lock nothing rewrites it.
-            let index = unsafe { (*e).word.load(Ordering::Relaxed) } as u32;
-            let value = fingerprint(K::value(Some(index), &self.config), &mut buf);
-            // Kept with `order` in a family with expiry (`insert`, `retire`).
-            let Some(&mut (seen, since)) = w.seen.get_mut(i) else {
-                break;
-            };
-            if since == u64::MAX || seen != value {
-                w.seen[i] = (value, now_ms);
-            } else if now_ms.saturating_sub(since) >= timeout_ms {
-                // SAFETY: as above.
-                let values = unsafe { Entry::values(e) };
-                if let Some((slot, _)) = table.find_entry(&table.key(&values)) {
-                    table.unlink(slot, self.sentinels.tombstone);
-                    w.tombstones += 1;
-                }
-                // `retire` moves the last entry to place `i`.
-                self.retire(w, e);
-                expired += 1;
-                continue;
-            }
-            i += 1;
-        }
-        expired
     }
 
     /// The label names.
@@ -697,127 +537,6 @@ impl<K: FamilyKind, const N: usize> Family<K, N> {
         }
         w.tombstones = 0;
         Some(filled)
-    }
-
-    /// Removes the series for `values`; whether there was one. Its handles
-    /// drop their updates from now on, a scrape no longer shows it, and a
-    /// later lookup of the same values makes a new series (a counter
-    /// restarts from zero, which Prometheus' `rate()` reads as a reset).
-    /// The overflow series is not removed.
-    ///
-    /// ```
-    /// use nanometrics::{Family, Gauge};
-    /// static ROOMS: Family<Gauge, 1> = Family::new("room_sessions", "Sessions per room.", ["room"]);
-    /// let room = ROOMS.with(["r1"]);
-    /// room.inc();
-    /// assert!(ROOMS.remove(["r1"]));
-    /// room.inc(); // dropped: the series is gone
-    /// assert_eq!(room.get(), 0);
-    /// assert_eq!(ROOMS.len(), 0);
-    /// assert!(!ROOMS.remove(["r1"]));
-    /// ```
-    pub fn remove(&self, values: [&str; N]) -> bool {
-        let mut w = lock(&self.writer);
-        let table = self.table();
-        // SAFETY: the current table, live until `Family::drop`.
-        if unsafe { Table::<N>::is_empty(table.ptr) } {
-            return false;
-        }
-        match table.find_entry(&table.key(&values)) {
-            Some((slot, e)) => {
-                table.unlink(slot, self.sentinels.tombstone);
-                w.tombstones += 1;
-                self.retire(&mut w, e);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Removes every series (not the overflow series).
-    pub fn clear(&self) {
-        let mut w = lock(&self.writer);
-        let table = self.table();
-        // SAFETY: the current table, live until `Family::drop`.
-        if unsafe { Table::<N>::is_empty(table.ptr) } {
-            return;
-        }
-        table.vacate(self.sentinels.vacant);
-        w.tombstones = 0;
-        while let Some(&e) = w.order.last() {
-            self.retire(&mut w, e);
-        }
-    }
-
-    /// Keeps only the series for which `keep(values, value)` is true: for
-    /// instance those of rooms still open, or those whose value is not 0.
-    /// `keep` runs with the family's lock held: it must not look up, remove
-    /// or scrape this family (that would wait on the lock for ever).
-    ///
-    /// ```
-    /// use nanometrics::{Counter, Family, Value};
-    /// let f: Family<Counter, 1> = Family::new("sent_total", "", ["app"]);
-    /// f.with(["a"]).inc();
-    /// f.with(["b"]);
-    /// f.retain(|_, v| !matches!(v, Value::Counter(0)));
-    /// assert_eq!(f.len(), 1);
-    /// ```
-    pub fn retain(&self, mut keep: impl FnMut(&[&str; N], Value<'_>) -> bool) {
-        let mut w = lock(&self.writer);
-        let table = self.table();
-        let mut i = 0;
-        while let Some(&e) = w.order.get(i) {
-            // SAFETY: a live entry; under the lock nothing rewrites it.
-            let values = unsafe { Entry::values(e) };
-            // SAFETY: as above.
-            let index = unsafe { (*e).word.load(Ordering::Relaxed) } as u32;
-            if keep(&values, K::value(Some(index), &self.config)) {
-                i += 1;
-                continue;
-            }
-            if let Some((slot, found)) = table.find_entry(&table.key(&values)) {
-                debug_assert_eq!(found, e);
-                table.unlink(slot, self.sentinels.tombstone);
-                w.tombstones += 1;
-            }
-            // `retire` moves the last entry to place `i`: look at it next.
-            self.retire(&mut w, e);
-        }
-    }
-
-    /// Gives every entry in the scrape order its idle-expiry state: `seen`
-    /// is shorter only in a family that was given its timeout after it had
-    /// series, whose entries then start their idle time now.
-    fn sync_seen(w: &mut Writer<N>) {
-        if w.seen.len() < w.order.len() {
-            w.seen.resize(w.order.len(), (0, u64::MAX));
-        }
-    }
-
-    /// Takes the live entry `e`, already out of the table, out of the scrape
-    /// order: a new generation (handles drop their updates from now on),
-    /// its cells back to the shard table, the entry to the pool.
-    fn retire(&self, w: &mut Writer<N>, e: *mut Entry<N>) {
-        // SAFETY: a live entry of this family; we hold the lock.
-        let (word, pos) = unsafe { ((*e).word.load(Ordering::Relaxed), (*e).pos.get()) };
-        // Odd generation, no index (Release: see `table.rs`).
-        let retired = word_of(generation(word).wrapping_add(1), RETIRED);
-        // SAFETY: as above.
-        unsafe { (*e).word.store(retired, Ordering::Release) };
-        if self.idle.is_some() {
-            Self::sync_seen(w);
-            w.seen.swap_remove(pos as usize);
-        }
-        w.order.swap_remove(pos as usize);
-        if let Some(&moved) = w.order.get(pos as usize) {
-            // SAFETY: a live entry of this family; we hold the lock.
-            unsafe { (*moved).pos.set(pos) };
-        }
-        global_shards().retire_cells(word as u32, K::cells(&self.config));
-        w.pool.retire_entry(e, generation(retired));
-        if w.order.len() < self.limit {
-            self.full.store(false, Ordering::Release);
-        }
     }
 
     /// The overflow series, counting the lookup as an overflow.

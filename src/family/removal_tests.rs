@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::label::Labels;
+use crate::metric::{Counter, CounterF64, Gauge, GaugeF64, GaugeRef, Value};
 
 /// A scrape of a family: each series' values and integer value.
 #[derive(Default)]

@@ -1,6 +1,7 @@
 //! Unit tests of families: lookups, limits, overflow, growth, drop, scrapes.
 
 use super::*;
+use crate::metric::Counter;
 use key::compact_word;
 
 #[test]
