@@ -17,10 +17,12 @@ def parse(text):
         m = re.match(r"^iai::(\w+)::(\w+) (\w+):(.*)$", line)
         if m:
             bench = m.group(2)
-            # Parameterised runs (`#[benches::x(args = [...])]`): name by argument.
-            arg = re.search(r'"([^"]+)"', m.group(4))
-            if m.group(3) != "run" and arg:
-                bench = f"{bench} {arg.group(1)}"
+            # Parameterised runs (`#[benches::x(args = [...])]`): name by the
+            # string arguments (iai cuts a long description short with `...`,
+            # which can leave the last one unterminated).
+            args = re.findall(r'"([^"]+?)(?:"|\.\.\.$)', m.group(4))
+            if m.group(3) != "run" and args:
+                bench = f"{bench} {' '.join(args)}"
             cur = {"group": m.group(1), "bench": bench}
             rows.append(cur)
             continue

@@ -74,7 +74,7 @@ criterion() {
     runs="${runs:+$runs,}target/criterion-processes/$k"
   done
   python3 benches/report.py --runs "$runs" --json "$out/criterion.json" \
-    --groups counter_contention,counter_inc,gauge_inc_dec,histogram_observe,labeled_static,labeled_dynamic,first_insert,remove,encode,http_scrape \
+    --groups counter_contention,counter_inc,gauge_inc_dec,histogram_observe,labeled_static,labeled_dynamic,first_insert,remove,encode,encode_mix,http_scrape \
     > "$out/criterion.md"
   python3 benches/plot.py "$out/criterion.json" "$out/threads.svg"
   echo "criterion tables: $out/criterion.md, plot: $out/threads.svg"

@@ -5,7 +5,9 @@
 //!   (10,000 new values into one 1-label counter family);
 //! - live heap bytes per counter series and per 12-bucket histogram series,
 //!   10,000 series each touched once;
-//! - nanometrics' shard table on this machine and on a 64-core one.
+//! - nanometrics' shard table on this machine and on a 64-core one;
+//! - allocations and bytes per scrape, after a first scrape, of the 10-family
+//!   workload and of the encoding mixes (`src/mix.rs`).
 //!
 //! Prints markdown tables. Run: `cargo bench -p nanometrics-benches --bench
 //! alloc_profile` (or `benches/run.sh`).
@@ -14,6 +16,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nanometrics::{Counter, Family, Histogram, ShardInfo};
+use nanometrics_benches::mix::{sample_lines, MixScraper, LIBRARIES, MIXES};
 use nanometrics_benches::peers::metrics_builder;
 use nanometrics_benches::scrape::{
     measured_users, scraper, MeasuredUser, MeasuredUserSet, PcUser, ScrapeSet, SCRAPERS,
@@ -267,6 +270,51 @@ fn scrapes() {
     }
 }
 
+/// The same for the encoding mixes of `src/mix.rs`: the second scrape (after
+/// a first has grown the buffers, as in [`scrapes`]) and the third. The
+/// peers' figures are reported as they are; nanometrics must allocate
+/// nothing from the third scrape on (checked).
+///
+/// nanometrics' second scrape of `long_labels` allocates once (64 bytes):
+/// the text encoder's two lists of checked label names trade places once
+/// per family whose names it checks (`std::mem::swap` in
+/// `src/encoding/text/labels.rs`), so with one labeled family the list that
+/// was never grown is grown in the second scrape; with several such families
+/// both are grown in the first.
+fn mix_scrapes() {
+    println!(
+        "\n## One scrape of each encoding mix (Prometheus text unless noted; buffers reused)\n"
+    );
+    println!("| mix | series | library | bytes | sample lines | allocations / 2nd scrape | bytes allocated / 2nd scrape | allocations / 3rd scrape | bytes allocated / 3rd scrape |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for mix in MIXES {
+        for library in LIBRARIES {
+            let (mut s, mut out) = MixScraper::warmed(mix, library);
+            let ((), second) = measure(|| s.encode(&mut out));
+            let ((), third) = measure(|| s.encode(&mut out));
+            let samples = sample_lines(&out).count();
+            println!(
+                "| {} | {} | {library} | {} | {samples} | {} | {} | {} | {} |",
+                mix.name(),
+                mix.series(),
+                out.len(),
+                second.allocs,
+                second.bytes,
+                third.allocs,
+                third.bytes
+            );
+            if library.starts_with("nanometrics") {
+                assert_eq!(
+                    third.allocs,
+                    0,
+                    "{library} allocated scraping {}",
+                    mix.name()
+                );
+            }
+        }
+    }
+}
+
 fn per(x: u64) -> String {
     format!("{:.2}", x as f64 / SERIES as f64)
 }
@@ -320,6 +368,7 @@ fn main() {
         );
     }
     scrapes();
+    mix_scrapes();
     println!("\n## {SERIES} histogram series (12 buckets, 1 label)\n");
     println!("| library | allocations / series | live heap bytes / series |");
     println!("|---|---|---|");

@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use iai_callgrind::{library_benchmark, library_benchmark_group, main, LibraryBenchmarkConfig};
 use nanometrics::LabelSet;
 use nanometrics_benches::facade::{self, recorders};
+use nanometrics_benches::mix::{Mix, MixScraper};
 use nanometrics_benches::peers::{
     nm, Measured, MeasuredDynamic, MeasuredStatic, Metrics, PcDynamic, PcStatic, PeerMethod,
     PeerStatus, Prom, PromClient,
@@ -593,6 +594,41 @@ library_benchmark_group!(
     benchmarks = encode_1000
 );
 
+// ---- encoding mixes (src/mix.rs): 2,000 small families, 500 histogram
+// series, 2,000 series with 24-40 byte path labels, and a 10,000-series blend;
+// each benchmark builds one library's metrics, grows its buffers with a
+// first scrape, and counts the second (the scraper is returned, so that its
+// drop is not counted). nanometrics' second scrape of `long_labels` still
+// allocates once (64 bytes, see `alloc_profile`): its count includes that.
+
+fn mix_setup(mix: &'static str, library: &'static str) -> (MixScraper, Vec<u8>) {
+    MixScraper::warmed(Mix::from_name(mix), library)
+}
+
+#[library_benchmark]
+#[benches::mix(
+    args = [
+        ("small_families", "nanometrics"), ("small_families", "nanometrics_openmetrics"), ("small_families", "prometheus"),
+        ("small_families", "prometheus_client"), ("small_families", "metrics"), ("small_families", "measured"),
+        ("histograms", "nanometrics"), ("histograms", "nanometrics_openmetrics"), ("histograms", "prometheus"),
+        ("histograms", "prometheus_client"), ("histograms", "metrics"), ("histograms", "measured"),
+        ("long_labels", "nanometrics"), ("long_labels", "nanometrics_openmetrics"), ("long_labels", "prometheus"),
+        ("long_labels", "prometheus_client"), ("long_labels", "metrics"), ("long_labels", "measured"),
+        ("realistic", "nanometrics"), ("realistic", "nanometrics_openmetrics"), ("realistic", "prometheus"),
+        ("realistic", "prometheus_client"), ("realistic", "metrics"), ("realistic", "measured")
+    ],
+    setup = mix_setup
+)]
+fn encode_mix_scrape((mut s, mut out): (MixScraper, Vec<u8>)) -> (MixScraper, Vec<u8>) {
+    s.encode(&mut out);
+    (s, out)
+}
+
+library_benchmark_group!(
+    name = encode_mix;
+    benchmarks = encode_mix_scrape
+);
+
 // ---- the histogram bucket search: binary search against a count ----------
 //
 // `histogram::bucket_of` counts the bounds below the value without branching
@@ -718,6 +754,7 @@ main!(
     dynamic_shapes,
     remove,
     encode,
+    encode_mix,
     proposal_bucket_search,
     facade_counter
 );

@@ -236,6 +236,9 @@ impl Sharded16 {
 }
 
 pub mod facade;
+/// Encoding mixes (many small families, histograms, long label values, a
+/// realistic blend): the same registries in every library, scraped as text.
+pub mod mix;
 pub mod peers;
 pub mod scrape;
 pub mod shapes;
