@@ -142,3 +142,35 @@ fn second_scrape_allocates_nothing() {
         assert_eq!(sink, out);
     }
 }
+
+/// A registry whose scrape checks one label set (one labeled family): the
+/// encoder's scratch must be grown by its first scrape, not its second.
+#[test]
+fn second_scrape_of_one_labeled_family_allocates_nothing() {
+    for format in [Format::Prometheus, Format::OpenMetrics] {
+        let r = Registry::new();
+        let routes = r
+            .register(Family::<Counter, 2>::new(
+                "route_requests_total",
+                "Requests per route.",
+                ["method", "path"],
+            ))
+            .unwrap();
+        for i in 0..20 {
+            routes
+                .with(["GET", &format!("/api/v1/rooms/{i}/messages")])
+                .inc();
+        }
+        let mut enc = Encoder::new();
+        let mut out = Vec::new();
+        let first = allocations_during(|| enc.encode(&r, format, &mut out));
+        assert!(first > 0, "the first scrape grows the buffers");
+        let len = out.len();
+        for scrape in 2..5 {
+            out.clear();
+            let n = allocations_during(|| enc.encode(&r, format, &mut out));
+            assert_eq!(n, 0, "{format:?}: scrape {scrape} allocated");
+            assert_eq!(out.len(), len);
+        }
+    }
+}

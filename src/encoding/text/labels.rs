@@ -45,7 +45,11 @@ impl Writer<'_> {
         } = r;
         if ok && !fast && all_static {
             let known = &mut st.known;
-            std::mem::swap(&mut known.names, &mut st.check.checked);
+            // Copied, not swapped: a swap would hand the check a list that
+            // never grew, which a later scrape then grows (an allocation in a
+            // scrape after the first, with one labeled family).
+            known.names.clear();
+            known.names.extend_from_slice(&st.check.checked);
             known.pieces.clear();
             known.spans.clear();
             for (i, n) in known.names.iter().enumerate() {
