@@ -26,9 +26,15 @@ impl Writer<'_> {
         let st = &mut *self.st;
         let key = |k: &mut Vec<u8>, s: &str| {
             k.clear();
-            k.extend_from_slice(base.as_bytes());
-            k.extend_from_slice(s.as_bytes());
+            copy::put(k, base.as_bytes());
+            copy::put(k, s.as_bytes());
         };
+        if let [s] = suffixes {
+            // One name (every family in the Prometheus format but
+            // histograms): the insert is the check, one hash and one probe.
+            key(&mut st.key, s);
+            return st.names.insert(&st.key);
+        }
         for s in suffixes {
             key(&mut st.key, s);
             if st.names.contains(&st.key) {

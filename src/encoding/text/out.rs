@@ -42,9 +42,11 @@ impl<'a> Out<'a> {
         }
     }
 
+    /// Appends `bytes`: names, keywords and help pieces are mostly short,
+    /// which `copy::put` writes without a `memcpy` call.
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        copy::put(self.buf, bytes);
     }
 
     /// A place where the text may be cut: drains the buffer if it holds
