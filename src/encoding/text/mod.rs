@@ -61,6 +61,14 @@ mod tests;
 pub(crate) struct State {
     /// Cumulative bucket counts of the histogram series being written.
     buckets: Vec<u64>,
+    /// The last histogram bounds rendered as `le` values: their bits, and
+    /// the text of each, ending at the offsets in `le_ends`. A family's
+    /// series share their bounds, so each is formatted once per family
+    /// (compared by value, not by address: a collector may build bounds
+    /// anew for each series).
+    le_bits: Vec<u64>,
+    le_text: Vec<u8>,
+    le_ends: Vec<usize>,
     /// Sample and family names claimed so far in this exposition.
     names: KeySet,
     /// Rendered label sets written so far in the current family.

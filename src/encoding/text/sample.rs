@@ -96,12 +96,20 @@ impl Writer<'_> {
         let totals = h.read(&mut self.st.buckets);
         let bounds = h.bounds();
         let mut buckets = std::mem::take(&mut self.st.buckets);
-        for (i, (bound, count)) in bounds.iter().zip(buckets.iter()).enumerate() {
-            let le = number::canonical(*bound);
-            let lead = self.sample_start("_bucket", Some(le.as_bytes()));
+        self.render_bounds(bounds);
+        let (text, ends) = (
+            std::mem::take(&mut self.st.le_text),
+            std::mem::take(&mut self.st.le_ends),
+        );
+        let mut start = 0;
+        for (i, (&end, count)) in ends.iter().zip(buckets.iter()).enumerate() {
+            let le = text.get(start..end).unwrap_or_default();
+            start = end;
+            let lead = self.sample_start("_bucket", Some(le));
             copy::put_u64_line(self.out.buf, lead, *count);
             self.put_exemplar(i);
         }
+        (self.st.le_text, self.st.le_ends) = (text, ends);
         let lead = self.sample_start("_bucket", Some(b"+Inf"));
         copy::put_u64_line(self.out.buf, lead, totals.count);
         self.put_exemplar(bounds.len());
@@ -119,6 +127,26 @@ impl Writer<'_> {
         }
         buckets.clear();
         std::mem::swap(&mut self.st.buckets, &mut buckets);
+    }
+
+    /// Renders `bounds` as `le` values into the state's cache, unless the
+    /// cache holds these very values already.
+    fn render_bounds(&mut self, bounds: &[f64]) {
+        let st = &mut *self.st;
+        let same = st.le_bits.len() == bounds.len()
+            && st.le_bits.iter().zip(bounds).all(|(&b, v)| b == v.to_bits());
+        if same {
+            return;
+        }
+        st.le_bits.clear();
+        st.le_text.clear();
+        st.le_ends.clear();
+        for v in bounds {
+            st.le_bits.push(v.to_bits());
+            st.le_text
+                .extend_from_slice(number::canonical(*v).as_bytes());
+            st.le_ends.push(st.le_text.len());
+        }
     }
 
     /// [`sample`](Self::sample) after labels rendered from `start` up to the

@@ -418,3 +418,55 @@ fn streaming_output_drains_at_boundaries_past_the_limit() {
     drop(out);
     assert_eq!(broken.0, 1);
 }
+
+#[test]
+fn bucket_bounds_are_rendered_for_each_set_of_values() {
+    use crate::{Encoder, Family, Format, Histogram, Registry};
+    // Families in name order: b's bounds have a's length and other values,
+    // c's a's values in another allocation, and d's series are labeled (one
+    // rendering for both).
+    let r = Registry::new();
+    r.register(Histogram::new("a", "", &[1.0, 2.0]))
+        .unwrap()
+        .observe(1.5);
+    r.register(Histogram::new("b", "", &[3.0, 4.0]))
+        .unwrap()
+        .observe(3.5);
+    r.register(Histogram::new("c", "", &vec![1.0, 2.0].leak()[..]))
+        .unwrap()
+        .observe(3.0);
+    let d = r
+        .register(Family::<Histogram, 1>::histogram(
+            "d",
+            "",
+            ["k"],
+            &[-0.0, 0.25],
+        ))
+        .unwrap();
+    d.with(["x"]).observe(0.1);
+    d.with(["y"]).observe(1.0);
+    let mut out = Vec::new();
+    Encoder::new().encode(&r, Format::Prometheus, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    let buckets: Vec<&str> = text.lines().filter(|l| l.contains("_bucket")).collect();
+    assert_eq!(
+        buckets,
+        [
+            r#"a_bucket{le="1.0"} 0"#,
+            r#"a_bucket{le="2.0"} 1"#,
+            r#"a_bucket{le="+Inf"} 1"#,
+            r#"b_bucket{le="3.0"} 0"#,
+            r#"b_bucket{le="4.0"} 1"#,
+            r#"b_bucket{le="+Inf"} 1"#,
+            r#"c_bucket{le="1.0"} 0"#,
+            r#"c_bucket{le="2.0"} 0"#,
+            r#"c_bucket{le="+Inf"} 1"#,
+            r#"d_bucket{k="x",le="-0.0"} 0"#,
+            r#"d_bucket{k="x",le="0.25"} 1"#,
+            r#"d_bucket{k="x",le="+Inf"} 1"#,
+            r#"d_bucket{k="y",le="-0.0"} 0"#,
+            r#"d_bucket{k="y",le="0.25"} 0"#,
+            r#"d_bucket{k="y",le="+Inf"} 1"#,
+        ]
+    );
+}
