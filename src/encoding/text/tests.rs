@@ -423,7 +423,7 @@ fn streaming_output_drains_at_boundaries_past_the_limit() {
 fn bucket_bounds_are_rendered_for_each_set_of_values() {
     use crate::{Encoder, Family, Format, Histogram, Registry};
     // Families in name order: b's bounds have a's length and other values,
-    // c's a's values in another allocation, and d's series are labeled (one
+    // c's a's values again (after b's), and d's series are labeled (one
     // rendering for both).
     let r = Registry::new();
     r.register(Histogram::new("a", "", &[1.0, 2.0]))
@@ -432,7 +432,8 @@ fn bucket_bounds_are_rendered_for_each_set_of_values() {
     r.register(Histogram::new("b", "", &[3.0, 4.0]))
         .unwrap()
         .observe(3.5);
-    r.register(Histogram::new("c", "", &vec![1.0, 2.0].leak()[..]))
+    static C_BOUNDS: [f64; 2] = [1.0, 2.0];
+    r.register(Histogram::new("c", "", &C_BOUNDS))
         .unwrap()
         .observe(3.0);
     let d = r
