@@ -22,28 +22,32 @@ enum Mode {
 
 impl Writer<'_> {
     /// Claims the names a family will use; `false` if one is taken.
-    fn claim(&mut self, base: &str, suffixes: &[&str]) -> bool {
+    fn claim<const K: usize>(&mut self, base: &str, suffixes: [&str; K]) -> bool {
         let st = &mut *self.st;
         let key = |k: &mut Vec<u8>, s: &str| {
             k.clear();
             copy::put(k, base.as_bytes());
             copy::put(k, s.as_bytes());
         };
-        if let [s] = suffixes {
+        if let [s] = suffixes.as_slice() {
             // One name (every family in the Prometheus format but
             // histograms): the insert is the check, one hash and one probe.
             key(&mut st.key, s);
             return st.names.insert(&st.key);
         }
-        for s in suffixes {
+        // All or none: every name checked before any is taken, each hashed
+        // once.
+        let mut hashes = [0u64; K];
+        for (s, h) in suffixes.iter().zip(&mut hashes) {
             key(&mut st.key, s);
-            if st.names.contains(&st.key) {
+            *h = KeySet::hash(&st.key);
+            if st.names.contains_hashed(&st.key, *h) {
                 return false;
             }
         }
-        for s in suffixes {
+        for (s, h) in suffixes.iter().zip(hashes) {
             key(&mut st.key, s);
-            st.names.insert(&st.key);
+            st.names.insert_hashed(&st.key, h);
         }
         true
     }
@@ -53,8 +57,8 @@ impl Writer<'_> {
         let len = name.len();
         if self.format == Format::Prometheus {
             let ok = match kind {
-                Kind::Histogram => self.claim(name, &["", "_bucket", "_count", "_sum"]),
-                _ => self.claim(name, &[""]),
+                Kind::Histogram => self.claim(name, ["", "_bucket", "_count", "_sum"]),
+                _ => self.claim(name, [""]),
             };
             return match (ok, kind) {
                 (false, _) => (Mode::Skip, len, ""),
@@ -66,27 +70,27 @@ impl Writer<'_> {
         match kind {
             Kind::Counter => {
                 if let Some(base) = strip(name, "_total") {
-                    if self.claim(base, &["", "_total", "_created"]) {
+                    if self.claim(base, ["", "_total", "_created"]) {
                         return (Mode::Counter, base.len(), "counter");
                     }
                 }
             }
             Kind::Info => {
                 if let Some(base) = strip(name, "_info") {
-                    if self.claim(base, &["", "_info"]) {
+                    if self.claim(base, ["", "_info"]) {
                         return (Mode::Info, base.len(), "info");
                     }
-                } else if self.claim(name, &[""]) {
+                } else if self.claim(name, [""]) {
                     return (Mode::Plain, len, "gauge");
                 }
             }
             Kind::Gauge => {
-                if self.claim(name, &[""]) {
+                if self.claim(name, [""]) {
                     return (Mode::Plain, len, "gauge");
                 }
             }
             Kind::Histogram => {
-                return if self.claim(name, &["", "_bucket", "_count", "_sum", "_created"]) {
+                return if self.claim(name, ["", "_bucket", "_count", "_sum", "_created"]) {
                     (Mode::Histogram, len, "histogram")
                 } else {
                     (Mode::Skip, len, "")
@@ -94,7 +98,7 @@ impl Writer<'_> {
             }
         }
         // Legacy or clashing: keep the sample name, drop the type.
-        if self.claim(name, &[""]) {
+        if self.claim(name, [""]) {
             (Mode::Plain, len, "unknown")
         } else {
             (Mode::Skip, len, "")

@@ -48,14 +48,24 @@ impl KeySet {
         }
     }
 
+    /// Whether `key` is in the set.
+    #[cfg(test)]
     fn contains(&self, key: &[u8]) -> bool {
-        self.find(key, Self::hash(key))
-            .is_some_and(|(_, found)| found)
+        self.contains_hashed(key, Self::hash(key))
+    }
+
+    /// Whether `key`, whose [`hash`](Self::hash) is `hash`, is in the set.
+    fn contains_hashed(&self, key: &[u8], hash: u64) -> bool {
+        self.find(key, hash).is_some_and(|(_, found)| found)
     }
 
     /// Adds `key`; `false` if it was already there.
     fn insert(&mut self, key: &[u8]) -> bool {
-        let hash = Self::hash(key);
+        self.insert_hashed(key, Self::hash(key))
+    }
+
+    /// [`insert`](Self::insert) of `key`, whose hash is `hash`.
+    fn insert_hashed(&mut self, key: &[u8], hash: u64) -> bool {
         let mut slot = self.find(key, hash);
         if slot.is_some_and(|(_, found)| found) {
             return false;

@@ -186,8 +186,8 @@ impl Visitor for Writer<'_> {
         known.names.clear();
         known.spans.clear();
         known.head.clear();
-        known.head.extend_from_slice(self.prefix.as_bytes());
-        known.head.extend_from_slice(self.st.family.as_bytes());
+        copy::put(&mut known.head, self.prefix.as_bytes());
+        copy::put(&mut known.head, self.st.family.as_bytes());
         known.head.push(b'{');
         if mode == Mode::Skip || self.out.failed() {
             return;
