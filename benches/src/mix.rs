@@ -66,14 +66,7 @@ pub const MIXES: [Mix; 4] = [
 
 /// The scrapers, in report order: nanometrics (Prometheus text and
 /// OpenMetrics) and the four peers.
-pub const LIBRARIES: [&str; 6] = [
-    "nanometrics",
-    "nanometrics_openmetrics",
-    "prometheus",
-    "prometheus_client",
-    "metrics",
-    "measured",
-];
+pub const LIBRARIES: [&str; 6] = crate::scrape::SCRAPERS;
 
 /// The `method` label's values.
 pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

@@ -2,6 +2,10 @@
 //! environment variables soketi, sockudo and signaling-server operators
 //! already use.
 //!
+//! (Over 700 lines as one concept, `HttpConfig`: the variable reference
+//! below, which rustdoc publishes, the builder, and the variables' checks,
+//! each naming its variable; reading the variables is `vars.rs`.)
+//!
 //! | Variable | Default | Accepted values |
 //! |---|---|---|
 //! | `METRICS_ENABLED` | `true` | `true`, `false`, `1`, `0` (any case) |
